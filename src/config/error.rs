@@ -1,0 +1,207 @@
+//! Errors for user-written TOML files. Every message names the file, the line and
+//! column, and the key path, e.g. `datasets/x.toml:7:8: fields[1].kind: unknown variant`.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+/// A problem in a TOML file a user wrote, located as precisely as the file allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line and column of the offending key or value, when known.
+    pub position: Option<(usize, usize)>,
+    /// Dotted key path such as `fields[2].kind`, when the problem belongs to a key.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl std::error::Error for ConfigError {}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, column)) = self.position {
+            write!(f, ":{line}:{column}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": {key}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl ConfigError {
+    /// An error about the value at `key` (a path like `fields[1].kind`) in `text`.
+    pub fn at_key(file: &Path, text: &str, key: &str, message: impl Into<String>) -> Self {
+        let position = span_of_key(text, key).map(|span| line_column(text, span.start));
+        ConfigError {
+            file: file.to_path_buf(),
+            position,
+            key: (!key.is_empty()).then(|| key.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// An error about the file as a whole (it cannot be read, it is empty...).
+    pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            position: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses `text` (the contents of `file`) into `T`, turning syntax errors, unknown keys
+/// and wrong types into a [`ConfigError`] with line, column and key path.
+pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    let deserializer =
+        toml::Deserializer::parse(text).map_err(|e| from_toml(file, text, &e, None))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let key = (path != "." && !path.is_empty()).then_some(path);
+        from_toml(file, text, e.inner(), key)
+    })
+}
+
+fn from_toml(file: &Path, text: &str, error: &toml::de::Error, key: Option<String>) -> ConfigError {
+    let span = error
+        .span()
+        .or_else(|| key.as_deref().and_then(|k| span_of_key(text, k)));
+    ConfigError {
+        file: file.to_path_buf(),
+        position: span.map(|s| line_column(text, s.start)),
+        key,
+        message: error.message().trim().to_string(),
+    }
+}
+
+/// 1-based (line, column) of a byte offset; the column counts characters.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// One step of a key path: a table key or an array index.
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn parse_key_path(path: &str) -> Vec<Segment<'_>> {
+    let mut segments = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !name.is_empty() {
+            segments.push(Segment::Key(name));
+        }
+        while let Some(end) = rest.find(']') {
+            if let Ok(index) = rest[1..end].parse() {
+                segments.push(Segment::Index(index));
+            }
+            rest = &rest[end + 1..];
+        }
+    }
+    segments
+}
+
+/// Byte span of the deepest part of `path` that exists in the document: the key itself
+/// where the document has it, else its nearest parent.
+fn span_of_key(text: &str, path: &str) -> Option<Range<usize>> {
+    let document = toml_edit::Document::parse(text).ok()?;
+    let mut item = document.as_item();
+    let mut best = None;
+    for segment in parse_key_path(path) {
+        let next = match segment {
+            Segment::Key(key) => {
+                if let Some(table) = item.as_table_like() {
+                    if let Some((k, _)) = table.get_key_value(key) {
+                        best = k.span().or(best);
+                    }
+                }
+                item.get(key)
+            }
+            Segment::Index(index) => item.get(index),
+        };
+        let Some(next) = next else { break };
+        item = next;
+        best = item.span().or(best);
+        if let Some(table) = item.as_table() {
+            best = table.span().or(best);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        name: String,
+        #[serde(default)]
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        size: u32,
+    }
+
+    fn error(text: &str) -> String {
+        parse_toml::<Doc>(Path::new("f.toml"), text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_path() {
+        let message = error("name = \"a\"\n\n[[items]]\nsize = 1\n\n[[items]]\nsise = 2\n");
+        assert!(
+            message.starts_with("f.toml:7:1: items[1]: unknown field `sise`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let message = error("name = \"a\"\n[[items]]\nsize = \"big\"\n");
+        assert!(
+            message.starts_with("f.toml:3:8: items[0].size: invalid type"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_a_position() {
+        let message = error("name = \"a\nsize = 3\n");
+        assert!(message.starts_with("f.toml:1:"), "{message}");
+    }
+
+    #[test]
+    fn semantic_error_locates_nested_keys() {
+        let text = "name = \"a\"\n[[items]]\nsize = 1\n[[items]]\nsize = 0\n";
+        let e = ConfigError::at_key(
+            Path::new("f.toml"),
+            text,
+            "items[1].size",
+            "must be positive",
+        );
+        assert_eq!(e.to_string(), "f.toml:5:1: items[1].size: must be positive");
+    }
+}

@@ -1,0 +1,575 @@
+//! Dataset descriptors: the TOML files in `datasets/` that say where the data lives,
+//! its format, the label, the fields and their kinds, the derived fields and the split.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, parse_toml};
+use crate::data::synthetic::SyntheticSpec;
+
+/// Built-in descriptors, embedded in the binary so they work from any folder.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "synthetic-multidomain",
+        include_str!("../../datasets/synthetic-multidomain.toml"),
+    ),
+    (
+        "movielens-100k",
+        include_str!("../../datasets/movielens-100k.toml"),
+    ),
+    ("frappe", include_str!("../../datasets/frappe.toml")),
+    (
+        "example-csv",
+        include_str!("../../datasets/example-csv.toml"),
+    ),
+];
+
+/// The name of the dataset a workspace uses when it names none.
+pub const DEFAULT_DATASET: &str = "synthetic-multidomain";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetDescriptor {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Licence terms shown to users (fetch, inspect).
+    #[serde(default)]
+    pub licence: String,
+    pub source: SourceSpec,
+    #[serde(default)]
+    pub synthetic: Option<SyntheticSpec>,
+    pub label: LabelSpec,
+    pub fields: Vec<FieldSpec>,
+    #[serde(default)]
+    pub derived: Vec<DerivedSpec>,
+    #[serde(default)]
+    pub split: SplitSpec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Delimited text with a header row (CSV, TSV, any separator, quoted fields).
+    Csv,
+    /// The native MovieLens-100K files: u.data, u.user, u.item (latin-1), u.genre.
+    #[serde(rename = "movielens-100k")]
+    Movielens100k,
+    /// libSVM / libFM rows: `label idx:val idx:val ...`, one index per field.
+    Libfm,
+    /// The built-in deterministic generator (see `[synthetic]`).
+    Synthetic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    #[default]
+    Utf8,
+    Latin1,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub format: Format,
+    /// Folders to look for the files in, first existing wins; relative to the
+    /// descriptor, `${VAR}` expands environment variables.
+    #[serde(default)]
+    pub dir: Vec<String>,
+    /// The single file of a csv/libfm dataset (relative to `dir`), unless the split
+    /// names separate files.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Column separator of csv files, one character (`"\t"` for TSV).
+    #[serde(default = "default_separator")]
+    pub separator: String,
+    #[serde(default = "default_quote")]
+    pub quote: String,
+    #[serde(default = "default_true")]
+    pub header: bool,
+    #[serde(default)]
+    pub encoding: Encoding,
+}
+
+fn default_separator() -> String {
+    ",".into()
+}
+fn default_quote() -> String {
+    "\"".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSpec {
+    pub column: String,
+    /// `label = value >= threshold`; without it values must be 0/1 (or -1/+1).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Categorical,
+    Numeric,
+    MultiCategorical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumericTransform {
+    /// Quantile bins computed on the training split; the field becomes categorical.
+    #[default]
+    Quantile,
+    /// Standardised with the training mean and standard deviation; stays dense.
+    Scale,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    pub name: String,
+    pub kind: FieldKind,
+    /// Source column; defaults to the field's name.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// Values seen fewer times than this in training map to the OOV id.
+    #[serde(default)]
+    pub min_count: Option<u32>,
+    /// Separator of multi-valued categorical cells (default `|`).
+    #[serde(default)]
+    pub separator: Option<String>,
+    #[serde(default)]
+    pub transform: Option<NumericTransform>,
+    /// Number of quantile bins of a numeric field (default 10).
+    #[serde(default)]
+    pub bins: Option<u32>,
+}
+
+impl FieldSpec {
+    pub fn column(&self) -> &str {
+        self.column.as_deref().unwrap_or(&self.name)
+    }
+    pub fn min_count(&self) -> u32 {
+        self.min_count.unwrap_or(1).max(1)
+    }
+    pub fn separator(&self) -> &str {
+        self.separator.as_deref().unwrap_or("|")
+    }
+    pub fn bins(&self) -> u32 {
+        self.bins.unwrap_or(10)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DerivedKind {
+    /// Bucket of how many training rows the value (e.g. the user) has: cold/active
+    /// by default, or quantile buckets.
+    Activity,
+    /// Same counting as `activity`, quantile buckets by default: any field's frequency.
+    Frequency,
+    /// Fixed edges over a numeric column, e.g. age buckets.
+    Bucket,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedSpec {
+    pub name: String,
+    pub kind: DerivedKind,
+    /// The source column the bucket is computed from.
+    pub column: String,
+    /// activity/frequency: values with at most this many training rows are "cold"
+    /// (default: the median count per value).
+    #[serde(default)]
+    pub threshold: Option<u64>,
+    /// activity/frequency: use this many quantile buckets instead of cold/active.
+    #[serde(default)]
+    pub quantiles: Option<u32>,
+    /// bucket: ascending edges; a value v falls in the first bucket whose edge is > v.
+    #[serde(default)]
+    pub edges: Vec<f64>,
+    /// bucket: one label per bucket (edges + 1); default labels show the ranges.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitKind {
+    /// Rows shuffled by `seed` and cut by `ratios`.
+    #[default]
+    Random,
+    /// Rows sorted by `column`; the last shares are validation and test.
+    Time,
+    /// Separate files; without a validation file, a random `ratios[1]` share of train.
+    Files,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitSpec {
+    #[serde(default)]
+    pub kind: SplitKind,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Train, validation and test shares; they must sum to 1.
+    #[serde(default = "default_ratios")]
+    pub ratios: [f64; 3],
+    /// Time column for `kind = "time"`.
+    #[serde(default)]
+    pub column: Option<String>,
+    #[serde(default)]
+    pub train: Option<String>,
+    #[serde(default)]
+    pub valid: Option<String>,
+    #[serde(default)]
+    pub test: Option<String>,
+}
+
+impl Default for SplitSpec {
+    fn default() -> Self {
+        SplitSpec {
+            kind: SplitKind::Random,
+            seed: default_seed(),
+            ratios: default_ratios(),
+            column: None,
+            train: None,
+            valid: None,
+            test: None,
+        }
+    }
+}
+
+fn default_seed() -> u64 {
+    42
+}
+fn default_ratios() -> [f64; 3] {
+    [0.8, 0.1, 0.1]
+}
+
+/// A descriptor together with where it came from, so that errors can point into it.
+#[derive(Debug, Clone)]
+pub struct LoadedDescriptor {
+    pub descriptor: DatasetDescriptor,
+    /// The file it was read from (`<built-in>/NAME.toml` for embedded ones).
+    pub file: PathBuf,
+    pub text: String,
+    /// Folder that relative paths are resolved against.
+    pub base_dir: PathBuf,
+}
+
+impl LoadedDescriptor {
+    /// Reads a descriptor by path, or by built-in name (`synthetic-multidomain`...).
+    /// A path that exists wins over a built-in of the same name.
+    pub fn open(reference: &str) -> Result<Self, ConfigError> {
+        let path = Path::new(reference);
+        if path.exists() {
+            return Self::from_file(path);
+        }
+        let name = reference.trim_end_matches(".toml");
+        match BUILT_IN.iter().find(|(n, _)| *n == name) {
+            Some((name, text)) => {
+                let base_dir = std::env::current_dir().unwrap_or_default().join("datasets");
+                Self::from_text(
+                    &PathBuf::from(format!("<built-in>/{name}.toml")),
+                    text,
+                    base_dir,
+                )
+            }
+            None => {
+                let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+                Err(ConfigError::whole_file(
+                    path,
+                    format!(
+                        "no such file, and no built-in dataset of that name (built-in: {})",
+                        names.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_text(path, &text, base_dir)
+    }
+
+    pub fn from_text(file: &Path, text: &str, base_dir: PathBuf) -> Result<Self, ConfigError> {
+        let descriptor: DatasetDescriptor = parse_toml(file, text)?;
+        let loaded = LoadedDescriptor {
+            descriptor,
+            file: file.to_path_buf(),
+            text: text.to_string(),
+            base_dir,
+        };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
+    /// An error pointing at `key` in this descriptor.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::at_key(&self.file, &self.text, key, message)
+    }
+
+    /// Checks what serde cannot: names, references between keys, value ranges.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let d = &self.descriptor;
+        if d.fields.is_empty() {
+            return Err(self.error("fields", "a dataset needs at least one field"));
+        }
+        let mut names: Vec<&str> = Vec::new();
+        let all_names = d
+            .fields
+            .iter()
+            .map(|f| (&f.name, "fields"))
+            .chain(d.derived.iter().map(|f| (&f.name, "derived")));
+        for (i, (name, table)) in all_names.enumerate() {
+            let index = if table == "fields" {
+                i
+            } else {
+                i - d.fields.len()
+            };
+            let key = format!("{table}[{index}].name");
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(self.error(
+                    &key,
+                    format!("field name {name:?} must be letters, digits, '_' or '-'"),
+                ));
+            }
+            if names.contains(&name.as_str()) {
+                return Err(self.error(&key, format!("duplicate field name {name:?}")));
+            }
+            names.push(name);
+        }
+        for (i, field) in d.fields.iter().enumerate() {
+            let key = |k: &str| format!("fields[{i}].{k}");
+            let categorical = matches!(
+                field.kind,
+                FieldKind::Categorical | FieldKind::MultiCategorical
+            );
+            if !categorical && field.min_count.is_some() {
+                return Err(self.error(
+                    &key("min_count"),
+                    "min_count applies to categorical fields only",
+                ));
+            }
+            if field.kind != FieldKind::MultiCategorical && field.separator.is_some() {
+                return Err(self.error(
+                    &key("separator"),
+                    "separator applies to multi_categorical fields only",
+                ));
+            }
+            if field.kind != FieldKind::Numeric
+                && (field.transform.is_some() || field.bins.is_some())
+            {
+                let k = if field.transform.is_some() {
+                    "transform"
+                } else {
+                    "bins"
+                };
+                return Err(self.error(&key(k), "transform and bins apply to numeric fields only"));
+            }
+            if field.bins == Some(0) || field.bins.is_some_and(|b| b > 1000) {
+                return Err(self.error(&key("bins"), "bins must be between 1 and 1000"));
+            }
+            if field.separator.as_deref() == Some("") {
+                return Err(self.error(&key("separator"), "separator must not be empty"));
+            }
+        }
+        for (i, derived) in d.derived.iter().enumerate() {
+            let key = |k: &str| format!("derived[{i}].{k}");
+            match derived.kind {
+                DerivedKind::Bucket => {
+                    if derived.edges.is_empty() {
+                        return Err(self.error(&key("kind"), "a bucket field needs `edges`"));
+                    }
+                    if derived.edges.windows(2).any(|w| w[0] >= w[1])
+                        || derived.edges.iter().any(|e| !e.is_finite())
+                    {
+                        return Err(self
+                            .error(&key("edges"), "edges must be finite and strictly ascending"));
+                    }
+                    if !derived.labels.is_empty() && derived.labels.len() != derived.edges.len() + 1
+                    {
+                        return Err(self.error(
+                            &key("labels"),
+                            format!(
+                                "{} edges make {} buckets, but {} labels are given",
+                                derived.edges.len(),
+                                derived.edges.len() + 1,
+                                derived.labels.len()
+                            ),
+                        ));
+                    }
+                    if derived.threshold.is_some() || derived.quantiles.is_some() {
+                        return Err(self.error(
+                            &key("kind"),
+                            "threshold and quantiles apply to activity/frequency fields",
+                        ));
+                    }
+                }
+                DerivedKind::Activity | DerivedKind::Frequency => {
+                    if !derived.edges.is_empty() || !derived.labels.is_empty() {
+                        return Err(
+                            self.error(&key("edges"), "edges and labels apply to bucket fields")
+                        );
+                    }
+                    if derived.threshold.is_some() && derived.quantiles.is_some() {
+                        return Err(self.error(
+                            &key("quantiles"),
+                            "give either threshold (cold/active) or quantiles, not both",
+                        ));
+                    }
+                    if derived.quantiles.is_some_and(|q| !(2..=100).contains(&q)) {
+                        return Err(
+                            self.error(&key("quantiles"), "quantiles must be between 2 and 100")
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(t) = d.label.threshold {
+            if !t.is_finite() {
+                return Err(self.error("label.threshold", "threshold must be a finite number"));
+            }
+        }
+        self.validate_source()?;
+        self.validate_split()
+    }
+
+    fn validate_source(&self) -> Result<(), ConfigError> {
+        let d = &self.descriptor;
+        let source = &d.source;
+        if source.separator.chars().count() != 1 || !source.separator.is_ascii() {
+            return Err(self.error(
+                "source.separator",
+                format!(
+                    "separator must be one ASCII character, got {:?}",
+                    source.separator
+                ),
+            ));
+        }
+        if source.quote.chars().count() != 1 || !source.quote.is_ascii() {
+            return Err(self.error(
+                "source.quote",
+                format!("quote must be one ASCII character, got {:?}", source.quote),
+            ));
+        }
+        match source.format {
+            Format::Synthetic => {
+                if d.synthetic.is_none() {
+                    return Err(self.error(
+                        "source.format",
+                        "format \"synthetic\" needs a [synthetic] table",
+                    ));
+                }
+            }
+            Format::Csv | Format::Libfm => {
+                if source.path.is_none() && d.split.kind != SplitKind::Files {
+                    return Err(self.error(
+                        "source",
+                        "give `path`, or a split of kind \"files\" naming the files",
+                    ));
+                }
+            }
+            Format::Movielens100k => {}
+        }
+        if d.synthetic.is_some() && source.format != Format::Synthetic {
+            return Err(self.error(
+                "synthetic",
+                "[synthetic] is only used with format = \"synthetic\"",
+            ));
+        }
+        if source.format != Format::Synthetic && source.dir.is_empty() {
+            return Err(self.error("source.dir", "give the folder(s) the data files are in"));
+        }
+        Ok(())
+    }
+
+    fn validate_split(&self) -> Result<(), ConfigError> {
+        let split = &self.descriptor.split;
+        if split.ratios.iter().any(|r| !(0.0..=1.0).contains(r))
+            || (split.ratios.iter().sum::<f64>() - 1.0).abs() > 1e-6
+        {
+            return Err(self.error(
+                "split.ratios",
+                format!(
+                    "ratios must be shares in [0, 1] summing to 1, got {:?}",
+                    split.ratios
+                ),
+            ));
+        }
+        if split.ratios[0] <= 0.0 {
+            return Err(self.error("split.ratios", "the training share must be positive"));
+        }
+        match split.kind {
+            SplitKind::Time if split.column.is_none() => {
+                Err(self.error("split.kind", "a time split needs `column`"))
+            }
+            SplitKind::Files if split.train.is_none() || split.test.is_none() => Err(self.error(
+                "split.kind",
+                "a files split needs at least `train` and `test`",
+            )),
+            SplitKind::Random | SplitKind::Time
+                if split.train.is_some() || split.valid.is_some() || split.test.is_some() =>
+            {
+                Err(self.error(
+                    "split.kind",
+                    "train/valid/test files are only used with kind = \"files\"",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The folder holding the data files: the first of `source.dir` that exists.
+    pub fn data_dir(&self) -> Result<PathBuf, crate::data::DataError> {
+        let mut tried = Vec::new();
+        for candidate in &self.descriptor.source.dir {
+            let Some(expanded) = expand_env(candidate) else {
+                tried.push(format!("{candidate} (variable not set)"));
+                continue;
+            };
+            let path = self.base_dir.join(expanded);
+            if path.is_dir() {
+                return Ok(path);
+            }
+            tried.push(path.display().to_string());
+        }
+        Err(crate::data::DataError::NoDataDir {
+            dataset: self.descriptor.name.clone(),
+            descriptor: self.file.clone(),
+            tried,
+        })
+    }
+}
+
+/// Expands `${VAR}` in a path; None if a variable is unset or empty.
+fn expand_env(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let end = start + rest[start..].find('}')?;
+        out.push_str(&rest[..start]);
+        let value = std::env::var(&rest[start + 2..end])
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        out.push_str(&value);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}

@@ -1,0 +1,119 @@
+//! Loaders, one per source format; each fills a [`RawTable`] from the files a
+//! descriptor names. [`source_files`] lists those files for fingerprinting.
+
+mod csv;
+mod libfm;
+mod movielens;
+
+use std::path::{Path, PathBuf};
+
+use crate::data::DataError;
+use crate::data::descriptor::{Format, LoadedDescriptor, SplitKind};
+use crate::data::raw::{ColumnRequest, Part, RawTable};
+use crate::data::synthetic;
+
+/// A file to read, the split part it feeds (for file splits) and the key naming it.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub part: Option<Part>,
+    pub needed_by: String,
+}
+
+/// Every file the dataset is read from, checked to exist.
+pub fn source_files(descriptor: &LoadedDescriptor) -> Result<Vec<SourceFile>, DataError> {
+    let d = &descriptor.descriptor;
+    if d.source.format == Format::Synthetic {
+        return Ok(Vec::new());
+    }
+    let dir = descriptor.data_dir()?;
+    let mut files = Vec::new();
+    let mut add = |name: &str, part: Option<Part>, needed_by: &str| {
+        files.push(SourceFile {
+            path: dir.join(name),
+            part,
+            needed_by: needed_by.to_string(),
+        });
+    };
+    match d.source.format {
+        Format::Movielens100k => {
+            for name in movielens::FILES {
+                add(name, None, "source.format = \"movielens-100k\"");
+            }
+        }
+        Format::Csv | Format::Libfm if d.split.kind == SplitKind::Files => {
+            let split = &d.split;
+            let parts = [
+                (&split.train, Part::Train, "split.train"),
+                (&split.valid, Part::Valid, "split.valid"),
+                (&split.test, Part::Test, "split.test"),
+            ];
+            for (name, part, key) in parts {
+                if let Some(name) = name {
+                    add(name, Some(part), key);
+                }
+            }
+        }
+        Format::Csv | Format::Libfm => add(
+            d.source.path.as_deref().unwrap_or_default(),
+            None,
+            "source.path",
+        ),
+        Format::Synthetic => unreachable!("handled above"),
+    }
+    for file in &files {
+        if !file.path.is_file() {
+            return Err(DataError::MissingFile {
+                path: file.path.clone(),
+                needed_by: format!("{} in {}", file.needed_by, descriptor.file.display()),
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// Reads the dataset's source into a raw table holding the requested columns.
+pub fn load_raw(
+    descriptor: &LoadedDescriptor,
+    files: &[SourceFile],
+    requests: Vec<ColumnRequest>,
+) -> Result<RawTable, DataError> {
+    let d = &descriptor.descriptor;
+    let mut table = RawTable::new(requests, d.source.encoding);
+    match d.source.format {
+        Format::Synthetic => {
+            let spec = d
+                .synthetic
+                .as_ref()
+                .ok_or_else(|| descriptor.error("synthetic", "missing [synthetic] table"))?;
+            synthetic::generate(spec, &mut table)?;
+        }
+        Format::Movielens100k => movielens::load(files, &mut table)?,
+        Format::Csv | Format::Libfm => {
+            for file in files {
+                let before = table.rows;
+                if d.source.format == Format::Csv {
+                    csv::load(&d.source, &file.path, &mut table)?;
+                } else {
+                    libfm::load(&file.path, &mut table)?;
+                }
+                if let Some(part) = file.part {
+                    table.parts.resize(table.rows, part);
+                }
+                if table.rows == before {
+                    return Err(DataError::Invalid {
+                        dataset: d.name.clone(),
+                        message: format!("{} holds no rows", file.path.display()),
+                    });
+                }
+            }
+        }
+    }
+    Ok(table)
+}
+
+/// Opens a file for reading with an error that names it.
+fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, DataError> {
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    Ok(std::io::BufReader::with_capacity(1 << 20, file))
+}

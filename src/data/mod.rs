@@ -1,0 +1,112 @@
+//! The data engine: dataset descriptors, loaders per format, encoding with training-only
+//! vocabularies, the on-disk cache, derived fields, statistics and the synthetic default.
+
+pub mod cache;
+pub mod descriptor;
+pub mod encode;
+mod error;
+pub mod fetch;
+pub mod load;
+pub mod raw;
+pub mod stats;
+pub mod synthetic;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub use descriptor::{DatasetDescriptor, LoadedDescriptor};
+pub use encode::{Column, EncodedDataset, EncodedField, EncodedKind, FieldInfo, Split};
+pub use error::DataError;
+
+use cache::CacheMiss;
+
+/// How a load went: from the cache or from the source, and how long it took.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub from_cache: bool,
+    /// Why the cache was not used (absent, stale, corrupt, disabled).
+    pub cache_note: Option<String>,
+    /// Problems that did not stop the load (e.g. the cache could not be written).
+    pub warnings: Vec<String>,
+    pub cache_file: Option<PathBuf>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Folder for cache files; None picks the default (see [`default_cache_dir`]).
+    pub cache_dir: Option<PathBuf>,
+    pub no_cache: bool,
+}
+
+/// `APG_BENCH_CACHE` if set; else `.apg-cache/` beside a descriptor file; for built-in
+/// descriptors the user's cache folder (`$XDG_CACHE_HOME/apg-bench` or `~/.cache/apg-bench`).
+pub fn default_cache_dir(descriptor: &LoadedDescriptor) -> PathBuf {
+    if let Some(dir) = std::env::var_os("APG_BENCH_CACHE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if !descriptor.file.starts_with("<built-in>") {
+        return descriptor.base_dir.join(".apg-cache");
+    }
+    let home_cache = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache"));
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or(home_cache)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("apg-bench")
+}
+
+/// Loads and encodes a dataset, from the cache when it is fresh and intact.
+pub fn load(
+    descriptor: &LoadedDescriptor,
+    options: &LoadOptions,
+) -> Result<(EncodedDataset, LoadReport), DataError> {
+    let start = Instant::now();
+    let files = load::source_files(descriptor)?;
+    let fingerprint = cache::fingerprint(descriptor, &files)?;
+    let mut report = LoadReport {
+        from_cache: false,
+        cache_note: None,
+        warnings: Vec::new(),
+        cache_file: None,
+        seconds: 0.0,
+    };
+    let cache_file = (!options.no_cache).then(|| {
+        let dir = options
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| default_cache_dir(descriptor));
+        cache::cache_path(&dir, &descriptor.descriptor.name)
+    });
+    if let Some(path) = &cache_file {
+        report.cache_file = Some(path.clone());
+        match cache::read(path, &fingerprint) {
+            Ok(dataset) => {
+                report.from_cache = true;
+                report.seconds = start.elapsed().as_secs_f64();
+                return Ok((dataset, report));
+            }
+            Err(CacheMiss::Absent) => report.cache_note = Some("no cache yet".into()),
+            Err(CacheMiss::Stale) => {
+                report.cache_note =
+                    Some("cache was stale (source or descriptor changed): rebuilt".into())
+            }
+            Err(CacheMiss::Corrupt(why)) => {
+                report.cache_note = Some(format!("cache was corrupt ({why}): rebuilt"))
+            }
+        }
+    } else {
+        report.cache_note = Some("cache disabled".into());
+    }
+    let raw = load::load_raw(descriptor, &files, encode::requests(descriptor))?;
+    let dataset = encode::encode(descriptor, raw, fingerprint)?;
+    if let Some(path) = &cache_file {
+        if let Err(e) = cache::write(path, &dataset) {
+            report
+                .warnings
+                .push(format!("could not write the cache {}: {e}", path.display()));
+        }
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok((dataset, report))
+}

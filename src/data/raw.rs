@@ -1,0 +1,319 @@
+//! The raw table: source columns parsed once into compact form (values interned to
+//! raw ids, numbers parsed) before any vocabulary exists. Every loader fills one.
+
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+
+use crate::data::DataError;
+use crate::data::descriptor::Encoding;
+
+/// How the encoder wants a source column parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parse {
+    /// Each cell is one categorical value.
+    Interned,
+    /// Each cell is a number; empty cells are missing (NaN).
+    Number,
+    /// Each cell holds several values separated by the given string.
+    Multi(String),
+    /// The label: a number; `binary` labels must be 0/1 or -1/+1.
+    Label { binary: bool },
+}
+
+/// One source column the descriptor asks for.
+#[derive(Debug, Clone)]
+pub struct ColumnRequest {
+    pub column: String,
+    pub parse: Parse,
+    /// Which descriptor entry needs it, for messages (`fields[2] (age)`).
+    pub needed_by: String,
+}
+
+/// Values interned to raw ids in order of first appearance.
+#[derive(Debug, Default)]
+pub struct Interner {
+    index: FxHashMap<Box<[u8]>, u32>,
+    pub values: Vec<Box<[u8]>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, value: &[u8]) -> u32 {
+        if let Some(&id) = self.index.get(value) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(value.into());
+        self.index.insert(value.into(), id);
+        id
+    }
+
+    /// The value of raw id `id` as text in the source's encoding.
+    pub fn text(&self, id: u32, encoding: Encoding) -> String {
+        decode(&self.values[id as usize], encoding)
+    }
+}
+
+pub fn decode(bytes: &[u8], encoding: Encoding) -> String {
+    match encoding {
+        Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+        Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect(),
+    }
+}
+
+/// A parsed source column.
+#[derive(Debug)]
+pub enum RawColumn {
+    Interned {
+        ids: Vec<u32>,
+        values: Interner,
+    },
+    Numbers(Vec<f64>),
+    Multi {
+        offsets: Vec<u32>,
+        ids: Vec<u32>,
+        values: Interner,
+    },
+}
+
+/// Where a row came from when a split names separate files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Part {
+    Train = 0,
+    Valid = 1,
+    Test = 2,
+}
+
+/// Cells of one row, by column index.
+pub trait Cells {
+    fn cell(&self, index: usize) -> Option<&[u8]>;
+}
+
+impl Cells for csv::ByteRecord {
+    fn cell(&self, index: usize) -> Option<&[u8]> {
+        self.get(index)
+    }
+}
+
+impl Cells for [&[u8]] {
+    fn cell(&self, index: usize) -> Option<&[u8]> {
+        self.get(index).copied()
+    }
+}
+
+/// Which column of the current file each request reads.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    positions: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub struct RawTable {
+    pub requests: Vec<ColumnRequest>,
+    pub columns: Vec<RawColumn>,
+    /// Missing (empty) cells per column.
+    pub missing: Vec<u64>,
+    pub rows: usize,
+    /// Source part of every row, when the split names files.
+    pub parts: Vec<Part>,
+    /// The true click probability of each row, for generated data.
+    pub oracle: Option<Vec<f32>>,
+    pub encoding: Encoding,
+}
+
+impl RawTable {
+    pub fn new(requests: Vec<ColumnRequest>, encoding: Encoding) -> Self {
+        let columns = requests
+            .iter()
+            .map(|r| match &r.parse {
+                Parse::Interned => RawColumn::Interned {
+                    ids: Vec::new(),
+                    values: Interner::default(),
+                },
+                Parse::Number | Parse::Label { .. } => RawColumn::Numbers(Vec::new()),
+                Parse::Multi(_) => RawColumn::Multi {
+                    offsets: vec![0],
+                    ids: Vec::new(),
+                    values: Interner::default(),
+                },
+            })
+            .collect();
+        let missing = vec![0; requests.len()];
+        RawTable {
+            requests,
+            columns,
+            missing,
+            rows: 0,
+            parts: Vec::new(),
+            oracle: None,
+            encoding,
+        }
+    }
+
+    /// Maps each request onto the header of a file; a requested column that the file
+    /// lacks is an error naming the file and the descriptor entry.
+    pub fn bind(&self, header: &[String], file: &Path) -> Result<Binding, DataError> {
+        let positions = self
+            .requests
+            .iter()
+            .map(|request| {
+                header
+                    .iter()
+                    .position(|h| *h == request.column)
+                    .ok_or_else(|| DataError::MissingColumn {
+                        file: file.to_path_buf(),
+                        line: 1,
+                        column: request.column.clone(),
+                        needed_by: request.needed_by.clone(),
+                        available: header.to_vec(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Binding { positions })
+    }
+
+    pub fn index_of(&self, column: &str, parse: &Parse) -> Option<usize> {
+        self.requests
+            .iter()
+            .position(|r| r.column == column && r.parse == *parse)
+    }
+
+    /// Appends one row. `line` is the 1-based line in `file`, for messages.
+    pub fn push<C: Cells + ?Sized>(
+        &mut self,
+        binding: &Binding,
+        cells: &C,
+        file: &Path,
+        line: u64,
+    ) -> Result<(), DataError> {
+        for (c, &position) in binding.positions.iter().enumerate() {
+            let cell = cells.cell(position).unwrap_or_default();
+            let cell = trim_ascii(cell);
+            let missing = cell.is_empty();
+            self.missing[c] += missing as u64;
+            match &mut self.columns[c] {
+                RawColumn::Interned { ids, values } => ids.push(values.intern(cell)),
+                RawColumn::Numbers(numbers) => {
+                    let request = &self.requests[c];
+                    let is_label = matches!(request.parse, Parse::Label { .. });
+                    let value = if missing && !is_label {
+                        Some(f64::NAN)
+                    } else {
+                        parse_number(cell)
+                    };
+                    let valid_label = match request.parse {
+                        Parse::Label { binary: true } => {
+                            value.is_some_and(|v| v == 0.0 || v == 1.0 || v == -1.0)
+                        }
+                        _ => true,
+                    };
+                    match value {
+                        Some(value) if valid_label => numbers.push(value),
+                        _ => {
+                            let (column, value) =
+                                (request.column.clone(), decode(cell, self.encoding));
+                            let file = file.to_path_buf();
+                            return Err(if is_label {
+                                DataError::BadLabel {
+                                    file,
+                                    line,
+                                    column,
+                                    value,
+                                }
+                            } else {
+                                DataError::BadNumber {
+                                    file,
+                                    line,
+                                    column,
+                                    value,
+                                }
+                            });
+                        }
+                    }
+                }
+                RawColumn::Multi {
+                    offsets,
+                    ids,
+                    values,
+                } => {
+                    let Parse::Multi(separator) = &self.requests[c].parse else {
+                        unreachable!("multi column without separator")
+                    };
+                    if !missing {
+                        for value in split_bytes(cell, separator.as_bytes()) {
+                            let value = trim_ascii(value);
+                            if !value.is_empty() {
+                                ids.push(values.intern(value));
+                            }
+                        }
+                    }
+                    offsets.push(ids.len() as u32);
+                }
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    bytes.trim_ascii()
+}
+
+fn parse_number(cell: &[u8]) -> Option<f64> {
+    let value: f64 = std::str::from_utf8(cell).ok()?.parse().ok()?;
+    value.is_finite().then_some(value)
+}
+
+fn split_bytes<'a>(cell: &'a [u8], separator: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut rest = Some(cell);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current
+            .windows(separator.len())
+            .position(|w| w == separator)
+        {
+            Some(i) => {
+                rest = Some(&current[i + separator.len()..]);
+                Some(&current[..i])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_multi_byte_separators() {
+        let parts: Vec<&[u8]> = split_bytes(b"a::b::c", b"::").collect();
+        assert_eq!(parts, vec![&b"a"[..], b"b", b"c"]);
+        let parts: Vec<&[u8]> = split_bytes(b"a", b"|").collect();
+        assert_eq!(parts, vec![&b"a"[..]]);
+    }
+
+    #[test]
+    fn interns_in_order_of_first_appearance() {
+        let mut interner = Interner::default();
+        assert_eq!(
+            [
+                interner.intern(b"x"),
+                interner.intern(b"y"),
+                interner.intern(b"x")
+            ],
+            [0, 1, 0]
+        );
+        assert_eq!(interner.text(1, Encoding::Utf8), "y");
+    }
+
+    #[test]
+    fn latin1_decodes_every_byte() {
+        assert_eq!(decode(b"Mis\xe9rables", Encoding::Latin1), "Misérables");
+    }
+}

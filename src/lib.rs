@@ -1,0 +1,8 @@
+//! apg-bench: a terminal research workbench for APG (Adaptive Parameter Generation)
+//! CTR models. The engines (data, model, training, runs) know nothing of the terminal;
+//! the headless commands in `cli` and the TUI are thin front ends over them.
+
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod train;
