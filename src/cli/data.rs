@@ -14,20 +14,9 @@ use crate::data::{self, LoadOptions, LoadedDescriptor, fetch as fetcher};
 /// Values listed by `inspect --field`.
 const FIELD_VALUES: usize = 50;
 
-pub fn inspect(
-    reference: &str,
-    field: Option<&str>,
-    json: bool,
-    no_cache: bool,
-) -> anyhow::Result<ExitCode> {
+pub fn inspect(reference: &str, field: Option<&str>, json: bool, no_cache: bool) -> anyhow::Result<ExitCode> {
     let descriptor = LoadedDescriptor::open(reference)?;
-    let (dataset, report) = data::load(
-        &descriptor,
-        &LoadOptions {
-            no_cache,
-            ..Default::default()
-        },
-    )?;
+    let (dataset, report) = data::load(&descriptor, &LoadOptions { no_cache, ..Default::default() })?;
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
@@ -40,25 +29,14 @@ pub fn inspect(
     });
     let loaded_line = match (report.from_cache, &report.cache_note) {
         (true, _) => format!("loaded from cache in {:.0} ms", report.seconds * 1e3),
-        (false, Some(note)) => format!(
-            "encoded from source in {:.0} ms ({note})",
-            report.seconds * 1e3
-        ),
+        (false, Some(note)) => format!("encoded from source in {:.0} ms ({note})", report.seconds * 1e3),
         (false, None) => format!("encoded from source in {:.0} ms", report.seconds * 1e3),
     };
 
     if let Some(name) = field {
         let Some(encoded) = dataset.field(name) else {
-            let names: Vec<&str> = dataset
-                .fields
-                .iter()
-                .map(|f| f.info.name.as_str())
-                .collect();
-            anyhow::bail!(
-                "dataset `{}` has no field `{name}`; its fields are: {}",
-                dataset.name,
-                names.join(", ")
-            );
+            let names: Vec<&str> = dataset.fields.iter().map(|f| f.info.name.as_str()).collect();
+            anyhow::bail!("dataset `{}` has no field `{name}`; its fields are: {}", dataset.name, names.join(", "));
         };
         let field_stats = stats::field_stats(&dataset, encoded, FIELD_VALUES);
         let condition = stats::condition_candidates(&dataset)
@@ -67,15 +45,10 @@ pub fn inspect(
         if json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(
-                    &json!({ "load": load, "field": field_stats, "condition": condition })
-                )?
+                serde_json::to_string_pretty(&json!({ "load": load, "field": field_stats, "condition": condition }))?
             );
         } else {
-            println!(
-                "Dataset {} — field `{name}` ({loaded_line})\n",
-                dataset.name
-            );
+            println!("Dataset {} — field `{name}` ({loaded_line})\n", dataset.name);
             print!("{}", render_field(&field_stats, encoded.info.vocab.len()));
             if let Some(condition) = &condition {
                 print!("\n{}", render_condition(condition));
@@ -88,9 +61,7 @@ pub fn inspect(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({ "load": load, "dataset": stats, "descriptor": descriptor.file })
-            )?
+            serde_json::to_string_pretty(&json!({ "load": load, "dataset": stats, "descriptor": descriptor.file }))?
         );
     } else {
         let d = &descriptor.descriptor;
@@ -113,11 +84,7 @@ fn render_dataset(stats: &DatasetStats) -> String {
     );
     let mut splits = Table::new(&["split", "rows>", "label rate>"]);
     for s in &stats.splits {
-        splits.row(vec![
-            s.name.to_string(),
-            thousands(s.rows as u64),
-            percent(s.label_rate),
-        ]);
+        splits.row(vec![s.name.to_string(), thousands(s.rows as u64), percent(s.label_rate)]);
     }
     out += &splits.render();
 
@@ -141,44 +108,21 @@ fn render_dataset(stats: &DatasetStats) -> String {
                 .top
                 .iter()
                 .take(3)
-                .map(|v| {
-                    format!(
-                        "{} ({}, {})",
-                        v.value,
-                        thousands(v.rows),
-                        percent(v.label_rate)
-                    )
-                })
+                .map(|v| format!("{} ({}, {})", v.value, thousands(v.rows), percent(v.label_rate)))
                 .collect::<Vec<_>>()
                 .join("; "),
         };
-        let kind = if f.derived {
-            format!("{:?} (derived)", f.kind).to_lowercase()
-        } else {
-            format!("{:?}", f.kind).to_lowercase()
-        };
+        let kind = if f.derived { format!("{} (derived)", f.kind.name()) } else { f.kind.name().to_string() };
         let dense = f.dense.is_some();
         let dash = || "-".to_string();
         fields.row(vec![
             f.name.clone(),
             kind,
-            if dense {
-                dash()
-            } else {
-                thousands(f.cardinality as u64)
-            },
+            if dense { dash() } else { thousands(f.cardinality as u64) },
             percent(f.missing_share),
             if dense { dash() } else { percent(f.oov_share) },
-            if dense {
-                dash()
-            } else {
-                percent(f.oov_share_heldout)
-            },
-            if dense {
-                dash()
-            } else {
-                percent(f.top1pct_share)
-            },
+            if dense { dash() } else { percent(f.oov_share_heldout) },
+            if dense { dash() } else { percent(f.top1pct_share) },
             top,
         ]);
     }
@@ -211,8 +155,7 @@ fn render_dataset(stats: &DatasetStats) -> String {
 
     if let Some(bayes) = &stats.bayes {
         let auc = bayes.test_auc.map_or("n/a".into(), |a| format!("{a:.4}"));
-        out +=
-            &format!("\nBayes-optimal test AUC (scoring by the true click probability): {auc}\n");
+        out += &format!("\nBayes-optimal test AUC (scoring by the true click probability): {auc}\n");
         let mut groups = Table::new(&["field", "value", "test rows>", "Bayes AUC>"]);
         for (field, value, rows, auc) in &bayes.per_group {
             groups.row(vec![
@@ -228,7 +171,7 @@ fn render_dataset(stats: &DatasetStats) -> String {
 }
 
 fn render_field(f: &FieldStats, vocab: usize) -> String {
-    let mut out = format!("kind {:?}, {}\n", f.kind, f.origin).to_string();
+    let mut out = format!("kind {}, {}\n", f.kind.name(), f.origin);
     if let Some([mean, std, min, max]) = f.dense {
         out += &format!(
             "mean {mean:.4}, std {std:.4}, min {min:.4}, max {max:.4}; missing {}\n",
@@ -254,11 +197,7 @@ fn render_field(f: &FieldStats, vocab: usize) -> String {
     }
     let mut table = Table::new(&["value", "rows>", "label rate>"]);
     for v in &f.top {
-        table.row(vec![
-            v.value.clone(),
-            thousands(v.rows),
-            percent(v.label_rate),
-        ]);
+        table.row(vec![v.value.clone(), thousands(v.rows), percent(v.label_rate)]);
     }
     out += "\n";
     out += &table.render();
@@ -300,11 +239,7 @@ pub fn fetch(
     println!("Licence terms: {}", remote.licence);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut last_report = 0u64;
-    let options = fetcher::FetchOptions {
-        mirror,
-        sha256,
-        force,
-    };
+    let options = fetcher::FetchOptions { mirror, sha256, force };
     let report = fetcher::fetch(name, dir, &options, |url, bytes| {
         if bytes >= last_report + (1 << 20) || bytes < last_report {
             last_report = bytes;
@@ -312,24 +247,15 @@ pub fn fetch(
         }
     })?;
     if report.already_present {
-        println!(
-            "{} already exists; nothing fetched (use --force to fetch again).",
-            report.folder.display()
-        );
+        println!("{} already exists; nothing fetched (use --force to fetch again).", report.folder.display());
         return Ok(ExitCode::SUCCESS);
     }
     for url in &report.verified {
         println!("  checked SHA-256 of {url}");
     }
     for (url, sha) in &report.unverified {
-        println!(
-            "  {url}: its publisher gives no checksum, so it was NOT verified (SHA-256 {sha})"
-        );
+        println!("  {url}: its publisher gives no checksum, so it was NOT verified (SHA-256 {sha})");
     }
-    println!(
-        "Done: {} files in {}",
-        report.files.len(),
-        report.folder.display()
-    );
+    println!("Done: {} files in {}", report.files.len(), report.folder.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -70,33 +70,19 @@ pub enum DataCommand {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => demo(&cli.workspace),
-        Some(Command::Data(DataCommand::Inspect {
-            dataset,
-            field,
-            json,
-            no_cache,
-        })) => data::inspect(&dataset, field.as_deref(), json, no_cache),
-        Some(Command::Data(DataCommand::Fetch {
-            name,
-            dir,
-            mirror,
-            sha256,
-            force,
-        })) => data::fetch(&name, &dir, mirror, sha256, force),
+        Some(Command::Data(DataCommand::Inspect { dataset, field, json, no_cache })) => {
+            data::inspect(&dataset, field.as_deref(), json, no_cache)
+        }
+        Some(Command::Data(DataCommand::Fetch { name, dir, mirror, sha256, force })) => {
+            data::fetch(&name, &dir, mirror, sha256, force)
+        }
     }
 }
 
 /// The main job until the TUI exists: the workspace's dataset, inspected.
 fn demo(workspace: &std::path::Path) -> anyhow::Result<ExitCode> {
     let workspace = Workspace::open(workspace)?;
-    println!(
-        "apg-bench {} — workspace `{}` ({})",
-        env!("CARGO_PKG_VERSION"),
-        workspace.name,
-        workspace.root.display()
-    );
-    println!(
-        "Headless demo: the dataset this workspace trains on. (The interactive TUI is not built yet.)\n"
-    );
+    println!("apg-bench {} — workspace `{}` ({})", env!("CARGO_PKG_VERSION"), workspace.name, workspace.root.display());
+    println!("Headless demo: the dataset this workspace trains on. (The interactive TUI is not built yet.)\n");
     data::inspect(&workspace.dataset_reference(), None, false, false)
 }

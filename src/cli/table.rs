@@ -10,10 +10,7 @@ impl Table {
     /// Columns whose name ends with `>` are right-aligned (the `>` is dropped).
     pub fn new(header: &[&str]) -> Self {
         Table {
-            header: header
-                .iter()
-                .map(|h| h.trim_end_matches('>').to_string())
-                .collect(),
+            header: header.iter().map(|h| h.trim_end_matches('>').to_string()).collect(),
             rows: Vec::new(),
             right: header.iter().map(|h| h.ends_with('>')).collect(),
         }
@@ -49,9 +46,7 @@ impl Table {
             padded.join("  ").trim_end().to_string() + "\n"
         };
         let mut out = line(&self.header);
-        out.push_str(&line(
-            &widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>(),
-        ));
+        out.push_str(&line(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>()));
         self.rows.iter().for_each(|r| out.push_str(&line(r)));
         out
     }

@@ -47,20 +47,14 @@ impl ConfigError {
 
     /// An error about the file as a whole (it cannot be read, it is empty...).
     pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
-        ConfigError {
-            file: file.to_path_buf(),
-            position: None,
-            key: None,
-            message: message.into(),
-        }
+        ConfigError { file: file.to_path_buf(), position: None, key: None, message: message.into() }
     }
 }
 
 /// Parses `text` (the contents of `file`) into `T`, turning syntax errors, unknown keys
 /// and wrong types into a [`ConfigError`] with line, column and key path.
 pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
-    let deserializer =
-        toml::Deserializer::parse(text).map_err(|e| from_toml(file, text, &e, None))?;
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| from_toml(file, text, &e, None))?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let key = (path != "." && !path.is_empty()).then_some(path);
@@ -69,9 +63,7 @@ pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Con
 }
 
 fn from_toml(file: &Path, text: &str, error: &toml::de::Error, key: Option<String>) -> ConfigError {
-    let span = error
-        .span()
-        .or_else(|| key.as_deref().and_then(|k| span_of_key(text, k)));
+    let span = error.span().or_else(|| key.as_deref().and_then(|k| span_of_key(text, k)));
     ConfigError {
         file: file.to_path_buf(),
         position: span.map(|s| line_column(text, s.start)),
@@ -164,27 +156,19 @@ mod tests {
     }
 
     fn error(text: &str) -> String {
-        parse_toml::<Doc>(Path::new("f.toml"), text)
-            .unwrap_err()
-            .to_string()
+        parse_toml::<Doc>(Path::new("f.toml"), text).unwrap_err().to_string()
     }
 
     #[test]
     fn unknown_key_names_line_and_path() {
         let message = error("name = \"a\"\n\n[[items]]\nsize = 1\n\n[[items]]\nsise = 2\n");
-        assert!(
-            message.starts_with("f.toml:7:1: items[1]: unknown field `sise`"),
-            "{message}"
-        );
+        assert!(message.starts_with("f.toml:7:1: items[1]: unknown field `sise`"), "{message}");
     }
 
     #[test]
     fn wrong_type_names_the_key() {
         let message = error("name = \"a\"\n[[items]]\nsize = \"big\"\n");
-        assert!(
-            message.starts_with("f.toml:3:8: items[0].size: invalid type"),
-            "{message}"
-        );
+        assert!(message.starts_with("f.toml:3:8: items[0].size: invalid type"), "{message}");
     }
 
     #[test]
@@ -196,12 +180,7 @@ mod tests {
     #[test]
     fn semantic_error_locates_nested_keys() {
         let text = "name = \"a\"\n[[items]]\nsize = 1\n[[items]]\nsize = 0\n";
-        let e = ConfigError::at_key(
-            Path::new("f.toml"),
-            text,
-            "items[1].size",
-            "must be positive",
-        );
+        let e = ConfigError::at_key(Path::new("f.toml"), text, "items[1].size", "must be positive");
         assert_eq!(e.to_string(), "f.toml:5:1: items[1].size: must be positive");
     }
 }

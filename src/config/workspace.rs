@@ -33,22 +33,15 @@ impl Workspace {
         let file = root.join("workspace.toml");
         let settings = match std::fs::read_to_string(&file) {
             Ok(text) => parse_toml::<WorkspaceFile>(&file, &text)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => WorkspaceFile {
-                name: None,
-                dataset: None,
-            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => WorkspaceFile { name: None, dataset: None },
             Err(e) => return Err(ConfigError::whole_file(&file, format!("cannot read: {e}"))),
         };
-        let folder_name = root
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "workspace".into());
+        let folder_name =
+            root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "workspace".into());
         Ok(Workspace {
             root: root.to_path_buf(),
             name: settings.name.unwrap_or(folder_name),
-            dataset: settings
-                .dataset
-                .unwrap_or_else(|| DEFAULT_DATASET.to_string()),
+            dataset: settings.dataset.unwrap_or_else(|| DEFAULT_DATASET.to_string()),
         })
     }
 
@@ -56,10 +49,6 @@ impl Workspace {
     /// there, else the name as given (a built-in or a path from the current folder).
     pub fn dataset_reference(&self) -> String {
         let in_workspace = self.root.join(&self.dataset);
-        if in_workspace.exists() {
-            in_workspace.display().to_string()
-        } else {
-            self.dataset.clone()
-        }
+        if in_workspace.exists() { in_workspace.display().to_string() } else { self.dataset.clone() }
     }
 }

@@ -23,29 +23,18 @@ const FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4;
 
 /// Hex fingerprint of the descriptor (its meaning, not its layout) and the source bytes.
-pub fn fingerprint(
-    descriptor: &LoadedDescriptor,
-    files: &[SourceFile],
-) -> Result<String, DataError> {
+pub fn fingerprint(descriptor: &LoadedDescriptor, files: &[SourceFile]) -> Result<String, DataError> {
     let mut hasher = Xxh3::new();
     hasher.update(&FORMAT_VERSION.to_le_bytes());
     let canonical = serde_json::to_vec(&descriptor.descriptor).expect("descriptors serialise");
     hasher.update(&canonical);
     let mut buffer = vec![0u8; 1 << 20];
     for file in files {
-        hasher.update(
-            file.path
-                .file_name()
-                .map(|n| n.as_encoded_bytes())
-                .unwrap_or_default(),
-        );
-        let mut reader =
-            std::fs::File::open(&file.path).map_err(|e| DataError::io(&file.path, e))?;
+        hasher.update(file.path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+        let mut reader = std::fs::File::open(&file.path).map_err(|e| DataError::io(&file.path, e))?;
         let mut length = 0u64;
         loop {
-            let n = reader
-                .read(&mut buffer)
-                .map_err(|e| DataError::io(&file.path, e))?;
+            let n = reader.read(&mut buffer).map_err(|e| DataError::io(&file.path, e))?;
             if n == 0 {
                 break;
             }
@@ -155,20 +144,13 @@ fn encode_payload(dataset: &EncodedDataset) -> Vec<u8> {
         oracle: dataset.oracle.is_some(),
     };
     let header = serde_json::to_vec(&header).expect("headers serialise");
-    let mut out =
-        Vec::with_capacity(header.len() + 8 + dataset.rows() * (dataset.fields.len() + 2) * 4);
+    let mut out = Vec::with_capacity(header.len() + 8 + dataset.rows() * (dataset.fields.len() + 2) * 4);
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(&header);
-    let put_u32 = |out: &mut Vec<u8>, values: &[u32]| {
-        values
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()))
-    };
-    let put_f32 = |out: &mut Vec<u8>, values: &[f32]| {
-        values
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()))
-    };
+    let put_u32 =
+        |out: &mut Vec<u8>, values: &[u32]| values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    let put_f32 =
+        |out: &mut Vec<u8>, values: &[f32]| values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     for field in &dataset.fields {
         match &field.column {
             Column::Ids(ids) => put_u32(&mut out, ids),
@@ -205,21 +187,11 @@ impl<'a> Cursor<'a> {
     }
     fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
         let bytes = self.take(n.checked_mul(4)?)?;
-        Some(
-            bytes
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect(),
-        )
+        Some(bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
     }
     fn f32s(&mut self, n: usize) -> Option<Vec<f32>> {
         let bytes = self.take(n.checked_mul(4)?)?;
-        Some(
-            bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect(),
-        )
+        Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
     }
 }
 
@@ -234,10 +206,9 @@ fn decode_payload(payload: &[u8], fingerprint: &str) -> Option<EncodedDataset> {
     for (info, (kind, lengths)) in header.fields.into_iter().zip(header.shapes) {
         let column = match (kind.as_str(), lengths.as_slice()) {
             ("ids", [n]) => Column::Ids(cursor.u32s(*n)?),
-            ("multi", [n_offsets, n_ids]) => Column::Multi {
-                offsets: cursor.u32s(*n_offsets)?,
-                ids: cursor.u32s(*n_ids)?,
-            },
+            ("multi", [n_offsets, n_ids]) => {
+                Column::Multi { offsets: cursor.u32s(*n_offsets)?, ids: cursor.u32s(*n_ids)? }
+            }
             ("dense", [n]) => Column::Dense(cursor.f32s(*n)?),
             _ => return None,
         };
@@ -249,22 +220,12 @@ fn decode_payload(payload: &[u8], fingerprint: &str) -> Option<EncodedDataset> {
         valid: cursor.u32s(header.split[1])?,
         test: cursor.u32s(header.split[2])?,
     };
-    let oracle = if header.oracle {
-        Some(cursor.f32s(header.rows)?)
-    } else {
-        None
-    };
+    let oracle = if header.oracle { Some(cursor.f32s(header.rows)?) } else { None };
     if !cursor.bytes.is_empty() {
         return None;
     }
-    let dataset = EncodedDataset {
-        name: header.name,
-        fingerprint: fingerprint.to_string(),
-        fields,
-        labels,
-        split,
-        oracle,
-    };
+    let dataset =
+        EncodedDataset { name: header.name, fingerprint: fingerprint.to_string(), fields, labels, split, oracle };
     consistent(&dataset).then_some(dataset)
 }
 
@@ -288,8 +249,5 @@ fn consistent(dataset: &EncodedDataset) -> bool {
     let split = &dataset.split;
     columns_ok
         && dataset.labels.iter().all(|&l| l <= 1)
-        && split
-            .parts()
-            .iter()
-            .all(|(_, part)| part.iter().all(|&r| (r as usize) < rows))
+        && split.parts().iter().all(|(_, part)| part.iter().all(|&r| (r as usize) < rows))
 }

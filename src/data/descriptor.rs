@@ -10,19 +10,10 @@ use crate::data::synthetic::SyntheticSpec;
 
 /// Built-in descriptors, embedded in the binary so they work from any folder.
 pub const BUILT_IN: &[(&str, &str)] = &[
-    (
-        "synthetic-multidomain",
-        include_str!("../../datasets/synthetic-multidomain.toml"),
-    ),
-    (
-        "movielens-100k",
-        include_str!("../../datasets/movielens-100k.toml"),
-    ),
+    ("synthetic-multidomain", include_str!("../../datasets/synthetic-multidomain.toml")),
+    ("movielens-100k", include_str!("../../datasets/movielens-100k.toml")),
     ("frappe", include_str!("../../datasets/frappe.toml")),
-    (
-        "example-csv",
-        include_str!("../../datasets/example-csv.toml"),
-    ),
+    ("example-csv", include_str!("../../datasets/example-csv.toml")),
 ];
 
 /// The name of the dataset a workspace uses when it names none.
@@ -66,7 +57,9 @@ pub enum Format {
 #[serde(rename_all = "kebab-case")]
 pub enum Encoding {
     #[default]
+    #[serde(rename = "utf-8")]
     Utf8,
+    #[serde(rename = "latin-1")]
     Latin1,
 }
 
@@ -277,40 +270,28 @@ impl LoadedDescriptor {
         match BUILT_IN.iter().find(|(n, _)| *n == name) {
             Some((name, text)) => {
                 let base_dir = std::env::current_dir().unwrap_or_default().join("datasets");
-                Self::from_text(
-                    &PathBuf::from(format!("<built-in>/{name}.toml")),
-                    text,
-                    base_dir,
-                )
+                Self::from_text(&PathBuf::from(format!("<built-in>/{name}.toml")), text, base_dir)
             }
             None => {
                 let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
                 Err(ConfigError::whole_file(
                     path,
-                    format!(
-                        "no such file, and no built-in dataset of that name (built-in: {})",
-                        names.join(", ")
-                    ),
+                    format!("no such file, and no built-in dataset of that name (built-in: {})", names.join(", ")),
                 ))
             }
         }
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_text(path, &text, base_dir)
     }
 
     pub fn from_text(file: &Path, text: &str, base_dir: PathBuf) -> Result<Self, ConfigError> {
         let descriptor: DatasetDescriptor = parse_toml(file, text)?;
-        let loaded = LoadedDescriptor {
-            descriptor,
-            file: file.to_path_buf(),
-            text: text.to_string(),
-            base_dir,
-        };
+        let loaded = LoadedDescriptor { descriptor, file: file.to_path_buf(), text: text.to_string(), base_dir };
         loaded.validate()?;
         Ok(loaded)
     }
@@ -327,27 +308,13 @@ impl LoadedDescriptor {
             return Err(self.error("fields", "a dataset needs at least one field"));
         }
         let mut names: Vec<&str> = Vec::new();
-        let all_names = d
-            .fields
-            .iter()
-            .map(|f| (&f.name, "fields"))
-            .chain(d.derived.iter().map(|f| (&f.name, "derived")));
+        let all_names =
+            d.fields.iter().map(|f| (&f.name, "fields")).chain(d.derived.iter().map(|f| (&f.name, "derived")));
         for (i, (name, table)) in all_names.enumerate() {
-            let index = if table == "fields" {
-                i
-            } else {
-                i - d.fields.len()
-            };
+            let index = if table == "fields" { i } else { i - d.fields.len() };
             let key = format!("{table}[{index}].name");
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-            {
-                return Err(self.error(
-                    &key,
-                    format!("field name {name:?} must be letters, digits, '_' or '-'"),
-                ));
+            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                return Err(self.error(&key, format!("field name {name:?} must be letters, digits, '_' or '-'")));
             }
             if names.contains(&name.as_str()) {
                 return Err(self.error(&key, format!("duplicate field name {name:?}")));
@@ -356,30 +323,15 @@ impl LoadedDescriptor {
         }
         for (i, field) in d.fields.iter().enumerate() {
             let key = |k: &str| format!("fields[{i}].{k}");
-            let categorical = matches!(
-                field.kind,
-                FieldKind::Categorical | FieldKind::MultiCategorical
-            );
+            let categorical = matches!(field.kind, FieldKind::Categorical | FieldKind::MultiCategorical);
             if !categorical && field.min_count.is_some() {
-                return Err(self.error(
-                    &key("min_count"),
-                    "min_count applies to categorical fields only",
-                ));
+                return Err(self.error(&key("min_count"), "min_count applies to categorical fields only"));
             }
             if field.kind != FieldKind::MultiCategorical && field.separator.is_some() {
-                return Err(self.error(
-                    &key("separator"),
-                    "separator applies to multi_categorical fields only",
-                ));
+                return Err(self.error(&key("separator"), "separator applies to multi_categorical fields only"));
             }
-            if field.kind != FieldKind::Numeric
-                && (field.transform.is_some() || field.bins.is_some())
-            {
-                let k = if field.transform.is_some() {
-                    "transform"
-                } else {
-                    "bins"
-                };
+            if field.kind != FieldKind::Numeric && (field.transform.is_some() || field.bins.is_some()) {
+                let k = if field.transform.is_some() { "transform" } else { "bins" };
                 return Err(self.error(&key(k), "transform and bins apply to numeric fields only"));
             }
             if field.bins == Some(0) || field.bins.is_some_and(|b| b > 1000) {
@@ -396,14 +348,10 @@ impl LoadedDescriptor {
                     if derived.edges.is_empty() {
                         return Err(self.error(&key("kind"), "a bucket field needs `edges`"));
                     }
-                    if derived.edges.windows(2).any(|w| w[0] >= w[1])
-                        || derived.edges.iter().any(|e| !e.is_finite())
-                    {
-                        return Err(self
-                            .error(&key("edges"), "edges must be finite and strictly ascending"));
+                    if derived.edges.windows(2).any(|w| w[0] >= w[1]) || derived.edges.iter().any(|e| !e.is_finite()) {
+                        return Err(self.error(&key("edges"), "edges must be finite and strictly ascending"));
                     }
-                    if !derived.labels.is_empty() && derived.labels.len() != derived.edges.len() + 1
-                    {
+                    if !derived.labels.is_empty() && derived.labels.len() != derived.edges.len() + 1 {
                         return Err(self.error(
                             &key("labels"),
                             format!(
@@ -415,28 +363,22 @@ impl LoadedDescriptor {
                         ));
                     }
                     if derived.threshold.is_some() || derived.quantiles.is_some() {
-                        return Err(self.error(
-                            &key("kind"),
-                            "threshold and quantiles apply to activity/frequency fields",
-                        ));
+                        return Err(
+                            self.error(&key("kind"), "threshold and quantiles apply to activity/frequency fields")
+                        );
                     }
                 }
                 DerivedKind::Activity | DerivedKind::Frequency => {
                     if !derived.edges.is_empty() || !derived.labels.is_empty() {
-                        return Err(
-                            self.error(&key("edges"), "edges and labels apply to bucket fields")
-                        );
+                        return Err(self.error(&key("edges"), "edges and labels apply to bucket fields"));
                     }
                     if derived.threshold.is_some() && derived.quantiles.is_some() {
-                        return Err(self.error(
-                            &key("quantiles"),
-                            "give either threshold (cold/active) or quantiles, not both",
-                        ));
+                        return Err(
+                            self.error(&key("quantiles"), "give either threshold (cold/active) or quantiles, not both")
+                        );
                     }
                     if derived.quantiles.is_some_and(|q| !(2..=100).contains(&q)) {
-                        return Err(
-                            self.error(&key("quantiles"), "quantiles must be between 2 and 100")
-                        );
+                        return Err(self.error(&key("quantiles"), "quantiles must be between 2 and 100"));
                     }
                 }
             }
@@ -456,42 +398,29 @@ impl LoadedDescriptor {
         if source.separator.chars().count() != 1 || !source.separator.is_ascii() {
             return Err(self.error(
                 "source.separator",
-                format!(
-                    "separator must be one ASCII character, got {:?}",
-                    source.separator
-                ),
+                format!("separator must be one ASCII character, got {:?}", source.separator),
             ));
         }
         if source.quote.chars().count() != 1 || !source.quote.is_ascii() {
-            return Err(self.error(
-                "source.quote",
-                format!("quote must be one ASCII character, got {:?}", source.quote),
-            ));
+            return Err(
+                self.error("source.quote", format!("quote must be one ASCII character, got {:?}", source.quote))
+            );
         }
         match source.format {
             Format::Synthetic => {
                 if d.synthetic.is_none() {
-                    return Err(self.error(
-                        "source.format",
-                        "format \"synthetic\" needs a [synthetic] table",
-                    ));
+                    return Err(self.error("source.format", "format \"synthetic\" needs a [synthetic] table"));
                 }
             }
             Format::Csv | Format::Libfm => {
                 if source.path.is_none() && d.split.kind != SplitKind::Files {
-                    return Err(self.error(
-                        "source",
-                        "give `path`, or a split of kind \"files\" naming the files",
-                    ));
+                    return Err(self.error("source", "give `path`, or a split of kind \"files\" naming the files"));
                 }
             }
             Format::Movielens100k => {}
         }
         if d.synthetic.is_some() && source.format != Format::Synthetic {
-            return Err(self.error(
-                "synthetic",
-                "[synthetic] is only used with format = \"synthetic\"",
-            ));
+            return Err(self.error("synthetic", "[synthetic] is only used with format = \"synthetic\""));
         }
         if source.format != Format::Synthetic && source.dir.is_empty() {
             return Err(self.error("source.dir", "give the folder(s) the data files are in"));
@@ -506,30 +435,21 @@ impl LoadedDescriptor {
         {
             return Err(self.error(
                 "split.ratios",
-                format!(
-                    "ratios must be shares in [0, 1] summing to 1, got {:?}",
-                    split.ratios
-                ),
+                format!("ratios must be shares in [0, 1] summing to 1, got {:?}", split.ratios),
             ));
         }
         if split.ratios[0] <= 0.0 {
             return Err(self.error("split.ratios", "the training share must be positive"));
         }
         match split.kind {
-            SplitKind::Time if split.column.is_none() => {
-                Err(self.error("split.kind", "a time split needs `column`"))
+            SplitKind::Time if split.column.is_none() => Err(self.error("split.kind", "a time split needs `column`")),
+            SplitKind::Files if split.train.is_none() || split.test.is_none() => {
+                Err(self.error("split.kind", "a files split needs at least `train` and `test`"))
             }
-            SplitKind::Files if split.train.is_none() || split.test.is_none() => Err(self.error(
-                "split.kind",
-                "a files split needs at least `train` and `test`",
-            )),
             SplitKind::Random | SplitKind::Time
                 if split.train.is_some() || split.valid.is_some() || split.test.is_some() =>
             {
-                Err(self.error(
-                    "split.kind",
-                    "train/valid/test files are only used with kind = \"files\"",
-                ))
+                Err(self.error("split.kind", "train/valid/test files are only used with kind = \"files\""))
             }
             _ => Ok(()),
         }
@@ -564,9 +484,7 @@ fn expand_env(text: &str) -> Option<String> {
     while let Some(start) = rest.find("${") {
         let end = start + rest[start..].find('}')?;
         out.push_str(&rest[..start]);
-        let value = std::env::var(&rest[start + 2..end])
-            .ok()
-            .filter(|v| !v.is_empty())?;
+        let value = std::env::var(&rest[start + 2..end]).ok().filter(|v| !v.is_empty())?;
         out.push_str(&value);
         rest = &rest[end + 1..];
     }

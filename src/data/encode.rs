@@ -26,11 +26,7 @@ pub struct Split {
 
 impl Split {
     pub fn parts(&self) -> [(&'static str, &[u32]); 3] {
-        [
-            ("train", &self.train),
-            ("valid", &self.valid),
-            ("test", &self.test),
-        ]
+        [("train", &self.train), ("valid", &self.valid), ("test", &self.test)]
     }
 }
 
@@ -43,6 +39,16 @@ pub enum EncodedKind {
     MultiCategorical,
     /// A standardised number per row.
     Dense,
+}
+
+impl EncodedKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EncodedKind::Categorical => "categorical",
+            EncodedKind::MultiCategorical => "multi_categorical",
+            EncodedKind::Dense => "dense",
+        }
+    }
 }
 
 /// Field metadata: everything but the column itself.
@@ -110,47 +116,22 @@ pub fn requests(descriptor: &LoadedDescriptor) -> Vec<ColumnRequest> {
     let d = &descriptor.descriptor;
     let mut requests: Vec<ColumnRequest> = Vec::new();
     let mut add = |column: &str, parse: Parse, needed_by: String| {
-        if !requests
-            .iter()
-            .any(|r| r.column == column && r.parse == parse)
-        {
-            requests.push(ColumnRequest {
-                column: column.to_string(),
-                parse,
-                needed_by,
-            });
+        if !requests.iter().any(|r| r.column == column && r.parse == parse) {
+            requests.push(ColumnRequest { column: column.to_string(), parse, needed_by });
         }
     };
-    add(
-        &d.label.column,
-        Parse::Label {
-            binary: d.label.threshold.is_none(),
-        },
-        "label.column".into(),
-    );
+    add(&d.label.column, Parse::Label { binary: d.label.threshold.is_none() }, "label.column".into());
     for (i, field) in d.fields.iter().enumerate() {
         let parse = match field.kind {
             FieldKind::Categorical => Parse::Interned,
             FieldKind::Numeric => Parse::Number,
             FieldKind::MultiCategorical => Parse::Multi(field.separator().to_string()),
         };
-        add(
-            field.column(),
-            parse,
-            format!("fields[{i}] ({})", field.name),
-        );
+        add(field.column(), parse, format!("fields[{i}] ({})", field.name));
     }
     for (i, derived) in d.derived.iter().enumerate() {
-        let parse = if derived.kind == DerivedKind::Bucket {
-            Parse::Number
-        } else {
-            Parse::Interned
-        };
-        add(
-            &derived.column,
-            parse,
-            format!("derived[{i}] ({})", derived.name),
-        );
+        let parse = if derived.kind == DerivedKind::Bucket { Parse::Number } else { Parse::Interned };
+        add(&derived.column, parse, format!("derived[{i}] ({})", derived.name));
     }
     if let (SplitKind::Time, Some(column)) = (d.split.kind, &d.split.column) {
         add(column, Parse::Number, "split.column".into());
@@ -159,33 +140,16 @@ pub fn requests(descriptor: &LoadedDescriptor) -> Vec<ColumnRequest> {
 }
 
 /// Turns the raw table into the encoded dataset.
-pub fn encode(
-    descriptor: &LoadedDescriptor,
-    raw: RawTable,
-    fingerprint: String,
-) -> Result<EncodedDataset, DataError> {
+pub fn encode(descriptor: &LoadedDescriptor, raw: RawTable, fingerprint: String) -> Result<EncodedDataset, DataError> {
     let d = &descriptor.descriptor;
-    let invalid = |message: String| DataError::Invalid {
-        dataset: d.name.clone(),
-        message,
-    };
+    let invalid = |message: String| DataError::Invalid { dataset: d.name.clone(), message };
     if raw.rows == 0 {
         return Err(invalid("the source holds no rows".into()));
     }
-    let column = |name: &str, parse: &Parse| {
-        raw.index_of(name, parse)
-            .expect("every needed column was requested")
-    };
+    let column = |name: &str, parse: &Parse| raw.index_of(name, parse).expect("every needed column was requested");
 
-    let label_index = column(
-        &d.label.column,
-        &Parse::Label {
-            binary: d.label.threshold.is_none(),
-        },
-    );
-    let RawColumn::Numbers(label_values) = &raw.columns[label_index] else {
-        unreachable!("labels are numbers")
-    };
+    let label_index = column(&d.label.column, &Parse::Label { binary: d.label.threshold.is_none() });
+    let RawColumn::Numbers(label_values) = &raw.columns[label_index] else { unreachable!("labels are numbers") };
     let labels: Vec<u8> = match d.label.threshold {
         Some(t) => label_values.iter().map(|&v| (v >= t) as u8).collect(),
         None => label_values.iter().map(|&v| (v > 0.0) as u8).collect(),
@@ -204,36 +168,14 @@ pub fn encode(
             FieldKind::MultiCategorical => Parse::Multi(field.separator().to_string()),
         };
         let index = column(field.column(), &parse);
-        fields.push(encode_field(
-            field,
-            &raw.columns[index],
-            raw.missing[index],
-            &split.train,
-            &raw,
-        ));
+        fields.push(encode_field(field, &raw.columns[index], raw.missing[index], &split.train, &raw));
     }
     for derived in &d.derived {
-        let parse = if derived.kind == DerivedKind::Bucket {
-            Parse::Number
-        } else {
-            Parse::Interned
-        };
+        let parse = if derived.kind == DerivedKind::Bucket { Parse::Number } else { Parse::Interned };
         let index = column(&derived.column, &parse);
-        fields.push(encode_derived(
-            derived,
-            &raw.columns[index],
-            raw.missing[index],
-            &split.train,
-        ));
+        fields.push(encode_derived(derived, &raw.columns[index], raw.missing[index], &split.train));
     }
-    Ok(EncodedDataset {
-        name: d.name.clone(),
-        fingerprint,
-        fields,
-        labels,
-        split,
-        oracle: raw.oracle,
-    })
+    Ok(EncodedDataset { name: d.name.clone(), fingerprint, fields, labels, split, oracle: raw.oracle })
 }
 
 fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, DataError> {
@@ -254,9 +196,7 @@ fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, Da
         }
         SplitKind::Time => {
             let time_column = spec.column.as_deref().unwrap_or_default();
-            let RawColumn::Numbers(times) = &raw.columns[raw
-                .index_of(time_column, &Parse::Number)
-                .expect("requested")]
+            let RawColumn::Numbers(times) = &raw.columns[raw.index_of(time_column, &Parse::Number).expect("requested")]
             else {
                 unreachable!("time is a number column")
             };
@@ -308,26 +248,15 @@ fn train_counts(ids: &[u32], values: &Interner, train: &[u32]) -> Vec<u64> {
 
 /// Vocabulary from training counts: ids by descending count (ties by first
 /// appearance), values below `min_count` left out; returns raw id -> id (0 = OOV).
-fn build_vocab(
-    counts: &[u64],
-    values: &Interner,
-    min_count: u32,
-    raw: &RawTable,
-) -> (Vec<String>, Vec<u32>) {
-    let mut kept: Vec<usize> = (0..counts.len())
-        .filter(|&v| counts[v] >= min_count as u64)
-        .collect();
+fn build_vocab(counts: &[u64], values: &Interner, min_count: u32, raw: &RawTable) -> (Vec<String>, Vec<u32>) {
+    let mut kept: Vec<usize> = (0..counts.len()).filter(|&v| counts[v] >= min_count as u64).collect();
     kept.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
     let mut map = vec![0u32; counts.len()];
     let mut vocab = vec![OOV.to_string()];
     for (id, &value) in kept.iter().enumerate() {
         map[value] = id as u32 + 1;
         let text = values.text(value as u32, raw.encoding);
-        vocab.push(if text.is_empty() {
-            MISSING.to_string()
-        } else {
-            text
-        });
+        vocab.push(if text.is_empty() { MISSING.to_string() } else { text });
     }
     (vocab, map)
 }
@@ -356,17 +285,10 @@ fn encode_field(
             info.vocab = vocab;
             Column::Ids(ids.iter().map(|&raw_id| map[raw_id as usize]).collect())
         }
-        RawColumn::Multi {
-            offsets,
-            ids,
-            values,
-        } => {
+        RawColumn::Multi { offsets, ids, values } => {
             let mut counts = vec![0u64; values.values.len()];
             for &row in train {
-                let (start, end) = (
-                    offsets[row as usize] as usize,
-                    offsets[row as usize + 1] as usize,
-                );
+                let (start, end) = (offsets[row as usize] as usize, offsets[row as usize + 1] as usize);
                 for &raw_id in &ids[start..end] {
                     counts[raw_id as usize] += 1;
                 }
@@ -374,53 +296,29 @@ fn encode_field(
             let (vocab, map) = build_vocab(&counts, values, spec.min_count(), raw);
             info.vocab = vocab;
             info.kind = EncodedKind::MultiCategorical;
-            Column::Multi {
-                offsets: offsets.clone(),
-                ids: ids.iter().map(|&raw_id| map[raw_id as usize]).collect(),
-            }
+            Column::Multi { offsets: offsets.clone(), ids: ids.iter().map(|&raw_id| map[raw_id as usize]).collect() }
         }
         RawColumn::Numbers(values) => match spec.transform.unwrap_or_default() {
             NumericTransform::Quantile => {
-                let mut train_values: Vec<f64> = train
-                    .iter()
-                    .map(|&r| values[r as usize])
-                    .filter(|v| !v.is_nan())
-                    .collect();
+                let mut train_values: Vec<f64> =
+                    train.iter().map(|&r| values[r as usize]).filter(|v| !v.is_nan()).collect();
                 train_values.sort_by(f64::total_cmp);
                 let edges = quantile_edges(&train_values, spec.bins() as usize);
                 info.vocab = bucket_labels(&edges, &[]);
-                info.origin = format!(
-                    "column {}, {} quantile bins",
-                    spec.column(),
-                    edges.len() + 1
-                );
+                info.origin = format!("column {}, {} quantile bins", spec.column(), edges.len() + 1);
                 Column::Ids(values.iter().map(|&v| bucket_of(v, &edges)).collect())
             }
             NumericTransform::Scale => {
-                let train_values: Vec<f64> = train
-                    .iter()
-                    .map(|&r| values[r as usize])
-                    .filter(|v| !v.is_nan())
-                    .collect();
+                let train_values: Vec<f64> =
+                    train.iter().map(|&r| values[r as usize]).filter(|v| !v.is_nan()).collect();
                 let n = train_values.len().max(1) as f64;
                 let mean = train_values.iter().sum::<f64>() / n;
-                let std = (train_values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n)
-                    .sqrt()
-                    .max(1e-12);
+                let std = (train_values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-12);
                 info.kind = EncodedKind::Dense;
                 info.scale = Some((mean, std));
                 info.origin = format!("column {}, standardised", spec.column());
                 Column::Dense(
-                    values
-                        .iter()
-                        .map(|&v| {
-                            if v.is_nan() {
-                                0.0
-                            } else {
-                                ((v - mean) / std) as f32
-                            }
-                        })
-                        .collect(),
+                    values.iter().map(|&v| if v.is_nan() { 0.0 } else { ((v - mean) / std) as f32 }).collect(),
                 )
             }
         },
@@ -445,11 +343,7 @@ fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
 
 /// Id of `value` among buckets split at `edges` (1-based; 0 for missing).
 fn bucket_of(value: f64, edges: &[f64]) -> u32 {
-    if value.is_nan() {
-        0
-    } else {
-        edges.partition_point(|&e| e <= value) as u32 + 1
-    }
+    if value.is_nan() { 0 } else { edges.partition_point(|&e| e <= value) as u32 + 1 }
 }
 
 fn format_number(x: f64) -> String {
@@ -473,22 +367,13 @@ fn bucket_labels(edges: &[f64], labels: &[String]) -> Vec<String> {
     }
     vocab.push(format!("< {}", format_number(edges[0])));
     for pair in edges.windows(2) {
-        vocab.push(format!(
-            "[{}, {})",
-            format_number(pair[0]),
-            format_number(pair[1])
-        ));
+        vocab.push(format!("[{}, {})", format_number(pair[0]), format_number(pair[1])));
     }
     vocab.push(format!(">= {}", format_number(edges[edges.len() - 1])));
     vocab
 }
 
-fn encode_derived(
-    spec: &DerivedSpec,
-    raw_column: &RawColumn,
-    missing_rows: u64,
-    train: &[u32],
-) -> EncodedField {
+fn encode_derived(spec: &DerivedSpec, raw_column: &RawColumn, missing_rows: u64, train: &[u32]) -> EncodedField {
     let mut info = FieldInfo {
         name: spec.name.clone(),
         kind: EncodedKind::Categorical,
@@ -507,20 +392,10 @@ fn encode_derived(
         }
         (DerivedKind::Activity | DerivedKind::Frequency, RawColumn::Interned { ids, values }) => {
             let counts = train_counts(ids, values, train);
-            let mut seen: Vec<f64> = counts
-                .iter()
-                .filter(|&&c| c > 0)
-                .map(|&c| c as f64)
-                .collect();
+            let mut seen: Vec<f64> = counts.iter().filter(|&&c| c > 0).map(|&c| c as f64).collect();
             seen.sort_by(f64::total_cmp);
-            let what = if spec.kind == DerivedKind::Activity {
-                "activity"
-            } else {
-                "frequency"
-            };
-            let quantiles = spec
-                .quantiles
-                .or((spec.kind == DerivedKind::Frequency).then_some(4));
+            let what = if spec.kind == DerivedKind::Activity { "activity" } else { "frequency" };
+            let quantiles = spec.quantiles.or((spec.kind == DerivedKind::Frequency).then_some(4));
             match quantiles {
                 Some(q) => {
                     let edges = quantile_edges(&seen, q as usize);
@@ -531,30 +406,15 @@ fn encode_derived(
                         labels.len()
                     );
                     info.vocab = std::iter::once(OOV.to_string()).chain(labels).collect();
-                    Column::Ids(
-                        ids.iter()
-                            .map(|&raw_id| bucket_of(counts[raw_id as usize] as f64, &edges))
-                            .collect(),
-                    )
+                    Column::Ids(ids.iter().map(|&raw_id| bucket_of(counts[raw_id as usize] as f64, &edges)).collect())
                 }
                 None => {
                     let median = seen.get(seen.len() / 2).copied().unwrap_or(0.0) as u64;
                     let threshold = spec.threshold.unwrap_or(median);
-                    info.origin = format!(
-                        "{what} of {}: cold <= {threshold} training rows < active",
-                        spec.column
-                    );
+                    info.origin = format!("{what} of {}: cold <= {threshold} training rows < active", spec.column);
                     info.vocab = vec![OOV.to_string(), "cold".into(), "active".into()];
                     Column::Ids(
-                        ids.iter()
-                            .map(|&raw_id| {
-                                if counts[raw_id as usize] <= threshold {
-                                    1
-                                } else {
-                                    2
-                                }
-                            })
-                            .collect(),
+                        ids.iter().map(|&raw_id| if counts[raw_id as usize] <= threshold { 1 } else { 2 }).collect(),
                     )
                 }
             }
@@ -590,22 +450,13 @@ mod tests {
     #[test]
     fn buckets_are_half_open() {
         let edges = [18.0, 25.0];
-        assert_eq!(
-            [17.0, 18.0, 24.9, 25.0, 90.0].map(|v| bucket_of(v, &edges)),
-            [1, 2, 2, 3, 3]
-        );
+        assert_eq!([17.0, 18.0, 24.9, 25.0, 90.0].map(|v| bucket_of(v, &edges)), [1, 2, 2, 3, 3]);
         assert_eq!(bucket_of(f64::NAN, &edges), 0);
-        assert_eq!(
-            bucket_labels(&edges, &[]),
-            vec![MISSING, "< 18", "[18, 25)", ">= 25"]
-        );
+        assert_eq!(bucket_labels(&edges, &[]), vec![MISSING, "< 18", "[18, 25)", ">= 25"]);
     }
 
     #[test]
     fn count_buckets_name_their_ranges() {
-        assert_eq!(
-            count_bucket_labels(&[4.0, 11.0]),
-            vec!["q1 (0-3 rows)", "q2 (4-10 rows)", "q3 (>= 11 rows)"]
-        );
+        assert_eq!(count_bucket_labels(&[4.0, 11.0]), vec!["q1 (0-3 rows)", "q2 (4-10 rows)", "q3 (>= 11 rows)"]);
     }
 }

@@ -14,54 +14,25 @@ pub enum DataError {
     Io { path: PathBuf, message: String },
 
     #[error("dataset `{dataset}`: no data folder found (looked in: {}); run `apg-bench data fetch {dataset}` or edit source.dir in {}", tried.join(", "), descriptor.display())]
-    NoDataDir {
-        dataset: String,
-        descriptor: PathBuf,
-        tried: Vec<String>,
-    },
+    NoDataDir { dataset: String, descriptor: PathBuf, tried: Vec<String> },
 
     #[error("{}: missing file (needed by {needed_by})", path.display())]
     MissingFile { path: PathBuf, needed_by: String },
 
     #[error("{}:{line}: no column `{column}` (needed by {needed_by}); the columns are: {}", file.display(), available.join(", "))]
-    MissingColumn {
-        file: PathBuf,
-        line: u64,
-        column: String,
-        needed_by: String,
-        available: Vec<String>,
-    },
+    MissingColumn { file: PathBuf, line: u64, column: String, needed_by: String, available: Vec<String> },
 
     #[error("{}:{line}: {found} values but the header has {expected} columns", file.display())]
-    RowWidth {
-        file: PathBuf,
-        line: u64,
-        expected: usize,
-        found: usize,
-    },
+    RowWidth { file: PathBuf, line: u64, expected: usize, found: usize },
 
     #[error("{}:{line}: column `{column}`: {value:?} is not a number", file.display())]
-    BadNumber {
-        file: PathBuf,
-        line: u64,
-        column: String,
-        value: String,
-    },
+    BadNumber { file: PathBuf, line: u64, column: String, value: String },
 
     #[error("{}:{line}: column `{column}`: label {value:?} is not 0/1 or -1/+1 (set label.threshold to binarise other values)", file.display())]
-    BadLabel {
-        file: PathBuf,
-        line: u64,
-        column: String,
-        value: String,
-    },
+    BadLabel { file: PathBuf, line: u64, column: String, value: String },
 
     #[error("{}:{line}: {message}", file.display())]
-    BadRow {
-        file: PathBuf,
-        line: u64,
-        message: String,
-    },
+    BadRow { file: PathBuf, line: u64, message: String },
 
     #[error("dataset `{dataset}`: {message}")]
     Invalid { dataset: String, message: String },
@@ -69,9 +40,6 @@ pub enum DataError {
 
 impl DataError {
     pub fn io(path: impl Into<PathBuf>, error: impl std::fmt::Display) -> Self {
-        DataError::Io {
-            path: path.into(),
-            message: error.to_string(),
-        }
+        DataError::Io { path: path.into(), message: error.to_string() }
     }
 }

@@ -86,11 +86,7 @@ pub enum FetchError {
     #[error("{url}: download failed: {message}")]
     Download { url: String, message: String },
     #[error("{url}: SHA-256 mismatch: expected {expected}, got {actual}; nothing was kept")]
-    Checksum {
-        url: String,
-        expected: String,
-        actual: String,
-    },
+    Checksum { url: String, expected: String, actual: String },
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
     #[error("{url}: bad archive: {message}")]
@@ -122,22 +118,12 @@ pub struct FetchOptions {
 
 pub fn find(name: &str) -> Result<&'static Remote, FetchError> {
     CATALOG.iter().find(|r| r.name == name).ok_or_else(|| {
-        FetchError::Unknown(
-            name.to_string(),
-            CATALOG
-                .iter()
-                .map(|r| r.name)
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
+        FetchError::Unknown(name.to_string(), CATALOG.iter().map(|r| r.name).collect::<Vec<_>>().join(", "))
     })
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FetchError + '_ {
-    move |e| FetchError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
+    move |e| FetchError::Io { path: path.to_path_buf(), message: e.to_string() }
 }
 
 /// Downloads `name` into `datasets_dir/name/`. `progress` hears (url, bytes so far).
@@ -178,11 +164,7 @@ pub fn fetch(
             let expected = options.sha256.clone().or(file.sha256.map(str::to_string));
             match expected {
                 Some(expected) if !expected.eq_ignore_ascii_case(&actual) => {
-                    return Err(FetchError::Checksum {
-                        url,
-                        expected,
-                        actual,
-                    });
+                    return Err(FetchError::Checksum { url, expected, actual });
                 }
                 Some(_) => report.verified.push(url.clone()),
                 None => report.unverified.push((url.clone(), actual)),
@@ -194,9 +176,7 @@ pub fn fetch(
                     report.files.push(file_name(file.url).to_string());
                 }
                 Unpack::Zip { prefix } => {
-                    report
-                        .files
-                        .extend(unzip(&download, &staging, prefix, &url)?);
+                    report.files.extend(unzip(&download, &staging, prefix, &url)?);
                     std::fs::remove_file(&download).map_err(io_error(&download))?;
                 }
             }
@@ -217,15 +197,8 @@ fn file_name(url: &str) -> &str {
 }
 
 /// Streams `url` into `path`, returning the SHA-256 of the bytes.
-fn download_to(
-    url: &str,
-    path: &Path,
-    progress: &mut impl FnMut(&str, u64),
-) -> Result<String, FetchError> {
-    let failed = |message: String| FetchError::Download {
-        url: url.to_string(),
-        message,
-    };
+fn download_to(url: &str, path: &Path, progress: &mut impl FnMut(&str, u64)) -> Result<String, FetchError> {
+    let failed = |message: String| FetchError::Download { url: url.to_string(), message };
     let response = ureq::get(url).call().map_err(|e| failed(e.to_string()))?;
     let mut reader = response.into_body().into_reader();
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(io_error(path))?);
@@ -233,9 +206,7 @@ fn download_to(
     let mut buffer = vec![0u8; 1 << 16];
     let mut total = 0u64;
     loop {
-        let n = reader
-            .read(&mut buffer)
-            .map_err(|e| failed(e.to_string()))?;
+        let n = reader.read(&mut buffer).map_err(|e| failed(e.to_string()))?;
         if n == 0 {
             break;
         }
@@ -245,19 +216,12 @@ fn download_to(
         progress(url, total);
     }
     out.flush().map_err(io_error(path))?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Extracts the entries of `archive` under `prefix` into `dir`; returns their names.
 fn unzip(archive: &Path, dir: &Path, prefix: &str, url: &str) -> Result<Vec<String>, FetchError> {
-    let bad = |message: String| FetchError::Archive {
-        url: url.to_string(),
-        message,
-    };
+    let bad = |message: String| FetchError::Archive { url: url.to_string(), message };
     let file = std::fs::File::open(archive).map_err(io_error(archive))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
     let mut names = Vec::new();

@@ -57,25 +57,14 @@ pub fn default_cache_dir(descriptor: &LoadedDescriptor) -> PathBuf {
 }
 
 /// Loads and encodes a dataset, from the cache when it is fresh and intact.
-pub fn load(
-    descriptor: &LoadedDescriptor,
-    options: &LoadOptions,
-) -> Result<(EncodedDataset, LoadReport), DataError> {
+pub fn load(descriptor: &LoadedDescriptor, options: &LoadOptions) -> Result<(EncodedDataset, LoadReport), DataError> {
     let start = Instant::now();
     let files = load::source_files(descriptor)?;
     let fingerprint = cache::fingerprint(descriptor, &files)?;
-    let mut report = LoadReport {
-        from_cache: false,
-        cache_note: None,
-        warnings: Vec::new(),
-        cache_file: None,
-        seconds: 0.0,
-    };
+    let mut report =
+        LoadReport { from_cache: false, cache_note: None, warnings: Vec::new(), cache_file: None, seconds: 0.0 };
     let cache_file = (!options.no_cache).then(|| {
-        let dir = options
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| default_cache_dir(descriptor));
+        let dir = options.cache_dir.clone().unwrap_or_else(|| default_cache_dir(descriptor));
         cache::cache_path(&dir, &descriptor.descriptor.name)
     });
     if let Some(path) = &cache_file {
@@ -88,12 +77,9 @@ pub fn load(
             }
             Err(CacheMiss::Absent) => report.cache_note = Some("no cache yet".into()),
             Err(CacheMiss::Stale) => {
-                report.cache_note =
-                    Some("cache was stale (source or descriptor changed): rebuilt".into())
+                report.cache_note = Some("cache was stale (source or descriptor changed): rebuilt".into())
             }
-            Err(CacheMiss::Corrupt(why)) => {
-                report.cache_note = Some(format!("cache was corrupt ({why}): rebuilt"))
-            }
+            Err(CacheMiss::Corrupt(why)) => report.cache_note = Some(format!("cache was corrupt ({why}): rebuilt")),
         }
     } else {
         report.cache_note = Some("cache disabled".into());
@@ -102,9 +88,7 @@ pub fn load(
     let dataset = encode::encode(descriptor, raw, fingerprint)?;
     if let Some(path) = &cache_file {
         if let Err(e) = cache::write(path, &dataset) {
-            report
-                .warnings
-                .push(format!("could not write the cache {}: {e}", path.display()));
+            report.warnings.push(format!("could not write the cache {}: {e}", path.display()));
         }
     }
     report.seconds = start.elapsed().as_secs_f64();

@@ -64,16 +64,9 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> String {
 /// A parsed source column.
 #[derive(Debug)]
 pub enum RawColumn {
-    Interned {
-        ids: Vec<u32>,
-        values: Interner,
-    },
+    Interned { ids: Vec<u32>, values: Interner },
     Numbers(Vec<f64>),
-    Multi {
-        offsets: Vec<u32>,
-        ids: Vec<u32>,
-        values: Interner,
-    },
+    Multi { offsets: Vec<u32>, ids: Vec<u32>, values: Interner },
 }
 
 /// Where a row came from when a split names separate files.
@@ -127,28 +120,13 @@ impl RawTable {
         let columns = requests
             .iter()
             .map(|r| match &r.parse {
-                Parse::Interned => RawColumn::Interned {
-                    ids: Vec::new(),
-                    values: Interner::default(),
-                },
+                Parse::Interned => RawColumn::Interned { ids: Vec::new(), values: Interner::default() },
                 Parse::Number | Parse::Label { .. } => RawColumn::Numbers(Vec::new()),
-                Parse::Multi(_) => RawColumn::Multi {
-                    offsets: vec![0],
-                    ids: Vec::new(),
-                    values: Interner::default(),
-                },
+                Parse::Multi(_) => RawColumn::Multi { offsets: vec![0], ids: Vec::new(), values: Interner::default() },
             })
             .collect();
         let missing = vec![0; requests.len()];
-        RawTable {
-            requests,
-            columns,
-            missing,
-            rows: 0,
-            parts: Vec::new(),
-            oracle: None,
-            encoding,
-        }
+        RawTable { requests, columns, missing, rows: 0, parts: Vec::new(), oracle: None, encoding }
     }
 
     /// Maps each request onto the header of a file; a requested column that the file
@@ -158,25 +136,20 @@ impl RawTable {
             .requests
             .iter()
             .map(|request| {
-                header
-                    .iter()
-                    .position(|h| *h == request.column)
-                    .ok_or_else(|| DataError::MissingColumn {
-                        file: file.to_path_buf(),
-                        line: 1,
-                        column: request.column.clone(),
-                        needed_by: request.needed_by.clone(),
-                        available: header.to_vec(),
-                    })
+                header.iter().position(|h| *h == request.column).ok_or_else(|| DataError::MissingColumn {
+                    file: file.to_path_buf(),
+                    line: 1,
+                    column: request.column.clone(),
+                    needed_by: request.needed_by.clone(),
+                    available: header.to_vec(),
+                })
             })
             .collect::<Result<_, _>>()?;
         Ok(Binding { positions })
     }
 
     pub fn index_of(&self, column: &str, parse: &Parse) -> Option<usize> {
-        self.requests
-            .iter()
-            .position(|r| r.column == column && r.parse == *parse)
+        self.requests.iter().position(|r| r.column == column && r.parse == *parse)
     }
 
     /// Appends one row. `line` is the 1-based line in `file`, for messages.
@@ -197,46 +170,25 @@ impl RawTable {
                 RawColumn::Numbers(numbers) => {
                     let request = &self.requests[c];
                     let is_label = matches!(request.parse, Parse::Label { .. });
-                    let value = if missing && !is_label {
-                        Some(f64::NAN)
-                    } else {
-                        parse_number(cell)
-                    };
+                    let value = if missing && !is_label { Some(f64::NAN) } else { parse_number(cell) };
                     let valid_label = match request.parse {
-                        Parse::Label { binary: true } => {
-                            value.is_some_and(|v| v == 0.0 || v == 1.0 || v == -1.0)
-                        }
+                        Parse::Label { binary: true } => value.is_some_and(|v| v == 0.0 || v == 1.0 || v == -1.0),
                         _ => true,
                     };
                     match value {
                         Some(value) if valid_label => numbers.push(value),
                         _ => {
-                            let (column, value) =
-                                (request.column.clone(), decode(cell, self.encoding));
+                            let (column, value) = (request.column.clone(), decode(cell, self.encoding));
                             let file = file.to_path_buf();
                             return Err(if is_label {
-                                DataError::BadLabel {
-                                    file,
-                                    line,
-                                    column,
-                                    value,
-                                }
+                                DataError::BadLabel { file, line, column, value }
                             } else {
-                                DataError::BadNumber {
-                                    file,
-                                    line,
-                                    column,
-                                    value,
-                                }
+                                DataError::BadNumber { file, line, column, value }
                             });
                         }
                     }
                 }
-                RawColumn::Multi {
-                    offsets,
-                    ids,
-                    values,
-                } => {
+                RawColumn::Multi { offsets, ids, values } => {
                     let Parse::Multi(separator) = &self.requests[c].parse else {
                         unreachable!("multi column without separator")
                     };
@@ -270,10 +222,7 @@ fn split_bytes<'a>(cell: &'a [u8], separator: &'a [u8]) -> impl Iterator<Item = 
     let mut rest = Some(cell);
     std::iter::from_fn(move || {
         let current = rest?;
-        match current
-            .windows(separator.len())
-            .position(|w| w == separator)
-        {
+        match current.windows(separator.len()).position(|w| w == separator) {
             Some(i) => {
                 rest = Some(&current[i + separator.len()..]);
                 Some(&current[..i])
@@ -301,14 +250,7 @@ mod tests {
     #[test]
     fn interns_in_order_of_first_appearance() {
         let mut interner = Interner::default();
-        assert_eq!(
-            [
-                interner.intern(b"x"),
-                interner.intern(b"y"),
-                interner.intern(b"x")
-            ],
-            [0, 1, 0]
-        );
+        assert_eq!([interner.intern(b"x"), interner.intern(b"y"), interner.intern(b"x")], [0, 1, 0]);
         assert_eq!(interner.text(1, Encoding::Utf8), "y");
     }
 

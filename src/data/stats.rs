@@ -102,30 +102,17 @@ pub fn dataset_stats(dataset: &EncodedDataset) -> DatasetStats {
     let rows = dataset.rows();
     let positives = dataset.labels.iter().filter(|&&l| l == 1).count();
     let rate = |part: &[u32]| {
-        let pos = part
-            .iter()
-            .filter(|&&r| dataset.labels[r as usize] == 1)
-            .count();
+        let pos = part.iter().filter(|&&r| dataset.labels[r as usize] == 1).count();
         pos as f64 / part.len().max(1) as f64
     };
     let splits = dataset
         .split
         .parts()
         .into_iter()
-        .map(|(name, part)| SplitStats {
-            name,
-            rows: part.len(),
-            label_rate: rate(part),
-        })
+        .map(|(name, part)| SplitStats { name, rows: part.len(), label_rate: rate(part) })
         .collect();
-    let fields = dataset
-        .fields
-        .iter()
-        .map(|f| field_stats(dataset, f, TOP_VALUES))
-        .collect();
-    let conditions = condition_candidates(dataset)
-        .map(|f| condition_stats(dataset, f))
-        .collect();
+    let fields = dataset.fields.iter().map(|f| field_stats(dataset, f, TOP_VALUES)).collect();
+    let conditions = condition_candidates(dataset).map(|f| condition_stats(dataset, f)).collect();
     DatasetStats {
         name: dataset.name.clone(),
         rows,
@@ -140,18 +127,14 @@ pub fn dataset_stats(dataset: &EncodedDataset) -> DatasetStats {
 
 /// Single-id fields small enough to condition on.
 pub fn condition_candidates(dataset: &EncodedDataset) -> impl Iterator<Item = &EncodedField> {
-    dataset.fields.iter().filter(|f| {
-        matches!(f.column, Column::Ids(_))
-            && (3..=MAX_CONDITION_VALUES + 1).contains(&f.info.vocab.len())
-    })
+    dataset
+        .fields
+        .iter()
+        .filter(|f| matches!(f.column, Column::Ids(_)) && (3..=MAX_CONDITION_VALUES + 1).contains(&f.info.vocab.len()))
 }
 
 /// Rows and positives per id over `rows` (None: all rows).
-fn counts_per_id(
-    field: &EncodedField,
-    labels: &[u8],
-    rows: Option<&[u32]>,
-) -> (Vec<u64>, Vec<u64>) {
+fn counts_per_id(field: &EncodedField, labels: &[u8], rows: Option<&[u32]>) -> (Vec<u64>, Vec<u64>) {
     let n = field.info.vocab.len().max(1);
     let (mut count, mut positive) = (vec![0u64; n], vec![0u64; n]);
     let mut add = |row: usize, id: u32| {
@@ -209,60 +192,31 @@ pub fn field_stats(dataset: &EncodedDataset, field: &EncodedField, top: usize) -
     if let Column::Dense(values) = &field.column {
         let n = values.len().max(1) as f64;
         let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let std = (values
-            .iter()
-            .map(|&v| (v as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n)
-            .sqrt();
+        let std = (values.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
         let min = values.iter().fold(f64::INFINITY, |m, &v| m.min(v as f64));
-        let max = values
-            .iter()
-            .fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+        let max = values.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
         stats.dense = Some([mean, std, min, max]);
         return stats;
     }
     let (count, positive) = counts_per_id(field, &dataset.labels, None);
     let occurrences = count.iter().sum::<u64>().max(1) as f64;
     stats.oov_share = count[0] as f64 / occurrences;
-    let heldout: Vec<u32> = dataset
-        .split
-        .valid
-        .iter()
-        .chain(&dataset.split.test)
-        .copied()
-        .collect();
+    let heldout: Vec<u32> = dataset.split.valid.iter().chain(&dataset.split.test).copied().collect();
     let (held_count, _) = counts_per_id(field, &dataset.labels, Some(&heldout));
     stats.oov_share_heldout = held_count[0] as f64 / held_count.iter().sum::<u64>().max(1) as f64;
 
     // Ids 1.. are sorted by training count, not by count over all rows: sort again.
     let mut order: Vec<usize> = (1..count.len()).filter(|&id| count[id] > 0).collect();
     order.sort_by(|&a, &b| count[b].cmp(&count[a]).then(a.cmp(&b)));
-    stats.top = order
-        .iter()
-        .take(top)
-        .map(|&id| value_stats(field, id, &count, &positive))
-        .collect();
-    let in_vocab: f64 = order
-        .iter()
-        .map(|&id| count[id] as f64)
-        .sum::<f64>()
-        .max(1.0);
+    stats.top = order.iter().take(top).map(|&id| value_stats(field, id, &count, &positive)).collect();
+    let in_vocab: f64 = order.iter().map(|&id| count[id] as f64).sum::<f64>().max(1.0);
     let covered = |share: f64| {
         let k = ((order.len() as f64 * share).ceil() as usize).clamp(1, order.len().max(1));
-        order
-            .iter()
-            .take(k)
-            .map(|&id| count[id] as f64)
-            .sum::<f64>()
-            / in_vocab
+        order.iter().take(k).map(|&id| count[id] as f64).sum::<f64>() / in_vocab
     };
     if !order.is_empty() {
         stats.top1pct_share = covered(0.01);
-        stats.long_tail = [0.01, 0.05, 0.10, 0.25, 0.50, 1.0]
-            .iter()
-            .map(|&s| (s, covered(s)))
-            .collect();
+        stats.long_tail = [0.01, 0.05, 0.10, 0.25, 0.50, 1.0].iter().map(|&s| (s, covered(s))).collect();
     }
     stats
 }
@@ -286,13 +240,7 @@ fn js_divergence(p: &[f64], q: &[f64]) -> f64 {
 
 /// Row-weighted mean JS divergence between the distribution of `other` within each
 /// group and its overall distribution, over the training rows.
-fn divergence(
-    groups: &[u32],
-    n_groups: usize,
-    other: &[u32],
-    n_other: usize,
-    train: &[u32],
-) -> f64 {
+fn divergence(groups: &[u32], n_groups: usize, other: &[u32], n_other: usize, train: &[u32]) -> f64 {
     let mut table = vec![0f64; n_groups * n_other];
     let mut overall = vec![0f64; n_other];
     for &r in train {
@@ -340,9 +288,7 @@ pub fn condition_stats(dataset: &EncodedDataset, field: &EncodedField) -> Condit
     let overall_rate = positive.iter().sum::<u64>() as f64 / total;
     let spread = present
         .iter()
-        .map(|&g| {
-            count[g] as f64 / total * (positive[g] as f64 / count[g] as f64 - overall_rate).powi(2)
-        })
+        .map(|&g| count[g] as f64 / total * (positive[g] as f64 / count[g] as f64 - overall_rate).powi(2))
         .sum::<f64>()
         .sqrt();
     let labels: Vec<u32> = dataset.labels.iter().map(|&l| l as u32).collect();
@@ -354,10 +300,7 @@ pub fn condition_stats(dataset: &EncodedDataset, field: &EncodedField) -> Condit
         .filter_map(|other| match &other.column {
             Column::Ids(ids) => {
                 let (ids, n) = pooled(ids, other.info.vocab.len(), DIVERGENCE_TOP);
-                Some((
-                    other.info.name.clone(),
-                    divergence(groups, n_groups, &ids, n, train),
-                ))
+                Some((other.info.name.clone(), divergence(groups, n_groups, &ids, n, train)))
             }
             _ => None,
         })
@@ -370,10 +313,7 @@ pub fn condition_stats(dataset: &EncodedDataset, field: &EncodedField) -> Condit
         rows_min: sizes.first().copied().unwrap_or(0),
         rows_median: sizes.get(sizes.len() / 2).copied().unwrap_or(0),
         rows_max: sizes.last().copied().unwrap_or(0),
-        per_value: present
-            .iter()
-            .map(|&g| value_stats(field, g, &count, &positive))
-            .collect(),
+        per_value: present.iter().map(|&g| value_stats(field, g, &count, &positive)).collect(),
         label_rate_spread: spread,
         label_divergence,
         field_divergence,
@@ -393,32 +333,18 @@ fn bayes_stats(dataset: &EncodedDataset) -> Option<BayesStats> {
         metrics::auc(&scores, &labels)
     };
     let mut per_group = Vec::new();
-    for field in
-        condition_candidates(dataset).filter(|f| f.info.vocab.len() <= BAYES_GROUP_VALUES + 1)
-    {
+    for field in condition_candidates(dataset).filter(|f| f.info.vocab.len() <= BAYES_GROUP_VALUES + 1) {
         let Column::Ids(ids) = &field.column else {
             continue;
         };
         for (id, value) in field.info.vocab.iter().enumerate() {
-            let rows: Vec<u32> = test
-                .iter()
-                .copied()
-                .filter(|&r| ids[r as usize] == id as u32)
-                .collect();
+            let rows: Vec<u32> = test.iter().copied().filter(|&r| ids[r as usize] == id as u32).collect();
             if !rows.is_empty() {
-                per_group.push((
-                    field.info.name.clone(),
-                    value.clone(),
-                    rows.len(),
-                    subset_auc(&rows),
-                ));
+                per_group.push((field.info.name.clone(), value.clone(), rows.len(), subset_auc(&rows)));
             }
         }
     }
-    Some(BayesStats {
-        test_auc: subset_auc(test),
-        per_group,
-    })
+    Some(BayesStats { test_auc: subset_auc(test), per_group })
 }
 
 #[cfg(test)]

@@ -15,16 +15,7 @@ use crate::data::DataError;
 use crate::data::raw::RawTable;
 
 /// Columns the generator produces, in order.
-pub const COLUMNS: [&str; 8] = [
-    "user",
-    "item",
-    "item_category",
-    "domain",
-    "device",
-    "hour",
-    "price",
-    "click",
-];
+pub const COLUMNS: [&str; 8] = ["user", "item", "item_category", "domain", "device", "hour", "price", "click"];
 
 const DEVICES: [&str; 4] = ["phone", "tablet", "desktop", "tv"];
 /// Dimension of the hidden user taste and item style vectors.
@@ -74,9 +65,7 @@ impl Weighted {
     /// Zipf-like weights (rank + offset)^-skew, assigned to ids in a shuffled order so
     /// that popularity is not tied to the id.
     fn zipf(n: usize, skew: f64, offset: f64, rng: &mut Pcg64) -> Self {
-        let mut weights: Vec<f64> = (0..n)
-            .map(|rank| (rank as f64 + offset).powf(-skew))
-            .collect();
+        let mut weights: Vec<f64> = (0..n).map(|rank| (rank as f64 + offset).powf(-skew)).collect();
         for i in (1..n).rev() {
             weights.swap(i, rng.gen_range(0..=i));
         }
@@ -97,20 +86,14 @@ impl Weighted {
 
     fn share(&self, id: usize) -> f64 {
         let total = *self.cumulative.last().unwrap_or(&1.0);
-        let before = if id == 0 {
-            0.0
-        } else {
-            self.cumulative[id - 1]
-        };
+        let before = if id == 0 { 0.0 } else { self.cumulative[id - 1] };
         (self.cumulative[id] - before) / total
     }
 
     fn sample(&self, rng: &mut Pcg64) -> usize {
         let total = *self.cumulative.last().unwrap_or(&1.0);
         let x = rng.r#gen::<f64>() * total;
-        self.cumulative
-            .partition_point(|&c| c <= x)
-            .min(self.cumulative.len() - 1)
+        self.cumulative.partition_point(|&c| c <= x).min(self.cumulative.len() - 1)
     }
 }
 
@@ -151,48 +134,27 @@ impl World {
         let mut shares: Vec<f64> = (0..spec.users).map(|u| users.share(u)).collect();
         shares.sort_by(|a, b| b.total_cmp(a));
         let active_cut = shares[(spec.users * 3 / 10).min(spec.users - 1)];
-        let user_active = (0..spec.users)
-            .map(|u| users.share(u) > active_cut)
-            .collect();
+        let user_active = (0..spec.users).map(|u| users.share(u) > active_cut).collect();
         let shared_taste = normals(TASTE_DIM * TASTE_DIM, rng);
         let shared_context = normals(spec.categories * DEVICES.len(), rng);
         let mix = |shared: &[f64], rng: &mut Pcg64| -> Vec<f64> {
-            shared
-                .iter()
-                .map(|s| 0.4 * s + strength * normal(rng))
-                .collect()
+            shared.iter().map(|s| 0.4 * s + strength * normal(rng)).collect()
         };
         World {
             user_domain,
             user_active,
             user_bias: normals(spec.users, rng),
             user_taste: normals(spec.users * TASTE_DIM, rng),
-            item_category: (0..spec.items)
-                .map(|_| rng.gen_range(0..spec.categories))
-                .collect(),
+            item_category: (0..spec.items).map(|_| rng.gen_range(0..spec.categories)).collect(),
             item_bias: normals(spec.items, rng),
             item_style: normals(spec.items * TASTE_DIM, rng),
-            item_price: (0..spec.items)
-                .map(|_| (1.5 + 0.8 * normal(rng)).exp())
-                .collect(),
-            domain_base: (0..spec.domains)
-                .map(|_| -1.0 + 0.4 * normal(rng))
-                .collect(),
+            item_price: (0..spec.items).map(|_| (1.5 + 0.8 * normal(rng)).exp()).collect(),
+            domain_base: (0..spec.domains).map(|_| -1.0 + 0.4 * normal(rng)).collect(),
             domain_taste: (0..spec.domains).map(|_| mix(&shared_taste, rng)).collect(),
-            domain_context: (0..spec.domains)
-                .map(|_| mix(&shared_context, rng))
-                .collect(),
-            domain_price: (0..spec.domains)
-                .map(|_| strength * 0.8 * normal(rng))
-                .collect(),
+            domain_context: (0..spec.domains).map(|_| mix(&shared_context, rng)).collect(),
+            domain_price: (0..spec.domains).map(|_| strength * 0.8 * normal(rng)).collect(),
             domain_devices: (0..spec.domains)
-                .map(|_| {
-                    Weighted::new(
-                        &(0..DEVICES.len())
-                            .map(|_| rng.r#gen::<f64>() + 0.1)
-                            .collect::<Vec<_>>(),
-                    )
-                })
+                .map(|_| Weighted::new(&(0..DEVICES.len()).map(|_| rng.r#gen::<f64>() + 0.1).collect::<Vec<_>>()))
                 .collect(),
         }
     }
@@ -209,16 +171,11 @@ impl World {
             .sum::<f64>()
             / TASTE_DIM as f64;
         let categories = self.domain_context[domain].len() / DEVICES.len();
-        let context =
-            self.domain_context[domain][self.item_category[item] * DEVICES.len() + device] * 0.6;
+        let context = self.domain_context[domain][self.item_category[item] * DEVICES.len() + device] * 0.6;
         debug_assert!(self.item_category[item] < categories);
         let price = self.domain_price[domain] * (self.item_price[item].ln() - 1.5);
         let evening = if (18..23).contains(&hour) { 0.3 } else { 0.0 };
-        let (taste_weight, popularity_weight) = if self.user_active[user] {
-            (1.0, 0.3)
-        } else {
-            (0.35, 0.8)
-        };
+        let (taste_weight, popularity_weight) = if self.user_active[user] { (1.0, 0.3) } else { (0.35, 0.8) };
         self.domain_base[domain]
             + 0.4 * self.user_bias[user]
             + popularity_weight * self.item_bias[item]
@@ -235,34 +192,19 @@ fn sigmoid(x: f64) -> f64 {
 
 /// Checks the spec and fills `table` with `spec.rows` generated rows.
 pub fn generate(spec: &SyntheticSpec, table: &mut RawTable) -> Result<(), DataError> {
-    let invalid = |message: String| DataError::Invalid {
-        dataset: "synthetic".into(),
-        message,
-    };
-    if spec.rows < 10
-        || spec.domains == 0
-        || spec.users == 0
-        || spec.items == 0
-        || spec.categories == 0
-    {
-        return Err(invalid(
-            "synthetic: rows must be >= 10 and domains, users, items, categories >= 1".into(),
-        ));
+    let invalid = |message: String| DataError::Invalid { dataset: "synthetic".into(), message };
+    if spec.rows < 10 || spec.domains == 0 || spec.users == 0 || spec.items == 0 || spec.categories == 0 {
+        return Err(invalid("synthetic: rows must be >= 10 and domains, users, items, categories >= 1".into()));
     }
     let mut rng = Pcg64::seed_from_u64(spec.seed);
     let users = Weighted::zipf(spec.users, spec.user_skew, 5.0, &mut rng);
     let items = Weighted::zipf(spec.items, spec.item_skew, 10.0, &mut rng);
     let world = World::new(spec, &users, &mut rng);
 
-    let names = |prefix: &str, n: usize| -> Vec<String> {
-        (0..n).map(|i| format!("{prefix}{i}")).collect()
-    };
+    let names = |prefix: &str, n: usize| -> Vec<String> { (0..n).map(|i| format!("{prefix}{i}")).collect() };
     let (user_names, item_names) = (names("u", spec.users), names("i", spec.items));
-    let (category_names, domain_names, hour_names) = (
-        names("c", spec.categories),
-        names("d", spec.domains),
-        names("", 24),
-    );
+    let (category_names, domain_names, hour_names) =
+        (names("c", spec.categories), names("d", spec.domains), names("", 24));
     let prices: Vec<String> = world.item_price.iter().map(|p| format!("{p:.2}")).collect();
 
     let header: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
@@ -271,11 +213,7 @@ pub fn generate(spec: &SyntheticSpec, table: &mut RawTable) -> Result<(), DataEr
     let mut oracle = Vec::with_capacity(spec.rows);
     for row in 0..spec.rows {
         let user = users.sample(&mut rng);
-        let domain = if rng.r#gen::<f64>() < 0.9 {
-            world.user_domain[user]
-        } else {
-            rng.gen_range(0..spec.domains)
-        };
+        let domain = if rng.r#gen::<f64>() < 0.9 { world.user_domain[user] } else { rng.gen_range(0..spec.domains) };
         let item = items.sample(&mut rng);
         let device = world.domain_devices[domain].sample(&mut rng);
         let hour = rng.gen_range(0..24);

@@ -22,10 +22,7 @@ pub fn auc(scores: &[f32], labels: &[u8]) -> Option<f64> {
             end += 1;
         }
         let average_rank = (start + end + 1) as f64 / 2.0;
-        let tied_positives = order[start..end]
-            .iter()
-            .filter(|&&i| labels[i as usize] == 1)
-            .count();
+        let tied_positives = order[start..end].iter().filter(|&&i| labels[i as usize] == 1).count();
         rank_sum += average_rank * tied_positives as f64;
         start = end;
     }

@@ -15,11 +15,7 @@ pub fn load(source: &SourceSpec, path: &Path, table: &mut RawTable) -> Result<()
         .from_reader(super::open(path)?);
     let mut record = ::csv::ByteRecord::new();
     let csv_error = |e: ::csv::Error| match e.position() {
-        Some(p) => DataError::BadRow {
-            file: path.to_path_buf(),
-            line: p.line(),
-            message: e.to_string(),
-        },
+        Some(p) => DataError::BadRow { file: path.to_path_buf(), line: p.line(), message: e.to_string() },
         None => DataError::io(path, e),
     };
     if !source.header {
@@ -36,10 +32,7 @@ pub fn load(source: &SourceSpec, path: &Path, table: &mut RawTable) -> Result<()
             message: "the file is empty: expected a header row".into(),
         });
     }
-    let header: Vec<String> = record
-        .iter()
-        .map(|c| decode(c.trim_ascii(), table.encoding))
-        .collect();
+    let header: Vec<String> = record.iter().map(|c| decode(c.trim_ascii(), table.encoding)).collect();
     let binding = table.bind(&header, path)?;
     while reader.read_byte_record(&mut record).map_err(csv_error)? {
         let line = record.position().map_or(0, |p| p.line());

@@ -14,30 +14,19 @@ pub fn load(path: &Path, table: &mut RawTable) -> Result<(), DataError> {
     for (index, line) in reader.split(b'\n').enumerate() {
         let line_number = index as u64 + 1;
         let line = line.map_err(|e| DataError::io(path, e))?;
-        let bad = |message: String| DataError::BadRow {
-            file: path.to_path_buf(),
-            line: line_number,
-            message,
-        };
+        let bad = |message: String| DataError::BadRow { file: path.to_path_buf(), line: line_number, message };
         let text = line.trim_ascii();
         if text.is_empty() {
             continue;
         }
         let mut cells: Vec<&[u8]> = Vec::with_capacity(width + 1);
-        for (position, token) in text
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|t| !t.is_empty())
-            .enumerate()
-        {
+        for (position, token) in text.split(|b| b.is_ascii_whitespace()).filter(|t| !t.is_empty()).enumerate() {
             if position == 0 {
                 cells.push(token);
                 continue;
             }
             let Some(colon) = token.iter().position(|&b| b == b':') else {
-                return Err(bad(format!(
-                    "feature {:?} is not `index:value`",
-                    String::from_utf8_lossy(token)
-                )));
+                return Err(bad(format!("feature {:?} is not `index:value`", String::from_utf8_lossy(token))));
             };
             let value = &token[colon + 1..];
             if value.parse_f64() != Some(1.0) {
@@ -52,9 +41,8 @@ pub fn load(path: &Path, table: &mut RawTable) -> Result<(), DataError> {
             Some(b) => b,
             None => {
                 width = cells.len();
-                let header: Vec<String> = std::iter::once("label".to_string())
-                    .chain((1..width).map(|i| format!("c{i}")))
-                    .collect();
+                let header: Vec<String> =
+                    std::iter::once("label".to_string()).chain((1..width).map(|i| format!("c{i}"))).collect();
                 binding.insert(table.bind(&header, path)?)
             }
         };

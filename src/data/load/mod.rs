@@ -29,11 +29,7 @@ pub fn source_files(descriptor: &LoadedDescriptor) -> Result<Vec<SourceFile>, Da
     let dir = descriptor.data_dir()?;
     let mut files = Vec::new();
     let mut add = |name: &str, part: Option<Part>, needed_by: &str| {
-        files.push(SourceFile {
-            path: dir.join(name),
-            part,
-            needed_by: needed_by.to_string(),
-        });
+        files.push(SourceFile { path: dir.join(name), part, needed_by: needed_by.to_string() });
     };
     match d.source.format {
         Format::Movielens100k => {
@@ -54,11 +50,7 @@ pub fn source_files(descriptor: &LoadedDescriptor) -> Result<Vec<SourceFile>, Da
                 }
             }
         }
-        Format::Csv | Format::Libfm => add(
-            d.source.path.as_deref().unwrap_or_default(),
-            None,
-            "source.path",
-        ),
+        Format::Csv | Format::Libfm => add(d.source.path.as_deref().unwrap_or_default(), None, "source.path"),
         Format::Synthetic => unreachable!("handled above"),
     }
     for file in &files {
@@ -82,10 +74,8 @@ pub fn load_raw(
     let mut table = RawTable::new(requests, d.source.encoding);
     match d.source.format {
         Format::Synthetic => {
-            let spec = d
-                .synthetic
-                .as_ref()
-                .ok_or_else(|| descriptor.error("synthetic", "missing [synthetic] table"))?;
+            let spec =
+                d.synthetic.as_ref().ok_or_else(|| descriptor.error("synthetic", "missing [synthetic] table"))?;
             synthetic::generate(spec, &mut table)?;
         }
         Format::Movielens100k => movielens::load(files, &mut table)?,

@@ -37,12 +37,7 @@ fn rows(path: &Path, separator: u8) -> Result<Vec<(u64, Vec<Vec<u8>>)>, DataErro
         let line = line.map_err(|e| DataError::io(path, e))?;
         let line = line.trim_ascii_end();
         if !line.is_empty() {
-            out.push((
-                index as u64 + 1,
-                line.split(|&b| b == separator)
-                    .map(<[u8]>::to_vec)
-                    .collect(),
-            ));
+            out.push((index as u64 + 1, line.split(|&b| b == separator).map(<[u8]>::to_vec).collect()));
         }
     }
     Ok(out)
@@ -52,40 +47,23 @@ fn expect_width(path: &Path, line: u64, cells: &[Vec<u8>], width: usize) -> Resu
     if cells.len() == width {
         Ok(())
     } else {
-        Err(DataError::RowWidth {
-            file: path.to_path_buf(),
-            line,
-            expected: width,
-            found: cells.len(),
-        })
+        Err(DataError::RowWidth { file: path.to_path_buf(), line, expected: width, found: cells.len() })
     }
 }
 
 pub fn load(files: &[SourceFile], table: &mut RawTable) -> Result<(), DataError> {
-    let path_of = |name: &str| {
-        files
-            .iter()
-            .find(|f| f.path.ends_with(name))
-            .map(|f| f.path.clone())
-            .unwrap_or_default()
-    };
-    let (data_path, user_path, item_path, genre_path) = (
-        path_of("u.data"),
-        path_of("u.user"),
-        path_of("u.item"),
-        path_of("u.genre"),
-    );
+    let path_of =
+        |name: &str| files.iter().find(|f| f.path.ends_with(name)).map(|f| f.path.clone()).unwrap_or_default();
+    let (data_path, user_path, item_path, genre_path) =
+        (path_of("u.data"), path_of("u.user"), path_of("u.item"), path_of("u.genre"));
 
-    let genres: Vec<Vec<u8>> = rows(&genre_path, b'|')?
-        .into_iter()
-        .map(|(_, mut cells)| cells.swap_remove(0))
-        .collect();
+    let genres: Vec<Vec<u8>> =
+        rows(&genre_path, b'|')?.into_iter().map(|(_, mut cells)| cells.swap_remove(0)).collect();
 
     let mut users: FxHashMap<Vec<u8>, [Vec<u8>; 5]> = FxHashMap::default();
     for (line, cells) in rows(&user_path, b'|')? {
         expect_width(&user_path, line, &cells, 5)?;
-        let [id, age, gender, occupation, zip]: [Vec<u8>; 5] =
-            cells.try_into().expect("width checked");
+        let [id, age, gender, occupation, zip]: [Vec<u8>; 5] = cells.try_into().expect("width checked");
         let prefix = zip.iter().take(2).copied().collect();
         users.insert(id, [age, gender, occupation, zip, prefix]);
     }
@@ -104,11 +82,7 @@ pub fn load(files: &[SourceFile], table: &mut RawTable) -> Result<(), DataError>
             }
         }
         let date = cells[2].clone();
-        let year = if date.len() >= 4 {
-            date[date.len() - 4..].to_vec()
-        } else {
-            Vec::new()
-        };
+        let year = if date.len() >= 4 { date[date.len() - 4..].to_vec() } else { Vec::new() };
         items.insert(cells[0].clone(), [cells[1].clone(), date, year, names]);
     }
 
@@ -132,21 +106,13 @@ pub fn load(files: &[SourceFile], table: &mut RawTable) -> Result<(), DataError>
         let missing = |what: &str, id: &[u8], file: &Path| DataError::BadRow {
             file: data_path.clone(),
             line: line_number,
-            message: format!(
-                "{what} {} is not in {}",
-                String::from_utf8_lossy(id),
-                file.display()
-            ),
+            message: format!("{what} {} is not in {}", String::from_utf8_lossy(id), file.display()),
         };
-        let user = users
-            .get(cells[0])
-            .ok_or_else(|| missing("user", cells[0], &user_path))?;
-        let item = items
-            .get(cells[1])
-            .ok_or_else(|| missing("item", cells[1], &item_path))?;
+        let user = users.get(cells[0]).ok_or_else(|| missing("user", cells[0], &user_path))?;
+        let item = items.get(cells[1]).ok_or_else(|| missing("item", cells[1], &item_path))?;
         let row: [&[u8]; 13] = [
-            cells[0], cells[1], cells[2], cells[3], &user[0], &user[1], &user[2], &user[3],
-            &user[4], &item[0], &item[1], &item[2], &item[3],
+            cells[0], cells[1], cells[2], cells[3], &user[0], &user[1], &user[2], &user[3], &user[4], &item[0],
+            &item[1], &item[2], &item[3],
         ];
         table.push(&binding, &row[..], &data_path, line_number)?;
     }
