@@ -1,0 +1,332 @@
+//! The data engine on every format: exact counts on the real datasets (found through
+//! APG_BENCH_DATA, skipped with a message when it is unset), CSV round trips, vocabulary
+//! and OOV rules, split determinism, derived fields on a hand-made table, and the cache.
+
+use std::path::{Path, PathBuf};
+
+use apg_bench::data::{self, Column, EncodedDataset, LoadOptions, LoadedDescriptor};
+
+fn shared_data() -> Option<PathBuf> {
+    match std::env::var_os("APG_BENCH_DATA").filter(|v| !v.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            eprintln!("skipped: APG_BENCH_DATA is not set, so the real-data checks did not run");
+            None
+        }
+    }
+}
+
+/// Loads a descriptor written into `dir`, caching into `dir/cache`.
+fn load_text(dir: &Path, text: &str) -> (EncodedDataset, data::LoadReport) {
+    let file = dir.join("dataset.toml");
+    std::fs::write(&file, text).unwrap();
+    let descriptor = LoadedDescriptor::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
+    let options = LoadOptions { cache_dir: Some(dir.join("cache")), no_cache: false };
+    data::load(&descriptor, &options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn ids(dataset: &EncodedDataset, field: &str) -> Vec<u32> {
+    match &dataset.field(field).unwrap().column {
+        Column::Ids(ids) => ids.clone(),
+        other => panic!("{field} is not single-id: {other:?}"),
+    }
+}
+
+/// The value of `field` in `row`, as text.
+fn value(dataset: &EncodedDataset, field: &str, row: usize) -> String {
+    let f = dataset.field(field).unwrap();
+    f.info.vocab[ids(dataset, field)[row] as usize].clone()
+}
+
+fn builtin_with_split(name: &str, split: &str) -> String {
+    let text = data::descriptor::BUILT_IN.iter().find(|(n, _)| *n == name).unwrap().1;
+    let start = text.find("[split]").unwrap();
+    format!("{}{split}", &text[..start])
+}
+
+#[test]
+fn movielens_100k_has_the_published_counts() {
+    let Some(shared) = shared_data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // Everything in training, so that the vocabularies hold every user and item.
+    let text = builtin_with_split("movielens-100k", "[split]\nratios = [1.0, 0.0, 0.0]\n");
+    let text = text.replace("${APG_BENCH_DATA}", shared.to_str().unwrap());
+    let (dataset, _) = load_text(tmp.path(), &text);
+    assert_eq!(dataset.rows(), 100_000);
+    assert_eq!(dataset.labels.iter().filter(|&&l| l == 1).count(), 55_375);
+    assert_eq!(dataset.field("user").unwrap().info.vocab.len(), 943 + 1);
+    assert_eq!(dataset.field("item").unwrap().info.vocab.len(), 1_682 + 1);
+    assert_eq!(dataset.field("gender").unwrap().info.vocab, vec!["<oov>", "M", "F"]);
+    assert_eq!(dataset.field("occupation").unwrap().info.vocab.len(), 21 + 1);
+    // Row 1 of u.data: user 196 rates item 242 ("Kolya (1996)", Comedy) with 3.
+    assert_eq!(value(&dataset, "user", 0), "196");
+    assert_eq!(value(&dataset, "item", 0), "242");
+    assert_eq!(dataset.labels[0], 0);
+    let genres = dataset.field("genres").unwrap();
+    let Column::Multi { offsets, ids: genre_ids } = &genres.column else { panic!("genres are multi-valued") };
+    let first: Vec<&str> = genre_ids[offsets[0] as usize..offsets[1] as usize]
+        .iter()
+        .map(|&i| genres.info.vocab[i as usize].as_str())
+        .collect();
+    assert_eq!(first, vec!["Comedy"]);
+    // User 196 is 49 years old: the 45-49 bucket; gender counts from the README.
+    assert_eq!(value(&dataset, "age_bucket", 0), "45-49");
+    let gender = ids(&dataset, "gender");
+    assert_eq!(gender.iter().filter(|&&g| g == 2).count(), 25_740);
+}
+
+#[test]
+fn movielens_100k_random_split_is_8_1_1() {
+    let Some(shared) = shared_data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let text = data::descriptor::BUILT_IN[1].1.replace("${APG_BENCH_DATA}", shared.to_str().unwrap());
+    let (dataset, _) = load_text(tmp.path(), &text);
+    let split = &dataset.split;
+    assert_eq!((split.train.len(), split.valid.len(), split.test.len()), (80_000, 10_000, 10_000));
+}
+
+#[test]
+fn frappe_libfm_files_load_with_exact_counts() {
+    let Some(shared) = shared_data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // The shared copy lacks frappe.train.libfm: train on the validation file, carve
+    // 10 % of it for validation, test on the test file.
+    let text = builtin_with_split(
+        "frappe",
+        "[split]\nkind = \"files\"\ntrain = \"frappe.validation.libfm\"\ntest = \"frappe.test.libfm\"\nratios = [0.9, 0.1, 0.0]\n",
+    )
+    .replace("${APG_BENCH_DATA}", shared.to_str().unwrap());
+    let (dataset, _) = load_text(tmp.path(), &text);
+    assert_eq!(dataset.rows(), 57_722 + 28_860);
+    assert_eq!(dataset.labels.iter().filter(|&&l| l == 1).count(), 19_063 + 9_536);
+    assert_eq!(dataset.split.test.len(), 28_860);
+    assert_eq!(dataset.split.valid.len(), 5_772);
+    assert_eq!(dataset.split.train.len(), 57_722 - 5_772);
+    assert_eq!(dataset.fields.iter().filter(|f| !f.info.derived).count(), 10);
+    // Test rows come after the training file's rows.
+    assert!(dataset.split.test.iter().all(|&r| r >= 57_722));
+    // First line: `1 266:1 1244:1 5042:1 ...`.
+    assert_eq!(value(&dataset, "user", 0), "266");
+    assert_eq!(value(&dataset, "daytime", 0), "5042");
+    assert_eq!(dataset.labels[0], 1);
+}
+
+const CSV_DESCRIPTOR: &str = r#"
+name = "roundtrip"
+[source]
+format = "csv"
+dir = ["."]
+path = "data.csv"
+separator = ";"
+[label]
+column = "y"
+[[fields]]
+name = "user"
+kind = "categorical"
+[[fields]]
+name = "title"
+kind = "categorical"
+[[fields]]
+name = "tags"
+kind = "multi_categorical"
+[split]
+ratios = [1.0, 0.0, 0.0]
+"#;
+
+#[test]
+fn csv_round_trip_keeps_every_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows: Vec<(String, String, Vec<&str>, u8)> = (0..50)
+        .map(|i| {
+            let title = match i % 3 {
+                0 => format!("\"Film {i}; part \"\"two\"\"\""),
+                1 => format!("Plain {i}"),
+                _ => format!("Ünïcode {i}"),
+            };
+            let tags = [vec!["a"], vec!["a", "b"], vec![]][i % 3].clone();
+            (format!("u{}", i % 7), title, tags, (i % 2) as u8)
+        })
+        .collect();
+    let mut csv = String::from("user;title;tags;y\n");
+    for (user, title, tags, y) in &rows {
+        csv += &format!("{user};{title};{};{y}\n", tags.join("|"));
+    }
+    std::fs::write(tmp.path().join("data.csv"), csv).unwrap();
+    let (dataset, _) = load_text(tmp.path(), CSV_DESCRIPTOR);
+    assert_eq!(dataset.rows(), rows.len());
+    let tags = dataset.field("tags").unwrap();
+    let Column::Multi { offsets, ids } = &tags.column else { panic!("multi") };
+    for (row, (user, title, expected_tags, y)) in rows.iter().enumerate() {
+        assert_eq!(&value(&dataset, "user", row), user);
+        let unquoted = match title.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\"\"", "\""),
+            None => title.clone(),
+        };
+        assert_eq!(value(&dataset, "title", row), unquoted);
+        let decoded: Vec<&str> = ids[offsets[row] as usize..offsets[row + 1] as usize]
+            .iter()
+            .map(|&i| tags.info.vocab[i as usize].as_str())
+            .collect();
+        assert_eq!(&decoded, expected_tags);
+        assert_eq!(dataset.labels[row], *y);
+    }
+}
+
+#[test]
+fn latin1_and_tab_separated_files_decode() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("data.csv"), b"user\ttitle\ttags\ty\nu1\tMis\xe9rables\tx\t1\nu2\tplain\tx\t0\n")
+        .unwrap();
+    let text = CSV_DESCRIPTOR.replace("separator = \";\"", "separator = \"\\t\"\nencoding = \"latin-1\"");
+    let (dataset, _) = load_text(tmp.path(), &text);
+    assert_eq!(value(&dataset, "title", 0), "Misérables");
+}
+
+/// A hand-made table: 10 rows, user a has 5 rows, b 3, c 1, d 1 (in training).
+const HAND_MADE: &str = "user,item,age,ts,y\n\
+a,x,10,1,1\na,x,20,2,0\na,y,30,3,1\na,y,40,4,0\na,z,50,5,1\n\
+b,x,15,6,0\nb,y,25,7,1\nb,w,,8,0\nc,x,60,9,1\nd,q,70,10,0\n";
+
+fn hand_made_descriptor(extra: &str, split: &str) -> String {
+    format!(
+        "name = \"hand\"\n[source]\nformat = \"csv\"\ndir = [\".\"]\npath = \"data.csv\"\n[label]\ncolumn = \"y\"\n\
+         [[fields]]\nname = \"user\"\nkind = \"categorical\"\n\
+         [[fields]]\nname = \"item\"\nkind = \"categorical\"\nmin_count = 2\n{extra}\n{split}"
+    )
+}
+
+#[test]
+fn vocabularies_come_from_training_rows_with_min_count_and_oov() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("data.csv"), HAND_MADE).unwrap();
+    // Time split: rows 1-8 train, 9 valid, 10 test.
+    let split = "[split]\nkind = \"time\"\ncolumn = \"ts\"\nratios = [0.8, 0.1, 0.1]\n";
+    let (dataset, _) = load_text(tmp.path(), &hand_made_descriptor("", split));
+    assert_eq!(dataset.split.train, (0..8).collect::<Vec<u32>>());
+    assert_eq!((dataset.split.valid.clone(), dataset.split.test.clone()), (vec![8], vec![9]));
+    // Training counts: a 5, b 3; c and d appear only outside training -> OOV.
+    assert_eq!(dataset.field("user").unwrap().info.vocab, vec!["<oov>", "a", "b"]);
+    assert_eq!(ids(&dataset, "user"), vec![1, 1, 1, 1, 1, 2, 2, 2, 0, 0]);
+    // Items in training: x 3, y 3, z 1, w 1; min_count 2 keeps x and y (ties by first seen).
+    assert_eq!(dataset.field("item").unwrap().info.vocab, vec!["<oov>", "x", "y"]);
+    assert_eq!(ids(&dataset, "item"), vec![1, 1, 2, 2, 0, 1, 2, 0, 1, 0]);
+}
+
+#[test]
+fn derived_fields_on_a_hand_made_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("data.csv"), HAND_MADE).unwrap();
+    let derived = "[[derived]]\nname = \"activity\"\nkind = \"activity\"\ncolumn = \"user\"\n\
+        [[derived]]\nname = \"activity_t\"\nkind = \"activity\"\ncolumn = \"user\"\nthreshold = 3\n\
+        [[derived]]\nname = \"activity_q\"\nkind = \"activity\"\ncolumn = \"user\"\nquantiles = 2\n\
+        [[derived]]\nname = \"age_bucket\"\nkind = \"bucket\"\ncolumn = \"age\"\nedges = [18, 45]\n\
+        [[derived]]\nname = \"item_frequency\"\nkind = \"frequency\"\ncolumn = \"item\"\nquantiles = 2\n";
+    let split = "[split]\nkind = \"time\"\ncolumn = \"ts\"\nratios = [0.8, 0.1, 0.1]\n";
+    let (dataset, _) = load_text(tmp.path(), &hand_made_descriptor(derived, split));
+    // Training rows per user: a 5, b 3; c, d none. Median of (3, 5) by index: 5.
+    let activity = |f: &str| (0..10).map(|r| value(&dataset, f, r)).collect::<Vec<_>>();
+    assert_eq!(activity("activity"), ["cold"; 10]);
+    // Threshold 3: a (5) active, b (3) cold, unseen users (0) cold.
+    let expected_t: Vec<&str> = ["active"; 5].into_iter().chain(["cold"; 5]).collect();
+    assert_eq!(activity("activity_t"), expected_t);
+    // Two quantile buckets over the per-user counts (3, 5): edge 5.
+    assert_eq!(dataset.field("activity_q").unwrap().info.vocab, vec!["<oov>", "q1 (0-4 rows)", "q2 (>= 5 rows)"]);
+    assert_eq!(ids(&dataset, "activity_q"), vec![2, 2, 2, 2, 2, 1, 1, 1, 1, 1]);
+    // Ages 10..70 (row 8 empty) against edges 18 and 45.
+    assert_eq!(dataset.field("age_bucket").unwrap().info.vocab, vec!["<missing>", "< 18", "[18, 45)", ">= 45"]);
+    assert_eq!(ids(&dataset, "age_bucket"), vec![1, 2, 2, 2, 3, 1, 2, 0, 3, 3]);
+    // Item training counts: x 3, y 3, z 1, w 1, q 0; per-value counts (1, 1, 3, 3): edge 3.
+    assert_eq!(ids(&dataset, "item_frequency"), vec![2, 2, 2, 2, 1, 2, 2, 1, 2, 1]);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv: String = std::iter::once("user,item,y\n".to_string())
+        .chain((0..1000).map(|i| format!("u{},i{},{}\n", i % 37, i % 11, i % 2)))
+        .collect();
+    std::fs::write(tmp.path().join("data.csv"), csv).unwrap();
+    let split = |seed: u64| {
+        let text = hand_made_descriptor("", &format!("[split]\nseed = {seed}\nratios = [0.7, 0.2, 0.1]\n"));
+        let (dataset, _) = load_text(tmp.path(), &text);
+        dataset.split
+    };
+    let (a, b, c) = (split(1), split(1), split(2));
+    assert_eq!(a, b);
+    assert_ne!(a.train, c.train);
+    assert_eq!((a.train.len(), a.valid.len(), a.test.len()), (700, 200, 100));
+    let mut all: Vec<u32> = a.train.iter().chain(&a.valid).chain(&a.test).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..1000).collect::<Vec<u32>>());
+}
+
+#[test]
+fn the_cache_is_reused_and_a_tampered_cache_is_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("data.csv"), HAND_MADE).unwrap();
+    let text = hand_made_descriptor("", "");
+    let (first, report) = load_text(tmp.path(), &text);
+    assert!(!report.from_cache);
+    let (second, report) = load_text(tmp.path(), &text);
+    assert!(report.from_cache, "second load reads the cache");
+    assert_eq!(first, second);
+
+    // Flip one byte of the payload: the checksum catches it and the data is rebuilt.
+    let cache = report.cache_file.unwrap();
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x55;
+    std::fs::write(&cache, &bytes).unwrap();
+    let (third, report) = load_text(tmp.path(), &text);
+    assert!(!report.from_cache);
+    assert!(report.cache_note.unwrap().contains("corrupt"));
+    assert_eq!(first, third);
+    // The rebuilt cache is good again.
+    assert!(load_text(tmp.path(), &text).1.from_cache);
+
+    // A truncated cache is corrupt too.
+    std::fs::write(&cache, &std::fs::read(&cache).unwrap()[..40]).unwrap();
+    assert!(load_text(tmp.path(), &text).1.cache_note.unwrap().contains("corrupt"));
+
+    // Changing the source makes the cache stale.
+    std::fs::write(tmp.path().join("data.csv"), HAND_MADE.replace("a,x,10,1,1", "a,x,10,1,0")).unwrap();
+    let (changed, report) = load_text(tmp.path(), &text);
+    assert!(report.cache_note.unwrap().contains("stale"));
+    assert_eq!(changed.labels[0], 0);
+}
+
+#[test]
+fn an_unwritable_cache_warns_and_still_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("data.csv"), HAND_MADE).unwrap();
+    let file = tmp.path().join("dataset.toml");
+    std::fs::write(&file, hand_made_descriptor("", "")).unwrap();
+    // A regular file where the cache folder should be: creating the folder fails.
+    std::fs::write(tmp.path().join("blocked"), "").unwrap();
+    let options = LoadOptions { cache_dir: Some(tmp.path().join("blocked").join("cache")), no_cache: false };
+    let (dataset, report) = data::load(&LoadedDescriptor::from_file(&file).unwrap(), &options).unwrap();
+    assert_eq!(dataset.rows(), 10);
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+}
+
+#[test]
+fn the_synthetic_default_is_deterministic_and_has_headroom() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = data::descriptor::BUILT_IN[0].1.replace("rows = 200000", "rows = 30000");
+    let (a, _) = load_text(tmp.path(), &text);
+    let (b, _) = data::load(
+        &LoadedDescriptor::from_text(Path::new("x.toml"), &text, tmp.path().into()).unwrap(),
+        &LoadOptions { no_cache: true, ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(a, b, "same seed, same data");
+    let stats = data::stats::dataset_stats(&a);
+    let bayes = stats.bayes.unwrap();
+    let auc = bayes.test_auc.unwrap();
+    assert!(auc > 0.75 && auc < 0.95, "Bayes AUC {auc}");
+    // Long-tailed domains: the largest holds several times the rows of the smallest.
+    let domain = stats.conditions.iter().find(|c| c.field == "domain").unwrap();
+    assert!(domain.rows_max > 3 * domain.rows_min, "{} vs {}", domain.rows_max, domain.rows_min);
+    // Cold and active users both exist.
+    assert_eq!(stats.conditions.iter().find(|c| c.field == "user_activity").unwrap().values, 2);
+}
