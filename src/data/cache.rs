@@ -72,31 +72,37 @@ pub fn cache_path(dir: &Path, dataset: &str) -> PathBuf {
     dir.join(format!("{dataset}.apgcache"))
 }
 
-/// Reads the cache if it exists, matches `fingerprint` and is intact.
+/// Reads the cache if it exists, matches `fingerprint` and is intact. The payload is
+/// streamed straight into the column vectors while its CRC is computed, so a load
+/// needs no second copy of the data; nothing is returned unless the CRC matches.
 pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CacheMiss::Absent),
         Err(e) => return Err(CacheMiss::Corrupt(format!("cannot read: {e}"))),
     };
     let corrupt = |why: &str| CacheMiss::Corrupt(why.to_string());
-    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut header = [0u8; HEADER_LEN];
+    if reader.read_exact(&mut header).is_err() || &header[..8] != MAGIC {
         return Err(corrupt("not an apg-bench cache file"));
     }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version != FORMAT_VERSION || &bytes[12..44] != fingerprint.as_bytes() {
+    let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION || &header[12..44] != fingerprint.as_bytes() {
         return Err(CacheMiss::Stale);
     }
-    let length = u64::from_le_bytes(bytes[44..52].try_into().expect("8 bytes")) as usize;
-    let crc = u32::from_le_bytes(bytes[52..56].try_into().expect("4 bytes"));
-    let payload = &bytes[HEADER_LEN..];
-    if payload.len() != length {
-        return Err(corrupt("truncated"));
+    let length = u64::from_le_bytes(header[44..52].try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(header[52..56].try_into().expect("4 bytes"));
+    let mut payload = Payload { reader, remaining: length, hasher: crc32fast::Hasher::new() };
+    let dataset = decode_payload(&mut payload, fingerprint).ok_or_else(|| corrupt("truncated or inconsistent"))?;
+    let mut extra = [0u8; 1];
+    if payload.remaining != 0 || payload.reader.read(&mut extra).map_or(true, |n| n != 0) {
+        return Err(corrupt("wrong length"));
     }
-    if crc32fast::hash(payload) != crc {
+    if payload.hasher.finalize() != crc {
         return Err(corrupt("checksum mismatch"));
     }
-    decode_payload(payload, fingerprint).ok_or_else(|| corrupt("inconsistent contents"))
+    consistent(&dataset).then_some(dataset).ok_or_else(|| corrupt("inconsistent contents"))
 }
 
 /// Writes the cache atomically (temporary file, then rename), so that a crash or a
@@ -171,62 +177,74 @@ fn encode_payload(dataset: &EncodedDataset) -> Vec<u8> {
     out
 }
 
-/// A cursor over the payload; every read checks bounds.
-struct Cursor<'a> {
-    bytes: &'a [u8],
+/// The payload being read: bounded by its declared length, hashed as it goes.
+struct Payload<R> {
+    reader: R,
+    remaining: u64,
+    hasher: crc32fast::Hasher,
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.bytes.len() {
+impl<R: Read> Payload<R> {
+    fn fill(&mut self, buffer: &mut [u8]) -> Option<()> {
+        self.remaining = self.remaining.checked_sub(buffer.len() as u64)?;
+        self.reader.read_exact(buffer).ok()?;
+        self.hasher.update(buffer);
+        Some(())
+    }
+    fn bytes(&mut self, n: usize) -> Option<Vec<u8>> {
+        if n as u64 > self.remaining {
             return None;
         }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Some(head)
+        let mut buffer = vec![0u8; n];
+        self.fill(&mut buffer)?;
+        Some(buffer)
+    }
+    /// `n` little-endian 4-byte values read in place.
+    fn array<T: bytemuck::Pod + Default>(&mut self, n: usize, from_le: fn(T) -> T) -> Option<Vec<T>> {
+        if n.checked_mul(4)? as u64 > self.remaining {
+            return None;
+        }
+        let mut values = vec![T::default(); n];
+        self.fill(bytemuck::cast_slice_mut(&mut values))?;
+        if cfg!(target_endian = "big") {
+            values.iter_mut().for_each(|v| *v = from_le(*v));
+        }
+        Some(values)
     }
     fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
-        let bytes = self.take(n.checked_mul(4)?)?;
-        Some(bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+        self.array(n, u32::from_le)
     }
     fn f32s(&mut self, n: usize) -> Option<Vec<f32>> {
-        let bytes = self.take(n.checked_mul(4)?)?;
-        Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+        self.array(n, |v: f32| f32::from_bits(u32::from_le(v.to_bits())))
     }
 }
 
-fn decode_payload(payload: &[u8], fingerprint: &str) -> Option<EncodedDataset> {
-    let mut cursor = Cursor { bytes: payload };
-    let header_len = u64::from_le_bytes(cursor.take(8)?.try_into().ok()?) as usize;
-    let header: Header = serde_json::from_slice(cursor.take(header_len)?).ok()?;
+fn decode_payload<R: Read>(payload: &mut Payload<R>, fingerprint: &str) -> Option<EncodedDataset> {
+    let header_len = u64::from_le_bytes(payload.bytes(8)?.try_into().ok()?) as usize;
+    let header: Header = serde_json::from_slice(&payload.bytes(header_len)?).ok()?;
     if header.fields.len() != header.shapes.len() {
         return None;
     }
     let mut fields = Vec::new();
     for (info, (kind, lengths)) in header.fields.into_iter().zip(header.shapes) {
         let column = match (kind.as_str(), lengths.as_slice()) {
-            ("ids", [n]) => Column::Ids(cursor.u32s(*n)?),
+            ("ids", [n]) => Column::Ids(payload.u32s(*n)?),
             ("multi", [n_offsets, n_ids]) => {
-                Column::Multi { offsets: cursor.u32s(*n_offsets)?, ids: cursor.u32s(*n_ids)? }
+                Column::Multi { offsets: payload.u32s(*n_offsets)?, ids: payload.u32s(*n_ids)? }
             }
-            ("dense", [n]) => Column::Dense(cursor.f32s(*n)?),
+            ("dense", [n]) => Column::Dense(payload.f32s(*n)?),
             _ => return None,
         };
         fields.push(EncodedField { info, column });
     }
-    let labels = cursor.take(header.rows)?.to_vec();
+    let labels = payload.bytes(header.rows)?;
     let split = Split {
-        train: cursor.u32s(header.split[0])?,
-        valid: cursor.u32s(header.split[1])?,
-        test: cursor.u32s(header.split[2])?,
+        train: payload.u32s(header.split[0])?,
+        valid: payload.u32s(header.split[1])?,
+        test: payload.u32s(header.split[2])?,
     };
-    let oracle = if header.oracle { Some(cursor.f32s(header.rows)?) } else { None };
-    if !cursor.bytes.is_empty() {
-        return None;
-    }
-    let dataset =
-        EncodedDataset { name: header.name, fingerprint: fingerprint.to_string(), fields, labels, split, oracle };
-    consistent(&dataset).then_some(dataset)
+    let oracle = if header.oracle { Some(payload.f32s(header.rows)?) } else { None };
+    Some(EncodedDataset { name: header.name, fingerprint: fingerprint.to_string(), fields, labels, split, oracle })
 }
 
 /// Every id within its vocabulary, every row index within the table: a cache that

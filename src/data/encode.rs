@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataError;
 use crate::data::descriptor::{
-    DerivedKind, DerivedSpec, FieldKind, FieldSpec, LoadedDescriptor, NumericTransform, SplitKind,
+    DerivedKind, DerivedSpec, Encoding, FieldKind, FieldSpec, LoadedDescriptor, NumericTransform, SplitKind,
 };
 use crate::data::raw::{ColumnRequest, Interner, Parse, Part, RawColumn, RawTable};
 
@@ -160,22 +160,37 @@ pub fn encode(descriptor: &LoadedDescriptor, raw: RawTable, fingerprint: String)
         return Err(invalid("the training split is empty".into()));
     }
 
-    let mut fields = Vec::new();
-    for field in &d.fields {
-        let parse = match field.kind {
-            FieldKind::Categorical => Parse::Interned,
-            FieldKind::Numeric => Parse::Number,
-            FieldKind::MultiCategorical => Parse::Multi(field.separator().to_string()),
-        };
-        let index = column(field.column(), &parse);
-        fields.push(encode_field(field, &raw.columns[index], raw.missing[index], &split.train, &raw));
-    }
+    // Derived fields first: they read raw columns that the fields below then consume.
+    let mut derived_fields = Vec::new();
     for derived in &d.derived {
         let parse = if derived.kind == DerivedKind::Bucket { Parse::Number } else { Parse::Interned };
         let index = column(&derived.column, &parse);
-        fields.push(encode_derived(derived, &raw.columns[index], raw.missing[index], &split.train));
+        derived_fields.push(encode_derived(derived, &raw.columns[index], raw.missing[index], &split.train));
     }
-    Ok(EncodedDataset { name: d.name.clone(), fingerprint, fields, labels, split, oracle: raw.oracle })
+    let field_columns: Vec<usize> = d
+        .fields
+        .iter()
+        .map(|field| {
+            let parse = match field.kind {
+                FieldKind::Categorical => Parse::Interned,
+                FieldKind::Numeric => Parse::Number,
+                FieldKind::MultiCategorical => Parse::Multi(field.separator().to_string()),
+            };
+            column(field.column(), &parse)
+        })
+        .collect();
+    let (encoding, missing, oracle) = (raw.encoding, raw.missing, raw.oracle);
+    let mut raw_columns: Vec<Option<RawColumn>> = raw.columns.into_iter().map(Some).collect();
+    let mut fields = Vec::new();
+    for (position, (field, &index)) in d.fields.iter().zip(&field_columns).enumerate() {
+        // The last user of a raw column takes it and encodes in place; earlier ones copy.
+        let last_user = !field_columns[position + 1..].contains(&index);
+        let raw_column = if last_user { raw_columns[index].take() } else { raw_columns[index].clone() };
+        let raw_column = raw_column.expect("a raw column is taken by its last user only");
+        fields.push(encode_field(field, raw_column, missing[index], &split.train, encoding));
+    }
+    fields.extend(derived_fields);
+    Ok(EncodedDataset { name: d.name.clone(), fingerprint, fields, labels, split, oracle })
 }
 
 fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, DataError> {
@@ -248,14 +263,14 @@ fn train_counts(ids: &[u32], values: &Interner, train: &[u32]) -> Vec<u64> {
 
 /// Vocabulary from training counts: ids by descending count (ties by first
 /// appearance), values below `min_count` left out; returns raw id -> id (0 = OOV).
-fn build_vocab(counts: &[u64], values: &Interner, min_count: u32, raw: &RawTable) -> (Vec<String>, Vec<u32>) {
+fn build_vocab(counts: &[u64], values: &Interner, min_count: u32, encoding: Encoding) -> (Vec<String>, Vec<u32>) {
     let mut kept: Vec<usize> = (0..counts.len()).filter(|&v| counts[v] >= min_count as u64).collect();
     kept.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
     let mut map = vec![0u32; counts.len()];
     let mut vocab = vec![OOV.to_string()];
     for (id, &value) in kept.iter().enumerate() {
         map[value] = id as u32 + 1;
-        let text = values.text(value as u32, raw.encoding);
+        let text = values.text(value as u32, encoding);
         vocab.push(if text.is_empty() { MISSING.to_string() } else { text });
     }
     (vocab, map)
@@ -263,10 +278,10 @@ fn build_vocab(counts: &[u64], values: &Interner, min_count: u32, raw: &RawTable
 
 fn encode_field(
     spec: &FieldSpec,
-    raw_column: &RawColumn,
+    raw_column: RawColumn,
     missing_rows: u64,
     train: &[u32],
-    raw: &RawTable,
+    encoding: Encoding,
 ) -> EncodedField {
     let mut info = FieldInfo {
         name: spec.name.clone(),
@@ -280,10 +295,12 @@ fn encode_field(
     };
     let column = match raw_column {
         RawColumn::Interned { ids, values } => {
-            let counts = train_counts(ids, values, train);
-            let (vocab, map) = build_vocab(&counts, values, spec.min_count(), raw);
+            let counts = train_counts(&ids, &values, train);
+            let (vocab, map) = build_vocab(&counts, &values, spec.min_count(), encoding);
             info.vocab = vocab;
-            Column::Ids(ids.iter().map(|&raw_id| map[raw_id as usize]).collect())
+            let mut ids = ids;
+            ids.iter_mut().for_each(|id| *id = map[*id as usize]);
+            Column::Ids(ids)
         }
         RawColumn::Multi { offsets, ids, values } => {
             let mut counts = vec![0u64; values.values.len()];
@@ -293,10 +310,12 @@ fn encode_field(
                     counts[raw_id as usize] += 1;
                 }
             }
-            let (vocab, map) = build_vocab(&counts, values, spec.min_count(), raw);
+            let (vocab, map) = build_vocab(&counts, &values, spec.min_count(), encoding);
             info.vocab = vocab;
             info.kind = EncodedKind::MultiCategorical;
-            Column::Multi { offsets: offsets.clone(), ids: ids.iter().map(|&raw_id| map[raw_id as usize]).collect() }
+            let mut ids = ids;
+            ids.iter_mut().for_each(|id| *id = map[*id as usize]);
+            Column::Multi { offsets, ids }
         }
         RawColumn::Numbers(values) => match spec.transform.unwrap_or_default() {
             NumericTransform::Quantile => {
