@@ -7,13 +7,18 @@ use std::path::{Path, PathBuf};
 use apg_bench::data::{self, Column, EncodedDataset, LoadOptions, LoadedDescriptor};
 
 fn shared_data() -> Option<PathBuf> {
-    match std::env::var_os("APG_BENCH_DATA").filter(|v| !v.is_empty()) {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => {
-            eprintln!("skipped: APG_BENCH_DATA is not set, so the real-data checks did not run");
-            None
-        }
+    match std::env::var_os("APG_BENCH_DATA").filter(|v| !v.is_empty()).map(PathBuf::from) {
+        Some(dir) if dir.is_dir() => Some(dir.canonicalize().expect("a folder has a canonical path")),
+        Some(dir) => skipped(&format!("APG_BENCH_DATA={} is not a folder", dir.display())),
+        None => skipped("APG_BENCH_DATA is not set"),
     }
+}
+
+/// Says on the real stderr (not captured by the test harness) that a test was skipped.
+fn skipped(why: &str) -> Option<PathBuf> {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}, so the real-data checks of this test did not run");
+    None
 }
 
 /// Loads a descriptor written into `dir`, caching into `dir/cache`.

@@ -56,7 +56,12 @@ impl ConfigError {
 pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
     let deserializer = toml::Deserializer::parse(text).map_err(|e| from_toml(file, text, &e, None))?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
+        let mut path = e.path().to_string();
+        // The path of an unknown key ends in that key, which the message names already:
+        // report the table that holds it (the position still points at the key).
+        if e.inner().message().starts_with("unknown field") {
+            path.truncate(path.rfind('.').unwrap_or(0));
+        }
         let key = (path != "." && !path.is_empty()).then_some(path);
         from_toml(file, text, e.inner(), key)
     })
@@ -113,23 +118,20 @@ fn span_of_key(text: &str, path: &str) -> Option<Range<usize>> {
     let mut item = document.as_item();
     let mut best = None;
     for segment in parse_key_path(path) {
-        let next = match segment {
-            Segment::Key(key) => {
-                if let Some(table) = item.as_table_like() {
-                    if let Some((k, _)) = table.get_key_value(key) {
-                        best = k.span().or(best);
-                    }
-                }
-                item.get(key)
-            }
-            Segment::Index(index) => item.get(index),
+        // A `[table]` is located at its header, any other key at the key itself (not its
+        // value), an array element at the element.
+        let (key_span, next) = match segment {
+            Segment::Key(key) => match item.as_table_like().and_then(|t| t.get_key_value(key)) {
+                Some((k, v)) => (k.span(), v),
+                None => break,
+            },
+            Segment::Index(index) => match item.get(index) {
+                Some(v) => (None, v),
+                None => break,
+            },
         };
-        let Some(next) = next else { break };
         item = next;
-        best = item.span().or(best);
-        if let Some(table) = item.as_table() {
-            best = table.span().or(best);
-        }
+        best = item.as_table().and_then(|t| t.span()).or(key_span).or_else(|| item.span()).or(best);
     }
     best
 }

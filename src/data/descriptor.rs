@@ -383,10 +383,10 @@ impl LoadedDescriptor {
                 }
             }
         }
-        if let Some(t) = d.label.threshold {
-            if !t.is_finite() {
-                return Err(self.error("label.threshold", "threshold must be a finite number"));
-            }
+        if let Some(t) = d.label.threshold
+            && !t.is_finite()
+        {
+            return Err(self.error("label.threshold", "threshold must be a finite number"));
         }
         self.validate_source()?;
         self.validate_split()
@@ -405,6 +405,9 @@ impl LoadedDescriptor {
             return Err(
                 self.error("source.quote", format!("quote must be one ASCII character, got {:?}", source.quote))
             );
+        }
+        if source.format == Format::Csv && !source.header {
+            return Err(self.error("source.header", "csv files need a header row naming the columns"));
         }
         match source.format {
             Format::Synthetic => {
@@ -463,7 +466,14 @@ impl LoadedDescriptor {
                 tried.push(format!("{candidate} (variable not set)"));
                 continue;
             };
-            let path = self.base_dir.join(expanded);
+            // A variable holds a path as the user typed it in their shell: relative to
+            // the current folder, not to the descriptor.
+            let base = if candidate.starts_with("${") {
+                std::env::current_dir().unwrap_or_default()
+            } else {
+                self.base_dir.clone()
+            };
+            let path = base.join(expanded);
             if path.is_dir() {
                 return Ok(path);
             }
@@ -473,6 +483,7 @@ impl LoadedDescriptor {
             dataset: self.descriptor.name.clone(),
             descriptor: self.file.clone(),
             tried,
+            fetchable: crate::data::fetch::CATALOG.iter().any(|r| r.name == self.descriptor.name),
         })
     }
 }

@@ -13,8 +13,8 @@ pub enum DataError {
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
 
-    #[error("dataset `{dataset}`: no data folder found (looked in: {}); run `apg-bench data fetch {dataset}` or edit source.dir in {}", tried.join(", "), descriptor.display())]
-    NoDataDir { dataset: String, descriptor: PathBuf, tried: Vec<String> },
+    #[error("dataset `{dataset}`: no data folder found (looked in: {}); {}edit source.dir in {}", tried.join(", "), if *fetchable { format!("run `apg-bench data fetch {dataset}` or ") } else { String::new() }, descriptor.display())]
+    NoDataDir { dataset: String, descriptor: PathBuf, tried: Vec<String>, fetchable: bool },
 
     #[error("{}: missing file (needed by {needed_by})", path.display())]
     MissingFile { path: PathBuf, needed_by: String },

@@ -86,10 +86,10 @@ pub fn load(descriptor: &LoadedDescriptor, options: &LoadOptions) -> Result<(Enc
     }
     let raw = load::load_raw(descriptor, &files, encode::requests(descriptor))?;
     let dataset = encode::encode(descriptor, raw, fingerprint)?;
-    if let Some(path) = &cache_file {
-        if let Err(e) = cache::write(path, &dataset) {
-            report.warnings.push(format!("could not write the cache {}: {e}", path.display()));
-        }
+    if let Some(path) = &cache_file
+        && let Err(e) = cache::write(path, &dataset)
+    {
+        report.warnings.push(format!("could not write the cache {}: {e}", path.display()));
     }
     report.seconds = start.elapsed().as_secs_f64();
     Ok((dataset, report))

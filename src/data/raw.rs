@@ -31,7 +31,7 @@ pub struct ColumnRequest {
 }
 
 /// Values interned to raw ids in order of first appearance.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Interner {
     index: FxHashMap<Box<[u8]>, u32>,
     pub values: Vec<Box<[u8]>>,
@@ -62,7 +62,7 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> String {
 }
 
 /// A parsed source column.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum RawColumn {
     Interned { ids: Vec<u32>, values: Interner },
     Numbers(Vec<f64>),
@@ -180,7 +180,8 @@ impl RawTable {
                         _ => {
                             let (column, value) = (request.column.clone(), decode(cell, self.encoding));
                             let file = file.to_path_buf();
-                            return Err(if is_label {
+                            let binary = matches!(request.parse, Parse::Label { binary: true });
+                            return Err(if binary {
                                 DataError::BadLabel { file, line, column, value }
                             } else {
                                 DataError::BadNumber { file, line, column, value }

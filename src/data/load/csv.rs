@@ -40,6 +40,19 @@ pub fn load(source: &SourceSpec, path: &Path, table: &mut RawTable) -> Result<()
             if record.len() == 1 && record[0].trim_ascii().is_empty() {
                 continue; // a blank line
             }
+            // A quote that is never closed swallows the following lines into one value.
+            if record.iter().any(|c| c.contains(&b'\n')) {
+                return Err(DataError::BadRow {
+                    file: path.to_path_buf(),
+                    line,
+                    message: format!(
+                        "{} values but the header has {} columns: a quoted value opened on this line runs on over the following lines; is a closing `{}` missing?",
+                        record.len(),
+                        header.len(),
+                        source.quote
+                    ),
+                });
+            }
             return Err(DataError::RowWidth {
                 file: path.to_path_buf(),
                 line,

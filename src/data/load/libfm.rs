@@ -11,6 +11,7 @@ pub fn load(path: &Path, table: &mut RawTable) -> Result<(), DataError> {
     let reader = super::open(path)?;
     let mut binding = None;
     let mut width = 0;
+    let mut first_line = 0;
     for (index, line) in reader.split(b'\n').enumerate() {
         let line_number = index as u64 + 1;
         let line = line.map_err(|e| DataError::io(path, e))?;
@@ -41,18 +42,19 @@ pub fn load(path: &Path, table: &mut RawTable) -> Result<(), DataError> {
             Some(b) => b,
             None => {
                 width = cells.len();
+                first_line = line_number;
                 let header: Vec<String> =
                     std::iter::once("label".to_string()).chain((1..width).map(|i| format!("c{i}"))).collect();
                 binding.insert(table.bind(&header, path)?)
             }
         };
         if cells.len() != width {
-            return Err(DataError::RowWidth {
-                file: path.to_path_buf(),
-                line: line_number,
-                expected: width,
-                found: cells.len(),
-            });
+            // libFM files have no header: the first row fixes the number of fields.
+            return Err(bad(format!(
+                "{} features, but line {first_line} has {}; every row needs one feature per field",
+                cells.len().saturating_sub(1),
+                width - 1
+            )));
         }
         table.push(binding, cells.as_slice(), path, line_number)?;
     }

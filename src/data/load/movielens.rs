@@ -31,7 +31,10 @@ const COLUMNS: [&str; 13] = [
 ];
 
 /// Lines of a file split on `separator`, with 1-based line numbers; blank lines skipped.
-fn rows(path: &Path, separator: u8) -> Result<Vec<(u64, Vec<Vec<u8>>)>, DataError> {
+/// A line number with the line's cells.
+type Line = (u64, Vec<Vec<u8>>);
+
+fn rows(path: &Path, separator: u8) -> Result<Vec<Line>, DataError> {
     let mut out = Vec::new();
     for (index, line) in super::open(path)?.split(b'\n').enumerate() {
         let line = line.map_err(|e| DataError::io(path, e))?;
@@ -47,7 +50,8 @@ fn expect_width(path: &Path, line: u64, cells: &[Vec<u8>], width: usize) -> Resu
     if cells.len() == width {
         Ok(())
     } else {
-        Err(DataError::RowWidth { file: path.to_path_buf(), line, expected: width, found: cells.len() })
+        let message = format!("{} `|`-separated values, expected {width}", cells.len());
+        Err(DataError::BadRow { file: path.to_path_buf(), line, message })
     }
 }
 
@@ -96,11 +100,10 @@ pub fn load(files: &[SourceFile], table: &mut RawTable) -> Result<(), DataError>
         }
         let cells: Vec<&[u8]> = line.trim_ascii_end().split(|&b| b == b'\t').collect();
         if cells.len() != 4 {
-            return Err(DataError::RowWidth {
+            return Err(DataError::BadRow {
                 file: data_path.clone(),
                 line: line_number,
-                expected: 4,
-                found: cells.len(),
+                message: format!("{} tab-separated values, expected 4 (user, item, rating, timestamp)", cells.len()),
             });
         }
         let missing = |what: &str, id: &[u8], file: &Path| DataError::BadRow {
