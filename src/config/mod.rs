@@ -2,6 +2,7 @@
 //! TOML parsing with errors that name file, line, column and key path.
 
 mod error;
+pub mod experiment;
 pub mod workspace;
 
 pub use error::{ConfigError, parse_toml};

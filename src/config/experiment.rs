@@ -1,0 +1,534 @@
+//! Experiment files (`workspaces/*/experiments/*.toml`): dataset, model, APG settings
+//! with the condition, training and metrics. Every key has a default and is validated
+//! against the dataset's fields, with errors naming file, line, column and key path.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, parse_toml};
+use crate::data::descriptor::{DEFAULT_DATASET, FieldKind, LoadedDescriptor};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Defaults to the file's stem.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Descriptor path (relative to the experiment file) or built-in name.
+    #[serde(default = "default_dataset")]
+    pub dataset: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// `cpu`, or `cuda[:N]` in builds with the `cuda` feature.
+    #[serde(default = "default_device")]
+    pub device: String,
+    #[serde(default)]
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub apg: ApgSpec,
+    #[serde(default)]
+    pub train: TrainSpec,
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+}
+
+fn default_dataset() -> String {
+    DEFAULT_DATASET.into()
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_device() -> String {
+    "cpu".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseModel {
+    /// Embeddings -> MLP -> logit.
+    #[default]
+    Dnn,
+    /// Wide (per-feature linear terms) & deep.
+    Wdl,
+    /// FM second-order interactions + linear terms + deep.
+    Deepfm,
+    /// Cross network v1 beside the deep tower.
+    Dcn,
+    /// Cross network v2 (full-matrix cross layers) beside the deep tower.
+    Dcnv2,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSpec {
+    pub base: BaseModel,
+    /// Input fields; empty = every non-derived field of the dataset.
+    pub inputs: Vec<String>,
+    pub embedding_dim: usize,
+    /// Per-field embedding widths overriding `embedding_dim`.
+    pub embedding_dims: std::collections::BTreeMap<String, usize>,
+    /// Widths of the deep tower's hidden layers.
+    pub hidden: Vec<usize>,
+    pub dropout: f64,
+    /// Cross layers of dcn / dcnv2.
+    pub cross_layers: usize,
+}
+
+impl Default for ModelSpec {
+    fn default() -> Self {
+        ModelSpec {
+            base: BaseModel::Dnn,
+            inputs: Vec::new(),
+            embedding_dim: 16,
+            embedding_dims: Default::default(),
+            hidden: vec![256, 128, 64],
+            dropout: 0.0,
+            cross_layers: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// Plain dense layers: the base model.
+    #[default]
+    Static,
+    /// The full weight matrix generated per instance (ablation only; slow).
+    V1,
+    /// U_i, S_i, V_i generated, W_i rebuilt.
+    V2,
+    /// U_i, S_i, V_i generated, applied as ((x U_i) S_i) V_i.
+    V3,
+    /// S_i generated, U and V shared.
+    V4,
+    /// v4 with over-parameterised U = U_l U_r and V = V_l V_r (merged for inference).
+    V5,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConditionMode {
+    /// One categorical field's embedding.
+    #[default]
+    Group,
+    /// Several fields, aggregated at the input or the output.
+    Mix,
+    /// Each layer's own input.
+    #[serde(rename = "self")]
+    SelfWise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// One generator over the aggregated condition embeddings.
+    #[default]
+    Input,
+    /// One generator (and S) per condition field; layer outputs aggregated.
+    Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputAggregator {
+    #[default]
+    Concat,
+    Mean,
+    Attention,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputAggregator {
+    #[default]
+    Mean,
+    Attention,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConditionSpec {
+    pub mode: ConditionMode,
+    /// Condition fields (group: exactly one; mix: two or more; self: none).
+    pub fields: Vec<String>,
+    pub aggregation: Aggregation,
+    pub input_agg: InputAggregator,
+    pub output_agg: OutputAggregator,
+    /// Own embedding tables for the condition instead of the input embeddings.
+    pub separate_embedding: bool,
+    /// Width of separate condition embeddings (and of condition fields that are not inputs).
+    pub embedding_dim: usize,
+}
+
+impl Default for ConditionSpec {
+    fn default() -> Self {
+        ConditionSpec {
+            mode: ConditionMode::Group,
+            fields: Vec::new(),
+            aggregation: Aggregation::Input,
+            input_agg: InputAggregator::Concat,
+            output_agg: OutputAggregator::Mean,
+            separate_embedding: false,
+            embedding_dim: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApgSpec {
+    pub variant: Variant,
+    /// K per hidden layer; one value applies to every layer.
+    pub rank: Vec<usize>,
+    /// P per hidden layer (v5); one value applies to every layer; empty = 2 K.
+    pub overparam: Vec<usize>,
+    /// Which hidden layers are APG; empty = all.
+    pub layers: Vec<bool>,
+    pub generator_hidden: Vec<usize>,
+    pub generator_dropout: f64,
+    pub generate_bias: bool,
+    /// Start with S = I (the generator's output bias initialised to vec(I)).
+    pub identity_init: bool,
+    /// No gradient from the generator into the condition embeddings.
+    pub detach_condition: bool,
+    pub condition: ConditionSpec,
+}
+
+impl Default for ApgSpec {
+    fn default() -> Self {
+        ApgSpec {
+            variant: Variant::Static,
+            rank: vec![32, 16, 8],
+            overparam: Vec::new(),
+            layers: Vec::new(),
+            generator_hidden: Vec::new(),
+            generator_dropout: 0.0,
+            generate_bias: true,
+            identity_init: false,
+            detach_condition: false,
+            condition: ConditionSpec::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Monitor {
+    #[default]
+    Auc,
+    Logloss,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSpec {
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub betas: [f64; 2],
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub embedding_l2: f64,
+    /// Validate every N steps as well as at epoch ends (0: epoch ends only).
+    pub eval_every: usize,
+    pub monitor: Monitor,
+    /// Evaluations without improvement before stopping (0: never stop early).
+    pub patience: usize,
+    /// Stop after this many steps (0: no limit).
+    pub max_steps: usize,
+    pub shuffle: bool,
+    /// Threads of the matrix kernels (0: all cores).
+    pub threads: usize,
+}
+
+impl Default for TrainSpec {
+    fn default() -> Self {
+        TrainSpec {
+            batch_size: 1024,
+            epochs: 3,
+            lr: 1e-3,
+            betas: [0.9, 0.999],
+            eps: 1e-8,
+            weight_decay: 0.0,
+            embedding_l2: 0.0,
+            eval_every: 0,
+            monitor: Monitor::Auc,
+            patience: 2,
+            max_steps: 0,
+            shuffle: true,
+            threads: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSpec {
+    /// Field GAUC averages over (e.g. the user); empty = no GAUC.
+    pub gauc_field: String,
+    /// Fields whose every value gets AUC / logloss / rows (e.g. user_activity).
+    pub group_fields: Vec<String>,
+    /// Run id to compute RelaImpr against.
+    pub baseline: String,
+}
+
+/// An experiment file, parsed and checked, with the dataset descriptor it names.
+#[derive(Debug, Clone)]
+pub struct LoadedExperiment {
+    pub experiment: Experiment,
+    pub file: PathBuf,
+    pub text: String,
+    pub dataset: LoadedDescriptor,
+}
+
+impl LoadedExperiment {
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        Self::from_text(path, &text)
+    }
+
+    pub fn from_text(file: &Path, text: &str) -> Result<Self, ConfigError> {
+        let mut experiment: Experiment = parse_toml(file, text)?;
+        if experiment.name.is_empty() {
+            experiment.name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        }
+        let base = file.parent().unwrap_or(Path::new("."));
+        let reference = base.join(&experiment.dataset);
+        let dataset = if reference.is_file() {
+            LoadedDescriptor::from_file(&reference)?
+        } else {
+            LoadedDescriptor::open(&experiment.dataset).map_err(|e| {
+                if e.file == Path::new(&experiment.dataset) {
+                    ConfigError::at_key(file, text, "dataset", e.message)
+                } else {
+                    e
+                }
+            })?
+        };
+        let loaded = LoadedExperiment { experiment, file: file.to_path_buf(), text: text.to_string(), dataset };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
+    fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::at_key(&self.file, &self.text, key, message)
+    }
+
+    /// Names of the dataset's fields and derived fields, with their kinds.
+    fn dataset_fields(&self) -> Vec<(String, Option<FieldKind>)> {
+        let d = &self.dataset.descriptor;
+        d.fields.iter().map(|f| (f.name.clone(), Some(f.kind))).chain(d.derived.iter().map(|f| (f.name.clone(), None))).collect()
+    }
+
+    /// The input fields: the listed ones, or every non-derived field.
+    pub fn input_fields(&self) -> Vec<String> {
+        let m = &self.experiment.model;
+        if m.inputs.is_empty() {
+            self.dataset.descriptor.fields.iter().map(|f| f.name.clone()).collect()
+        } else {
+            m.inputs.clone()
+        }
+    }
+
+    /// K of hidden layer `layer`.
+    pub fn rank(&self, layer: usize) -> usize {
+        per_layer(&self.experiment.apg.rank, layer).unwrap_or(8)
+    }
+
+    /// P of hidden layer `layer` (default 2 K).
+    pub fn overparam(&self, layer: usize) -> usize {
+        per_layer(&self.experiment.apg.overparam, layer).unwrap_or(2 * self.rank(layer))
+    }
+
+    pub fn is_apg_layer(&self, layer: usize) -> bool {
+        self.experiment.apg.variant != Variant::Static && self.experiment.apg.layers.get(layer).copied().unwrap_or(true)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let e = &self.experiment;
+        let fields = self.dataset_fields();
+        let has = |name: &str| fields.iter().any(|(n, _)| n == name);
+        let names = || fields.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+        if e.device != "cpu" && e.device != "cuda" && !e.device.starts_with("cuda:") {
+            return Err(self.error("device", format!("unknown device {:?}: use \"cpu\" or \"cuda[:N]\"", e.device)));
+        }
+        for (i, input) in e.model.inputs.iter().enumerate() {
+            if !has(input) {
+                return Err(self.error(&format!("model.inputs[{i}]"), format!("no field {input:?} in the dataset (fields: {})", names())));
+            }
+        }
+        for name in e.model.embedding_dims.keys() {
+            if !has(name) {
+                return Err(self.error(&format!("model.embedding_dims.{name}"), format!("no field {name:?} in the dataset (fields: {})", names())));
+            }
+        }
+        let dims = std::iter::once(("model.embedding_dim".to_string(), e.model.embedding_dim))
+            .chain(e.model.embedding_dims.iter().map(|(k, v)| (format!("model.embedding_dims.{k}"), *v)))
+            .chain(std::iter::once(("apg.condition.embedding_dim".to_string(), e.apg.condition.embedding_dim)));
+        for (key, dim) in dims {
+            if dim == 0 || dim > 4096 {
+                return Err(self.error(&key, "embedding widths must be between 1 and 4096"));
+            }
+        }
+        if e.model.base == BaseModel::Deepfm && e.model.embedding_dims.values().any(|&d| d != e.model.embedding_dim) {
+            return Err(self.error("model.embedding_dims", "deepfm's FM part needs one embedding width for every field"));
+        }
+        if e.model.hidden.is_empty() || e.model.hidden.contains(&0) {
+            return Err(self.error("model.hidden", "the deep tower needs at least one hidden layer, each wider than 0"));
+        }
+        if !(0.0..1.0).contains(&e.model.dropout) {
+            return Err(self.error("model.dropout", "dropout must be in [0, 1)"));
+        }
+        if matches!(e.model.base, BaseModel::Dcn | BaseModel::Dcnv2) && e.model.cross_layers == 0 {
+            return Err(self.error("model.cross_layers", "dcn needs at least one cross layer"));
+        }
+        self.validate_apg()?;
+        self.validate_train()?;
+        for (i, field) in e.metrics.group_fields.iter().enumerate() {
+            if !has(field) {
+                return Err(self.error(&format!("metrics.group_fields[{i}]"), format!("no field {field:?} in the dataset (fields: {})", names())));
+            }
+        }
+        if !e.metrics.gauc_field.is_empty() && !has(&e.metrics.gauc_field) {
+            return Err(self.error("metrics.gauc_field", format!("no field {:?} in the dataset (fields: {})", e.metrics.gauc_field, names())));
+        }
+        Ok(())
+    }
+
+    fn validate_apg(&self) -> Result<(), ConfigError> {
+        let e = &self.experiment;
+        let apg = &e.apg;
+        if apg.variant == Variant::Static {
+            return Ok(());
+        }
+        let layers = e.model.hidden.len();
+        for (key, list) in [("apg.rank", &apg.rank), ("apg.overparam", &apg.overparam)] {
+            if list.len() > 1 && list.len() != layers {
+                return Err(self.error(key, format!("give one value or one per hidden layer ({layers}), not {}", list.len())));
+            }
+        }
+        if apg.layers.len() > 1 && apg.layers.len() != layers {
+            return Err(self.error("apg.layers", format!("give one flag per hidden layer ({layers})")));
+        }
+        let input_width = self.input_width();
+        for layer in 0..layers {
+            if !self.is_apg_layer(layer) {
+                continue;
+            }
+            let n_in = if layer == 0 { input_width } else { e.model.hidden[layer - 1] };
+            let n_out = e.model.hidden[layer];
+            let (k, p) = (self.rank(layer), self.overparam(layer));
+            let index = if apg.rank.len() > 1 { layer } else { 0 };
+            if k == 0 || k > n_in.min(n_out) {
+                return Err(self.error(
+                    &format!("apg.rank[{index}]"),
+                    format!("K = {k} must be between 1 and min(N_in, N_out) = min({n_in}, {n_out}) = {} for hidden layer {layer}", n_in.min(n_out)),
+                ));
+            }
+            if apg.variant == Variant::V5 && p < k {
+                let index = if apg.overparam.len() > 1 { layer } else { 0 };
+                return Err(self.error(&format!("apg.overparam[{index}]"), format!("P = {p} must be at least K = {k} for hidden layer {layer}")));
+            }
+            if apg.variant == Variant::V1 && n_in * n_out > 1 << 20 {
+                return Err(self.error(
+                    "apg.variant",
+                    format!("v1 would generate a {n_in} x {n_out} matrix per instance in hidden layer {layer}: use narrower layers (at most 2^20 weights)"),
+                ));
+            }
+        }
+        if !(0.0..1.0).contains(&apg.generator_dropout) {
+            return Err(self.error("apg.generator_dropout", "dropout must be in [0, 1)"));
+        }
+        let condition = &apg.condition;
+        let fields = self.dataset_fields();
+        let wanted = match condition.mode {
+            ConditionMode::Group if condition.fields.len() != 1 => Some("a group condition needs exactly one field"),
+            ConditionMode::Mix if condition.fields.len() < 2 => Some("a mix condition needs two or more fields"),
+            ConditionMode::SelfWise if !condition.fields.is_empty() => Some("a self condition uses each layer's input and takes no fields"),
+            _ => None,
+        };
+        if let Some(message) = wanted {
+            return Err(self.error("apg.condition.fields", message));
+        }
+        for (i, name) in condition.fields.iter().enumerate() {
+            let key = format!("apg.condition.fields[{i}]");
+            match fields.iter().find(|(n, _)| n == name) {
+                None => {
+                    let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+                    return Err(self.error(&key, format!("no field {name:?} in the dataset (fields: {})", names.join(", "))));
+                }
+                Some((_, Some(FieldKind::MultiCategorical))) => {
+                    return Err(self.error(&key, format!("{name:?} is multi-valued: a condition needs one value per row")));
+                }
+                Some((_, Some(FieldKind::Numeric))) if self.numeric_is_scaled(name) => {
+                    return Err(self.error(&key, format!("{name:?} is a scaled number: condition on a categorical or bucketised field")));
+                }
+                _ => {}
+            }
+            if condition.fields[..i].contains(name) {
+                return Err(self.error(&key, format!("{name:?} is listed twice")));
+            }
+        }
+        if condition.mode == ConditionMode::Mix && condition.aggregation == Aggregation::Input && condition.input_agg != InputAggregator::Concat {
+            let widths: Vec<usize> = condition.fields.iter().map(|f| self.condition_width(f)).collect();
+            if widths.windows(2).any(|w| w[0] != w[1]) {
+                return Err(self.error("apg.condition.input_agg", format!("mean and attention need condition embeddings of one width; they are {widths:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_train(&self) -> Result<(), ConfigError> {
+        let t = &self.experiment.train;
+        let checks: [(&str, bool, &str); 7] = [
+            ("train.batch_size", t.batch_size == 0 || t.batch_size > 1 << 20, "batch_size must be between 1 and 1048576"),
+            ("train.epochs", t.epochs == 0, "epochs must be at least 1"),
+            ("train.lr", !(t.lr > 0.0 && t.lr.is_finite()), "lr must be a positive number"),
+            ("train.betas", t.betas.iter().any(|b| !(0.0..1.0).contains(b)), "betas must be in [0, 1)"),
+            ("train.eps", !(t.eps > 0.0), "eps must be positive"),
+            ("train.weight_decay", !(t.weight_decay >= 0.0), "weight_decay must be >= 0"),
+            ("train.embedding_l2", !(t.embedding_l2 >= 0.0), "embedding_l2 must be >= 0"),
+        ];
+        match checks.iter().find(|(_, bad, _)| *bad) {
+            Some((key, _, message)) => Err(self.error(key, *message)),
+            None => Ok(()),
+        }
+    }
+
+    fn numeric_is_scaled(&self, name: &str) -> bool {
+        use crate::data::descriptor::NumericTransform;
+        self.dataset.descriptor.fields.iter().any(|f| f.name == name && f.transform == Some(NumericTransform::Scale))
+    }
+
+    /// Embedding width of an input field.
+    pub fn embedding_width(&self, field: &str) -> usize {
+        self.experiment.model.embedding_dims.get(field).copied().unwrap_or(self.experiment.model.embedding_dim)
+    }
+
+    /// Width of a condition field's embedding: its input embedding when shared.
+    pub fn condition_width(&self, field: &str) -> usize {
+        let c = &self.experiment.apg.condition;
+        if !c.separate_embedding && self.input_fields().iter().any(|f| f == field) {
+            self.embedding_width(field)
+        } else {
+            c.embedding_dim
+        }
+    }
+
+    /// Width of the deep tower's input: embeddings plus one column per scaled number.
+    pub fn input_width(&self) -> usize {
+        self.input_fields().iter().map(|f| if self.numeric_is_scaled(f) { 1 } else { self.embedding_width(f) }).sum()
+    }
+}
+
+fn per_layer(values: &[usize], layer: usize) -> Option<usize> {
+    match values {
+        [] => None,
+        [one] => Some(*one),
+        many => many.get(layer).copied(),
+    }
+}

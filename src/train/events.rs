@@ -1,0 +1,87 @@
+//! What a training run reports, through a channel, to whoever watches it: the headless
+//! progress output, the run folder writer and the TUI all consume the same events.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    LoadingData,
+    Building,
+    Training,
+    Paused,
+    Evaluating,
+    Testing,
+    Finished,
+    Stopped,
+    Failed,
+}
+
+/// AUC / logloss / rows for one value of a group field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupMetrics {
+    pub field: String,
+    pub value: String,
+    pub rows: usize,
+    /// None when the group holds one class only.
+    pub auc: Option<f64>,
+    pub logloss: f64,
+}
+
+/// Metrics of one evaluation of a split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalMetrics {
+    pub split: String,
+    pub rows: usize,
+    pub auc: Option<f64>,
+    pub logloss: f64,
+    pub gauc: Option<f64>,
+    pub groups: Vec<GroupMetrics>,
+}
+
+/// One line of metrics.jsonl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MetricsRecord {
+    /// Training loss averaged since the previous record.
+    Train { step: usize, epoch: usize, loss: f64, samples_per_s: f64, elapsed_s: f64 },
+    Eval { step: usize, epoch: usize, elapsed_s: f64, metrics: EvalMetrics },
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ParamCounts {
+    /// Dense (tower, APG, generator, cross, output) parameters.
+    pub dense: usize,
+    /// Embedding table entries (rows x width, all tables).
+    pub embedding: usize,
+}
+
+/// The end of a run: what summary.json holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub status: String,
+    pub steps: usize,
+    pub epochs_done: f64,
+    pub best_step: Option<usize>,
+    pub best_valid: Option<EvalMetrics>,
+    pub test: Option<EvalMetrics>,
+    pub params: ParamCounts,
+    pub train_seconds: f64,
+    pub samples_per_s: f64,
+    pub stopped_early: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Phase { phase: Phase },
+    /// A human-readable line for log.txt and the log tail.
+    Log { line: String },
+    /// Total steps the run plans (epochs x batches, or max_steps).
+    Plan { total_steps: usize, steps_per_epoch: usize, params: ParamCounts },
+    Metrics { record: MetricsRecord },
+    /// Best model so far (by the monitored validation metric), as named tensors.
+    Checkpoint { step: usize },
+    Finished { summary: Box<RunSummary> },
+    Failed { error: String },
+}
