@@ -5,4 +5,6 @@
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod model;
+pub mod runs;
 pub mod train;

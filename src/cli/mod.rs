@@ -2,6 +2,7 @@
 //! command is a thin caller of the engines and can print `--json`.
 
 mod data;
+mod run;
 mod table;
 
 use std::path::PathBuf;
@@ -30,6 +31,20 @@ pub enum Command {
     /// Inspect and fetch datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Train one experiment headless and record it in the workspace's runs/ folder.
+    Run {
+        /// The experiment file (e.g. workspaces/demo/experiments/baseline.toml).
+        experiment: PathBuf,
+        /// Use this seed instead of the experiment's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`); overrides the experiment's.
+        #[arg(long, value_parser = run::parse_device)]
+        device: Option<String>,
+        /// Print one JSON object (run id, folder, status, summary) on stdout at the end, and nothing else there.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Data(DataCommand::Fetch { name, dir, mirror, sha256, force })) => {
             data::fetch(&name, &dir, mirror, sha256, force)
         }
+        Some(Command::Run { experiment, seed, device, json }) => run::run(&experiment, seed, device, json),
     }
 }
 

@@ -287,7 +287,8 @@ pub struct LoadedExperiment {
 
 impl LoadedExperiment {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
         Self::from_text(path, &text)
     }
 
@@ -321,7 +322,11 @@ impl LoadedExperiment {
     /// Names of the dataset's fields and derived fields, with their kinds.
     fn dataset_fields(&self) -> Vec<(String, Option<FieldKind>)> {
         let d = &self.dataset.descriptor;
-        d.fields.iter().map(|f| (f.name.clone(), Some(f.kind))).chain(d.derived.iter().map(|f| (f.name.clone(), None))).collect()
+        d.fields
+            .iter()
+            .map(|f| (f.name.clone(), Some(f.kind)))
+            .chain(d.derived.iter().map(|f| (f.name.clone(), None)))
+            .collect()
     }
 
     /// The input fields: the listed ones, or every non-derived field.
@@ -358,12 +363,18 @@ impl LoadedExperiment {
         }
         for (i, input) in e.model.inputs.iter().enumerate() {
             if !has(input) {
-                return Err(self.error(&format!("model.inputs[{i}]"), format!("no field {input:?} in the dataset (fields: {})", names())));
+                return Err(self.error(
+                    &format!("model.inputs[{i}]"),
+                    format!("no field {input:?} in the dataset (fields: {})", names()),
+                ));
             }
         }
         for name in e.model.embedding_dims.keys() {
             if !has(name) {
-                return Err(self.error(&format!("model.embedding_dims.{name}"), format!("no field {name:?} in the dataset (fields: {})", names())));
+                return Err(self.error(
+                    &format!("model.embedding_dims.{name}"),
+                    format!("no field {name:?} in the dataset (fields: {})", names()),
+                ));
             }
         }
         let dims = std::iter::once(("model.embedding_dim".to_string(), e.model.embedding_dim))
@@ -375,7 +386,9 @@ impl LoadedExperiment {
             }
         }
         if e.model.base == BaseModel::Deepfm && e.model.embedding_dims.values().any(|&d| d != e.model.embedding_dim) {
-            return Err(self.error("model.embedding_dims", "deepfm's FM part needs one embedding width for every field"));
+            return Err(
+                self.error("model.embedding_dims", "deepfm's FM part needs one embedding width for every field")
+            );
         }
         if e.model.hidden.is_empty() || e.model.hidden.contains(&0) {
             return Err(self.error("model.hidden", "the deep tower needs at least one hidden layer, each wider than 0"));
@@ -390,11 +403,17 @@ impl LoadedExperiment {
         self.validate_train()?;
         for (i, field) in e.metrics.group_fields.iter().enumerate() {
             if !has(field) {
-                return Err(self.error(&format!("metrics.group_fields[{i}]"), format!("no field {field:?} in the dataset (fields: {})", names())));
+                return Err(self.error(
+                    &format!("metrics.group_fields[{i}]"),
+                    format!("no field {field:?} in the dataset (fields: {})", names()),
+                ));
             }
         }
         if !e.metrics.gauc_field.is_empty() && !has(&e.metrics.gauc_field) {
-            return Err(self.error("metrics.gauc_field", format!("no field {:?} in the dataset (fields: {})", e.metrics.gauc_field, names())));
+            return Err(self.error(
+                "metrics.gauc_field",
+                format!("no field {:?} in the dataset (fields: {})", e.metrics.gauc_field, names()),
+            ));
         }
         Ok(())
     }
@@ -408,7 +427,9 @@ impl LoadedExperiment {
         let layers = e.model.hidden.len();
         for (key, list) in [("apg.rank", &apg.rank), ("apg.overparam", &apg.overparam)] {
             if list.len() > 1 && list.len() != layers {
-                return Err(self.error(key, format!("give one value or one per hidden layer ({layers}), not {}", list.len())));
+                return Err(
+                    self.error(key, format!("give one value or one per hidden layer ({layers}), not {}", list.len()))
+                );
             }
         }
         if apg.layers.len() > 1 && apg.layers.len() != layers {
@@ -431,7 +452,10 @@ impl LoadedExperiment {
             }
             if apg.variant == Variant::V5 && p < k {
                 let index = if apg.overparam.len() > 1 { layer } else { 0 };
-                return Err(self.error(&format!("apg.overparam[{index}]"), format!("P = {p} must be at least K = {k} for hidden layer {layer}")));
+                return Err(self.error(
+                    &format!("apg.overparam[{index}]"),
+                    format!("P = {p} must be at least K = {k} for hidden layer {layer}"),
+                ));
             }
             if apg.variant == Variant::V1 && n_in * n_out > 1 << 20 {
                 return Err(self.error(
@@ -448,7 +472,9 @@ impl LoadedExperiment {
         let wanted = match condition.mode {
             ConditionMode::Group if condition.fields.len() != 1 => Some("a group condition needs exactly one field"),
             ConditionMode::Mix if condition.fields.len() < 2 => Some("a mix condition needs two or more fields"),
-            ConditionMode::SelfWise if !condition.fields.is_empty() => Some("a self condition uses each layer's input and takes no fields"),
+            ConditionMode::SelfWise if !condition.fields.is_empty() => {
+                Some("a self condition uses each layer's input and takes no fields")
+            }
             _ => None,
         };
         if let Some(message) = wanted {
@@ -459,13 +485,20 @@ impl LoadedExperiment {
             match fields.iter().find(|(n, _)| n == name) {
                 None => {
                     let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
-                    return Err(self.error(&key, format!("no field {name:?} in the dataset (fields: {})", names.join(", "))));
+                    return Err(
+                        self.error(&key, format!("no field {name:?} in the dataset (fields: {})", names.join(", ")))
+                    );
                 }
                 Some((_, Some(FieldKind::MultiCategorical))) => {
-                    return Err(self.error(&key, format!("{name:?} is multi-valued: a condition needs one value per row")));
+                    return Err(
+                        self.error(&key, format!("{name:?} is multi-valued: a condition needs one value per row"))
+                    );
                 }
                 Some((_, Some(FieldKind::Numeric))) if self.numeric_is_scaled(name) => {
-                    return Err(self.error(&key, format!("{name:?} is a scaled number: condition on a categorical or bucketised field")));
+                    return Err(self.error(
+                        &key,
+                        format!("{name:?} is a scaled number: condition on a categorical or bucketised field"),
+                    ));
                 }
                 _ => {}
             }
@@ -473,10 +506,16 @@ impl LoadedExperiment {
                 return Err(self.error(&key, format!("{name:?} is listed twice")));
             }
         }
-        if condition.mode == ConditionMode::Mix && condition.aggregation == Aggregation::Input && condition.input_agg != InputAggregator::Concat {
+        if condition.mode == ConditionMode::Mix
+            && condition.aggregation == Aggregation::Input
+            && condition.input_agg != InputAggregator::Concat
+        {
             let widths: Vec<usize> = condition.fields.iter().map(|f| self.condition_width(f)).collect();
             if widths.windows(2).any(|w| w[0] != w[1]) {
-                return Err(self.error("apg.condition.input_agg", format!("mean and attention need condition embeddings of one width; they are {widths:?}")));
+                return Err(self.error(
+                    "apg.condition.input_agg",
+                    format!("mean and attention need condition embeddings of one width; they are {widths:?}"),
+                ));
             }
         }
         Ok(())
@@ -485,7 +524,11 @@ impl LoadedExperiment {
     fn validate_train(&self) -> Result<(), ConfigError> {
         let t = &self.experiment.train;
         let checks: [(&str, bool, &str); 7] = [
-            ("train.batch_size", t.batch_size == 0 || t.batch_size > 1 << 20, "batch_size must be between 1 and 1048576"),
+            (
+                "train.batch_size",
+                t.batch_size == 0 || t.batch_size > 1 << 20,
+                "batch_size must be between 1 and 1048576",
+            ),
             ("train.epochs", t.epochs == 0, "epochs must be at least 1"),
             ("train.lr", !(t.lr > 0.0 && t.lr.is_finite()), "lr must be a positive number"),
             ("train.betas", t.betas.iter().any(|b| !(0.0..1.0).contains(b)), "betas must be in [0, 1)"),

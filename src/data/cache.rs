@@ -28,6 +28,9 @@ pub fn fingerprint(descriptor: &LoadedDescriptor, files: &[SourceFile]) -> Resul
     hasher.update(&FORMAT_VERSION.to_le_bytes());
     let canonical = serde_json::to_vec(&descriptor.descriptor).expect("descriptors serialise");
     hasher.update(&canonical);
+    if descriptor.descriptor.source.format == crate::data::descriptor::Format::Synthetic {
+        hasher.update(&crate::data::synthetic::GENERATOR_VERSION.to_le_bytes());
+    }
     let mut buffer = vec![0u8; 1 << 20];
     for file in files {
         hasher.update(file.path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());

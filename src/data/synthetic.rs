@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::DataError;
 use crate::data::raw::RawTable;
 
+/// Bump whenever the generated data changes for a given spec: caches key on it.
+pub const GENERATOR_VERSION: u32 = 2;
+
 /// Columns the generator produces, in order.
 pub const COLUMNS: [&str; 8] = ["user", "item", "item_category", "domain", "device", "hour", "price", "click"];
 
@@ -115,7 +118,8 @@ struct World {
     user_taste: Vec<f64>,
     item_category: Vec<usize>,
     item_bias: Vec<f64>,
-    item_style: Vec<f64>,
+    /// Hidden style of each item category (TASTE_DIM each).
+    category_style: Vec<f64>,
     item_price: Vec<f64>,
     /// Per domain: base rate, taste matrix (TASTE_DIM^2), category x device table,
     /// price slope, device mix.
@@ -147,7 +151,7 @@ impl World {
             user_taste: normals(spec.users * TASTE_DIM, rng),
             item_category: (0..spec.items).map(|_| rng.gen_range(0..spec.categories)).collect(),
             item_bias: normals(spec.items, rng),
-            item_style: normals(spec.items * TASTE_DIM, rng),
+            category_style: normals(spec.categories * TASTE_DIM, rng),
             item_price: (0..spec.items).map(|_| (1.5 + 0.8 * normal(rng)).exp()).collect(),
             domain_base: (0..spec.domains).map(|_| -1.0 + 0.4 * normal(rng)).collect(),
             domain_taste: (0..spec.domains).map(|_| mix(&shared_taste, rng)).collect(),
@@ -161,17 +165,18 @@ impl World {
 
     /// The click logit of a row: the rule of the row's domain.
     fn logit(&self, user: usize, item: usize, domain: usize, device: usize, hour: usize) -> f64 {
+        let category = self.item_category[item];
         let taste: f64 = (0..TASTE_DIM)
             .flat_map(|a| (0..TASTE_DIM).map(move |b| (a, b)))
             .map(|(a, b)| {
                 self.user_taste[user * TASTE_DIM + a]
                     * self.domain_taste[domain][a * TASTE_DIM + b]
-                    * self.item_style[item * TASTE_DIM + b]
+                    * self.category_style[category * TASTE_DIM + b]
             })
             .sum::<f64>()
             / TASTE_DIM as f64;
         let categories = self.domain_context[domain].len() / DEVICES.len();
-        let context = self.domain_context[domain][self.item_category[item] * DEVICES.len() + device] * 0.6;
+        let context = self.domain_context[domain][self.item_category[item] * DEVICES.len() + device];
         debug_assert!(self.item_category[item] < categories);
         let price = self.domain_price[domain] * (self.item_price[item].ln() - 1.5);
         let evening = if (18..23).contains(&hour) { 0.3 } else { 0.0 };

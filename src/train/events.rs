@@ -44,8 +44,19 @@ pub struct EvalMetrics {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MetricsRecord {
     /// Training loss averaged since the previous record.
-    Train { step: usize, epoch: usize, loss: f64, samples_per_s: f64, elapsed_s: f64 },
-    Eval { step: usize, epoch: usize, elapsed_s: f64, metrics: EvalMetrics },
+    Train {
+        step: usize,
+        epoch: usize,
+        loss: f64,
+        samples_per_s: f64,
+        elapsed_s: f64,
+    },
+    Eval {
+        step: usize,
+        epoch: usize,
+        elapsed_s: f64,
+        metrics: EvalMetrics,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -74,14 +85,32 @@ pub struct RunSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Phase { phase: Phase },
+    Phase {
+        phase: Phase,
+    },
     /// A human-readable line for log.txt and the log tail.
-    Log { line: String },
+    Log {
+        line: String,
+    },
     /// Total steps the run plans (epochs x batches, or max_steps).
-    Plan { total_steps: usize, steps_per_epoch: usize, params: ParamCounts },
-    Metrics { record: MetricsRecord },
-    /// Best model so far (by the monitored validation metric), as named tensors.
-    Checkpoint { step: usize },
-    Finished { summary: Box<RunSummary> },
-    Failed { error: String },
+    Plan {
+        total_steps: usize,
+        steps_per_epoch: usize,
+        params: ParamCounts,
+        dataset_fingerprint: String,
+    },
+    Metrics {
+        record: MetricsRecord,
+    },
+    /// The best model so far (by the monitored validation metric) was saved.
+    Checkpoint {
+        step: usize,
+        path: std::path::PathBuf,
+    },
+    Finished {
+        summary: Box<RunSummary>,
+    },
+    Failed {
+        error: String,
+    },
 }

@@ -2,5 +2,7 @@
 
 pub mod events;
 pub mod metrics;
+pub mod run;
+pub mod trainer;
 
 pub use events::{EvalMetrics, Event, GroupMetrics, MetricsRecord, ParamCounts, Phase, RunSummary};

@@ -1,0 +1,284 @@
+//! `run EXPERIMENT.toml`: trains one experiment headless, records it in a run folder,
+//! shows progress on stderr (a bar on a terminal, plain lines otherwise) and ends with a
+//! summary, or with one JSON object on stdout.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::cli::table::{Table, thousands};
+use crate::config::ConfigError;
+use crate::config::experiment::LoadedExperiment;
+use crate::data::LoadOptions;
+use crate::runs::{Manifest, RunStatus, RunWriter, phase_label};
+use crate::train::trainer::{self, TrainJob};
+use crate::train::{EvalMetrics, Event, MetricsRecord, Phase, RunSummary};
+
+/// How often the event loop looks at the signal flag while the trainer is quiet.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Exit code of a run ended by a signal (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
+
+const BUILD_WITH_CUDA: &str = "this apg-bench was built without CUDA support: build it with \
+                               `cargo build --release --features cuda` (needs the CUDA toolkit), or use the cpu";
+
+/// `--device`: `cpu`, `cuda` or `cuda:N`.
+pub fn parse_device(device: &str) -> Result<String, String> {
+    let valid = match device.strip_prefix("cuda:") {
+        Some(ordinal) => !ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit()),
+        None => device == "cpu" || device == "cuda",
+    };
+    if valid { Ok(device.to_string()) } else { Err("use cpu, cuda or cuda:N".into()) }
+}
+
+pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+    let loaded = LoadedExperiment::from_file(file)?;
+    let seed = seed.unwrap_or(loaded.experiment.seed);
+    let device = match device_flag {
+        Some(device) => {
+            if device.starts_with("cuda") && !cfg!(feature = "cuda") {
+                anyhow::bail!("--device {device}: {BUILD_WITH_CUDA}");
+            }
+            device
+        }
+        None => {
+            let device = loaded.experiment.device.clone();
+            if device.starts_with("cuda") && !cfg!(feature = "cuda") {
+                let message = format!("{device:?}: {BUILD_WITH_CUDA} (--device cpu)");
+                return Err(ConfigError::at_key(&loaded.file, &loaded.text, "device", message).into());
+            }
+            device
+        }
+    };
+
+    let mut writer = RunWriter::create(&loaded, seed, &device)?;
+    let signals = Arc::new(AtomicUsize::new(0));
+    let handler_signals = signals.clone();
+    ctrlc::set_handler(move || {
+        // The first signal stops the run gracefully; a second one quits at once, leaving
+        // the run `running` with a dead pid, which readers report as interrupted.
+        if handler_signals.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    })?;
+
+    let mut progress = Progress::new(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    progress.line(&format!("run {} in {}", writer.id(), writer.dir().display()));
+    let checkpoint = Some(writer.checkpoint_path());
+    let handle =
+        trainer::spawn(TrainJob { experiment: loaded, seed, device, checkpoint, load: LoadOptions::default() });
+    let mut summary = None;
+    let mut stop_asked = false;
+    loop {
+        if signals.load(Ordering::SeqCst) > 0 && !stop_asked {
+            handle.stop();
+            stop_asked = true;
+            progress.line("interrupted: stopping after the current step (press Ctrl-C again to quit at once)");
+        }
+        let event = match handle.events.recv_timeout(POLL) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if let Err(error) = writer.record(&event) {
+            handle.stop();
+            progress.finish();
+            return Err(error.into());
+        }
+        progress.show(&event);
+        if let Event::Finished { summary: finished } = event {
+            summary = Some(*finished);
+        }
+    }
+    if let Err(panic) = handle.join() {
+        writer.record(&Event::Failed { error: format!("the trainer panicked: {panic}") })?;
+    }
+    progress.finish();
+    let folder = writer.dir().to_path_buf();
+    let manifest = writer.close(signals.load(Ordering::SeqCst) > 0)?;
+
+    if json {
+        let report = json!({
+            "run_id": manifest.id,
+            "folder": folder,
+            "status": manifest.status,
+            "error": manifest.error,
+            "summary": summary,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_summary(&manifest, summary.as_ref(), &folder.display().to_string()));
+    }
+    Ok(match manifest.status {
+        RunStatus::Finished => ExitCode::SUCCESS,
+        RunStatus::Failed | RunStatus::Running => ExitCode::FAILURE,
+        RunStatus::Interrupted | RunStatus::Stopped => ExitCode::from(EXIT_INTERRUPTED),
+    })
+}
+
+/// Progress on stderr: a bar with step/total, loss, samples/s and ETA on a terminal;
+/// otherwise a line per evaluation and about every tenth of the steps.
+struct Progress {
+    terminal: bool,
+    bar: Option<ProgressBar>,
+    total_steps: usize,
+    /// The step from which the next plain progress line is due.
+    next_line: usize,
+    best_valid_auc: Option<f64>,
+}
+
+impl Progress {
+    fn new(terminal: bool) -> Self {
+        Progress { terminal, bar: None, total_steps: 0, next_line: 0, best_valid_auc: None }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn show(&mut self, event: &Event) {
+        match event {
+            Event::Phase { phase: Phase::Evaluating } => {}
+            Event::Phase { phase } => match &self.bar {
+                Some(bar) => bar.set_prefix(phase_label(*phase)),
+                None => self.line(&format!("{}...", phase_label(*phase))),
+            },
+            Event::Log { line } => self.line(line),
+            Event::Plan { total_steps, steps_per_epoch, params, .. } => {
+                self.total_steps = *total_steps;
+                self.next_line = total_steps.div_ceil(10);
+                self.line(&format!(
+                    "{} steps ({} per epoch); {} dense and {} embedding parameters",
+                    thousands(*total_steps as u64),
+                    thousands(*steps_per_epoch as u64),
+                    thousands(params.dense as u64),
+                    thousands(params.embedding as u64)
+                ));
+                if self.terminal {
+                    let style = ProgressStyle::with_template(
+                        "{prefix:>9} [{bar:30}] {pos}/{len} steps  {msg}  {elapsed} (ETA {eta})",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+                    let bar = ProgressBar::new(*total_steps as u64).with_style(style).with_prefix("training");
+                    bar.enable_steady_tick(Duration::from_millis(250));
+                    self.bar = Some(bar);
+                }
+            }
+            Event::Metrics { record: MetricsRecord::Train { step, epoch, loss, samples_per_s, elapsed_s } } => {
+                let best = self.best_valid_auc.map(|auc| format!("  best valid AUC {auc:.4}")).unwrap_or_default();
+                if let Some(bar) = &self.bar {
+                    bar.set_position(*step as u64);
+                    bar.set_message(format!("loss {loss:.4}  {} samples/s{best}", rate(*samples_per_s)));
+                } else if *step >= self.next_line {
+                    let total = self.total_steps.max(1);
+                    self.next_line = (step / total.div_ceil(10) + 1) * total.div_ceil(10);
+                    let eta = elapsed_s / *step.max(&1) as f64 * total.saturating_sub(*step) as f64;
+                    self.line(&format!(
+                        "step {step}/{total} ({:.0}%), epoch {epoch}: loss {loss:.4}, {} samples/s, ETA {}",
+                        100.0 * *step as f64 / total as f64,
+                        rate(*samples_per_s),
+                        duration(eta)
+                    ));
+                }
+            }
+            Event::Metrics { record: MetricsRecord::Eval { step, metrics, .. } } => {
+                if metrics.split == "valid"
+                    && let Some(auc) = metrics.auc
+                {
+                    self.best_valid_auc = Some(self.best_valid_auc.map_or(auc, |best| best.max(auc)));
+                }
+                self.line(&format!("{} at step {step}: {}", metrics.split, headline(metrics)));
+            }
+            Event::Checkpoint { .. } => {}
+            Event::Finished { .. } | Event::Failed { .. } => self.finish(),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// AUC, logloss and GAUC of one evaluation, on one line.
+fn headline(m: &EvalMetrics) -> String {
+    let auc = m.auc.map_or("n/a".into(), |a| format!("{a:.4}"));
+    let gauc = m.gauc.map(|g| format!(", GAUC {g:.4}")).unwrap_or_default();
+    format!("AUC {auc}, logloss {:.4}{gauc} ({} rows)", m.logloss, thousands(m.rows as u64))
+}
+
+/// `12.3k`: a rate with three significant figures.
+fn rate(per_second: f64) -> String {
+    match per_second {
+        r if r >= 1e6 => format!("{:.2}M", r / 1e6),
+        r if r >= 1e3 => format!("{:.1}k", r / 1e3),
+        r => format!("{r:.0}"),
+    }
+}
+
+/// `1h02m`, `3m05s`, `12.3s`.
+fn duration(seconds: f64) -> String {
+    let whole = seconds.round() as u64;
+    match whole {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{seconds:.1}s"),
+    }
+}
+
+/// The human end of a run: status, best validation, test metrics per group, sizes.
+fn render_summary(manifest: &Manifest, summary: Option<&RunSummary>, folder: &str) -> String {
+    let mut out = format!("\nRun {} {}", manifest.id, manifest.status.name());
+    if let Some(error) = &manifest.error {
+        out += &format!(": {error}");
+    }
+    out += "\n";
+    if let Some(s) = summary {
+        out += &format!(
+            "{} steps ({:.2} epochs) in {}, {} samples/s{}\n",
+            thousands(s.steps as u64),
+            s.epochs_done,
+            duration(s.train_seconds),
+            rate(s.samples_per_s),
+            if s.stopped_early { "; stopped early (no improvement within the patience)" } else { "" }
+        );
+        if let Some(valid) = &s.best_valid {
+            let step = s.best_step.map(|step| format!(" (step {step})")).unwrap_or_default();
+            out += &format!("best valid{step}: {}\n", headline(valid));
+        }
+        if let Some(test) = &s.test {
+            out += &format!("test: {}\n", headline(test));
+            if !test.groups.is_empty() {
+                let mut table = Table::new(&["group", "value", "rows>", "test AUC>", "logloss>"]);
+                for g in &test.groups {
+                    table.row(vec![
+                        g.field.clone(),
+                        g.value.clone(),
+                        thousands(g.rows as u64),
+                        g.auc.map_or("n/a".into(), |a| format!("{a:.4}")),
+                        format!("{:.4}", g.logloss),
+                    ]);
+                }
+                out += &format!("\n{}\n", table.render());
+            }
+        }
+        out += &format!(
+            "parameters: {} dense, {} embedding\n",
+            thousands(s.params.dense as u64),
+            thousands(s.params.embedding as u64)
+        );
+    }
+    out + &format!("run folder: {folder}\n")
+}

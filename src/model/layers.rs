@@ -1,0 +1,310 @@
+//! The building blocks over runtime-shape dfdx tensors: the dense layer, the generator
+//! and the APG layer in every variant of APG-SPEC section 3. Row-vector convention:
+//! a batch X is B x N_in, a layer maps N_in -> N_out.
+
+use dfdx::prelude::*;
+use rand_pcg::Pcg64;
+
+use crate::config::experiment::Variant;
+use crate::model::params::{Init, P, ParamSet};
+
+/// A batch of rows: B x N.
+pub type Matrix<D, T> = Tensor<(usize, usize), f32, D, T>;
+
+/// The tapes the forward pass runs on: `OwnedTape` when training, `NoneTape` when not.
+pub trait Tp<D: Device<f32>>: Tape<f32, D> {}
+impl<D: Device<f32>, T: Tape<f32, D>> Tp<D> for T {}
+
+/// `x W + b`: the static layer.
+pub struct Dense {
+    pub n_in: usize,
+    pub n_out: usize,
+    pub weight: P,
+    pub bias: Option<P>,
+}
+
+impl Dense {
+    /// A layer initialised like PyTorch's `Linear`.
+    pub fn new<D: Device<f32>>(
+        params: &mut ParamSet<D>,
+        name: &str,
+        n_in: usize,
+        n_out: usize,
+        bias: bool,
+        rng: &mut Pcg64,
+    ) -> Self {
+        let init = Init::LinearUniform { fan_in: n_in };
+        Self::with_init(params, name, n_in, n_out, init, bias.then_some(init), rng)
+    }
+
+    pub fn with_init<D: Device<f32>>(
+        params: &mut ParamSet<D>,
+        name: &str,
+        n_in: usize,
+        n_out: usize,
+        weight_init: Init,
+        bias_init: Option<Init>,
+        rng: &mut Pcg64,
+    ) -> Self {
+        let weight = params.add(format!("{name}.weight"), &[n_in, n_out], weight_init, rng);
+        let bias = bias_init.map(|init| params.add(format!("{name}.bias"), &[n_out], init, rng));
+        Dense { n_in, n_out, weight, bias }
+    }
+
+    /// x (B, N_in) -> x W + b (B, N_out).
+    pub fn forward<D: Device<f32>, T: Tp<D>>(&self, params: &ParamSet<D>, x: Matrix<D, T>) -> Matrix<D, T> {
+        let batch = x.shape().0;
+        let y = x.matmul(params.matrix::<T>(self.weight));
+        match self.bias {
+            Some(b) => y + params.vector::<T>(b).broadcast_like::<_, Axis<0>>(&(batch, self.n_out)),
+            None => y,
+        }
+    }
+}
+
+/// What a generator head produces per instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    /// The K x K core S (v2..v5).
+    Core,
+    /// The per-instance bias (N_out).
+    Bias,
+    /// U_i, N_in x K (v2, v3).
+    Left,
+    /// V_i, K x N_out (v2, v3).
+    Right,
+    /// The whole W_i, N_in x N_out (v1).
+    Full,
+}
+
+/// The generator G: z (D) -> hidden ReLU layers -> one linear head per generated part.
+/// One head per part equals one linear map onto the concatenated outputs.
+pub struct Generator {
+    pub trunk: Vec<Dense>,
+    pub heads: Vec<(Head, Dense)>,
+    pub dropout: f32,
+}
+
+impl Generator {
+    /// Runs G on z (G, D); returns each head's output (G, size).
+    pub fn forward<D: Device<f32>, T: Tp<D>>(
+        &self,
+        params: &ParamSet<D>,
+        z: Matrix<D, T>,
+        training: bool,
+    ) -> Vec<(Head, Matrix<D, T>)> {
+        let mut h = z;
+        for layer in &self.trunk {
+            h = layer.forward(params, h).relu();
+            if training && self.dropout > 0.0 {
+                h = h.dropout(self.dropout);
+            }
+        }
+        // Every head reads the trunk's output; the tapes merge again downstream.
+        let last = self.heads.len() - 1;
+        let mut trunk_output = Some(h);
+        let mut outputs = Vec::with_capacity(self.heads.len());
+        for (i, (head, dense)) in self.heads.iter().enumerate() {
+            let shared = trunk_output.as_ref().expect("taken by the last head only");
+            let input = if i == last { trunk_output.take().expect("present") } else { shared.with_empty_tape() };
+            outputs.push((*head, dense.forward(params, input)));
+        }
+        outputs
+    }
+}
+
+/// The condition a generator reads, for one batch.
+pub enum Condition<D: Device<f32>, T: Tape<f32, D>> {
+    /// One condition per row (self-wise): z is B x D.
+    PerRow(Matrix<D, T>),
+    /// Few distinct conditions (group- and mix-wise): z is G x D, `index` maps each of
+    /// the B rows to its condition, so G runs G times instead of B.
+    Grouped { z: Matrix<D, T>, index: Tensor<(usize,), usize, D> },
+}
+
+/// An APG layer: h = ((x U) S_i) V + b with S_i = G(z_i) (APG-SPEC sections 2-4), or one
+/// of the ablation variants. With several conditions (output aggregation) the layer runs
+/// once per condition; the caller aggregates.
+pub struct ApgLayer {
+    pub variant: Variant,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub rank: usize,
+    pub overparam: usize,
+    /// Shared U (N_in x K) and V (K x N_out) of v4; U_l, U_r, V_l, V_r of v5.
+    pub shared: Vec<P>,
+    /// Static bias when the bias is not generated.
+    pub bias: Option<P>,
+    /// One generator per condition input.
+    pub generators: Vec<Generator>,
+}
+
+/// Settings shared by the APG layers of a model.
+#[derive(Debug, Clone)]
+pub struct ApgSettings {
+    pub variant: Variant,
+    pub generator_hidden: Vec<usize>,
+    pub generator_dropout: f32,
+    pub generate_bias: bool,
+    pub identity_init: bool,
+}
+
+impl ApgLayer {
+    /// Builds a layer whose generators read conditions of widths `condition_widths`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new<D: Device<f32>>(
+        params: &mut ParamSet<D>,
+        name: &str,
+        (n_in, n_out): (usize, usize),
+        (rank, overparam): (usize, usize),
+        settings: &ApgSettings,
+        condition_widths: &[usize],
+        rng: &mut Pcg64,
+    ) -> Self {
+        let k = rank;
+        let mut shared = Vec::new();
+        let xavier = Init::XavierNormal;
+        match settings.variant {
+            Variant::V4 => {
+                shared.push(params.add(format!("{name}.U"), &[n_in, k], xavier, rng));
+                shared.push(params.add(format!("{name}.V"), &[k, n_out], xavier, rng));
+            }
+            Variant::V5 => {
+                let p = overparam;
+                shared.push(params.add(format!("{name}.U_l"), &[n_in, p], xavier, rng));
+                shared.push(params.add(format!("{name}.U_r"), &[p, k], xavier, rng));
+                shared.push(params.add(format!("{name}.V_l"), &[k, p], xavier, rng));
+                shared.push(params.add(format!("{name}.V_r"), &[p, n_out], xavier, rng));
+            }
+            _ => {}
+        }
+        let bias = (!settings.generate_bias).then(|| params.add(format!("{name}.bias"), &[n_out], Init::Zeros, rng));
+        let mut heads: Vec<(Head, usize)> = match settings.variant {
+            Variant::Static => Vec::new(),
+            Variant::V1 => vec![(Head::Full, n_in * n_out)],
+            Variant::V2 | Variant::V3 => vec![(Head::Left, n_in * k), (Head::Core, k * k), (Head::Right, k * n_out)],
+            Variant::V4 | Variant::V5 => vec![(Head::Core, k * k)],
+        };
+        if settings.generate_bias {
+            heads.insert(0, (Head::Bias, n_out));
+        }
+        let generators = condition_widths
+            .iter()
+            .enumerate()
+            .map(|(g, &width)| {
+                let prefix = format!("{name}.generator{g}");
+                let mut trunk = Vec::new();
+                let mut from = width;
+                for (i, &hidden) in settings.generator_hidden.iter().enumerate() {
+                    trunk.push(Dense::new(params, &format!("{prefix}.hidden{i}"), from, hidden, true, rng));
+                    from = hidden;
+                }
+                let heads = heads
+                    .iter()
+                    .map(|&(head, size)| {
+                        let label = format!("{prefix}.{head:?}").to_lowercase();
+                        // S = I at the start: the core head's bias is vec(I_K) (APG-SPEC 4).
+                        let bias_init = if head == Head::Core && settings.identity_init {
+                            Init::Identity { k }
+                        } else {
+                            Init::LinearUniform { fan_in: from }
+                        };
+                        (
+                            head,
+                            Dense::with_init(
+                                params,
+                                &label,
+                                from,
+                                size,
+                                Init::LinearUniform { fan_in: from },
+                                Some(bias_init),
+                                rng,
+                            ),
+                        )
+                    })
+                    .collect();
+                Generator { trunk, heads, dropout: settings.generator_dropout }
+            })
+            .collect();
+        ApgLayer { variant: settings.variant, n_in, n_out, rank, overparam, shared, bias, generators }
+    }
+
+    /// The shared U (N_in x K) and V (K x N_out): stored (v4) or multiplied out (v5,
+    /// APG-SPEC section 3: U = U_l U_r, V = V_l V_r), once per forward pass.
+    pub fn shared_uv<D: Device<f32>, T: Tp<D>>(&self, params: &ParamSet<D>) -> (Matrix<D, T>, Matrix<D, T>) {
+        match self.shared[..] {
+            [u, v] => (params.matrix::<T>(u), params.matrix::<T>(v)),
+            [u_l, u_r, v_l, v_r] => (
+                params.matrix::<T>(u_l).matmul(params.matrix::<T>(u_r)),
+                params.matrix::<T>(v_l).matmul(params.matrix::<T>(v_r)),
+            ),
+            _ => panic!("only v4 and v5 share U and V"),
+        }
+    }
+
+    /// Pre-activation output (B, N_out) of the layer under condition `condition`, read
+    /// by generator `g`. `merged` holds U and V already multiplied out (v5 inference).
+    pub fn forward<D: Device<f32>, T: Tp<D>>(
+        &self,
+        params: &ParamSet<D>,
+        x: Matrix<D, T>,
+        condition: Condition<D, T>,
+        g: usize,
+        merged: Option<&(Matrix<D, NoneTape>, Matrix<D, NoneTape>)>,
+        training: bool,
+    ) -> Matrix<D, T> {
+        let batch = x.shape().0;
+        let (n, m, k) = (self.n_in, self.n_out, self.rank);
+        // Generate, then (for grouped conditions) gather the generated parts per row.
+        let generated: Vec<(Head, Matrix<D, T>)> = match condition {
+            Condition::PerRow(z) => self.generators[g].forward(params, z, training),
+            Condition::Grouped { z, index } => self.generators[g]
+                .forward(params, z, training)
+                .into_iter()
+                .map(|(head, out)| (head, out.gather(index.clone())))
+                .collect(),
+        };
+        let mut parts: Vec<(Head, Option<Matrix<D, T>>)> = generated.into_iter().map(|(h, t)| (h, Some(t))).collect();
+        let mut take = |head: Head| -> Matrix<D, T> {
+            parts
+                .iter_mut()
+                .find(|(h, _)| *h == head)
+                .and_then(|(_, t)| t.take())
+                .expect("the generator has every head the variant needs")
+        };
+        let rows = x.reshape_like(&(batch, 1, n));
+        let y = match self.variant {
+            Variant::Static => unreachable!("static layers are Dense"),
+            // x W_i with the whole W_i generated.
+            Variant::V1 => rows.matmul(take(Head::Full).reshape_like(&(batch, n, m))).reshape_like(&(batch, m)),
+            // W_i = U_i S_i V_i rebuilt, then x W_i.
+            Variant::V2 => {
+                let u = take(Head::Left).reshape_like(&(batch, n, k));
+                let s = take(Head::Core).reshape_like(&(batch, k, k));
+                let v = take(Head::Right).reshape_like(&(batch, k, m));
+                rows.matmul(u.matmul(s).matmul(v)).reshape_like(&(batch, m))
+            }
+            // ((x U_i) S_i) V_i, W_i never formed.
+            Variant::V3 => {
+                let u = take(Head::Left).reshape_like(&(batch, n, k));
+                let s = take(Head::Core).reshape_like(&(batch, k, k));
+                let v = take(Head::Right).reshape_like(&(batch, k, m));
+                rows.matmul(u).matmul(s).matmul(v).reshape_like(&(batch, m))
+            }
+            // ((x U) S_i) V with shared U, V.
+            Variant::V4 | Variant::V5 => {
+                let s = take(Head::Core).reshape_like(&(batch, k, k));
+                let (u, v): (Matrix<D, T>, Matrix<D, T>) = match merged {
+                    Some((u, v)) => (u.retaped::<T>(), v.retaped::<T>()),
+                    None => self.shared_uv(params),
+                };
+                let xu = rows.reshape_like(&(batch, n)).matmul(u).reshape_like(&(batch, 1, k));
+                xu.matmul(s).reshape_like(&(batch, k)).matmul(v)
+            }
+        };
+        match self.bias {
+            Some(b) => y + params.vector::<T>(b).broadcast_like::<_, Axis<0>>(&(batch, m)),
+            None => y + take(Head::Bias),
+        }
+    }
+}

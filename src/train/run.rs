@@ -1,0 +1,332 @@
+//! The training loop: load the data, build the model, train with Adam (dense
+//! parameters) and row-wise Adam (embeddings), validate, stop early on the monitored
+//! metric, keep the best model and test it. Runs on the trainer thread; everything it
+//! has to say goes out as [`Event`]s.
+
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use dfdx::prelude::*;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_pcg::Pcg64;
+
+use crate::config::experiment::Monitor;
+use crate::data::{self, Column, EncodedDataset};
+use crate::model::Model;
+use crate::model::params::AdamSettings;
+use crate::train::metrics;
+use crate::train::trainer::{Control, TrainJob};
+use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};
+
+/// Rows scored at once when evaluating.
+const EVAL_BATCH: usize = 8192;
+
+pub type Dev = Cpu;
+
+/// Trains `job`; an Err is a message for the user (the caller sends it as Failed).
+pub fn train(job: &TrainJob, control: &Control, events: &Sender<Event>) -> Result<(), String> {
+    let send = |event: Event| {
+        let _ = events.send(event);
+    };
+    let log = |line: String| send(Event::Log { line });
+    let threads = job.experiment.experiment.train.threads;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| format!("cannot start {threads} threads: {e}"))?;
+
+    send(Event::Phase { phase: Phase::LoadingData });
+    let (dataset, report) = data::load(&job.experiment.dataset, &job.load).map_err(|e| e.to_string())?;
+    log(format!(
+        "dataset {}: {} rows ({} train / {} valid / {} test), {} in {:.0} ms",
+        dataset.name,
+        dataset.rows(),
+        dataset.split.train.len(),
+        dataset.split.valid.len(),
+        dataset.split.test.len(),
+        if report.from_cache { "from cache" } else { "encoded" },
+        report.seconds * 1e3
+    ));
+    for warning in report.warnings {
+        log(format!("warning: {warning}"));
+    }
+    let device = match job.device.as_str() {
+        "cpu" => Dev::seed_from_u64(job.seed),
+        other => return Err(format!("device {other:?} is not available in this build: only \"cpu\"")),
+    };
+    pool.install(|| train_on(job, &dataset, device, control, &send))
+}
+
+/// The metrics of the monitored kind, larger is better.
+fn score(metrics: &EvalMetrics, monitor: Monitor) -> f64 {
+    match monitor {
+        Monitor::Auc => metrics.auc.unwrap_or(0.5),
+        Monitor::Logloss => -metrics.logloss,
+    }
+}
+
+fn train_on(
+    job: &TrainJob,
+    dataset: &EncodedDataset,
+    device: Dev,
+    control: &Control,
+    send: &dyn Fn(Event),
+) -> Result<(), String> {
+    let log = |line: String| send(Event::Log { line });
+    let spec = &job.experiment.experiment.train;
+    send(Event::Phase { phase: Phase::Building });
+    let mut model = Model::new(&job.experiment, dataset, device, job.seed)?;
+    let counts = model.param_counts();
+    let batch_size = spec.batch_size.min(dataset.split.train.len()).max(1);
+    let steps_per_epoch = dataset.split.train.len().div_ceil(batch_size);
+    let mut total_steps = steps_per_epoch * spec.epochs;
+    if spec.max_steps > 0 {
+        total_steps = total_steps.min(spec.max_steps);
+    }
+    log(format!(
+        "model: {} dense parameters, {} embedding entries in {} tables",
+        counts.dense,
+        counts.embedding,
+        model.tables.len()
+    ));
+    send(Event::Plan {
+        total_steps,
+        steps_per_epoch,
+        params: counts.clone(),
+        dataset_fingerprint: dataset.fingerprint.clone(),
+    });
+    send(Event::Phase { phase: Phase::Training });
+
+    let settings = AdamSettings { lr: spec.lr, betas: spec.betas, eps: spec.eps, weight_decay: spec.weight_decay };
+    let start = Instant::now();
+    let mut train_seconds = 0.0;
+    let (mut step, mut loss_sum, mut loss_count, mut samples) = (0usize, 0.0f64, 0usize, 0usize);
+    let mut window = (Instant::now(), 0usize);
+    let report_every = (steps_per_epoch / 20).max(1);
+    let mut best: Option<(f64, usize, EvalMetrics, Snapshot)> = None;
+    let mut bad_evals = 0;
+    let mut stopped_early = false;
+    let mut stopped = false;
+    let mut epochs_done = 0.0;
+
+    'epochs: for epoch in 0..spec.epochs {
+        let mut order = dataset.split.train.clone();
+        if spec.shuffle {
+            order.shuffle(&mut Pcg64::seed_from_u64(job.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)));
+        }
+        for (b, rows) in order.chunks(batch_size).enumerate() {
+            if wait_while_paused(control, send) {
+                stopped = true;
+                break 'epochs;
+            }
+            let step_start = Instant::now();
+            let batch = model.batch(dataset, rows);
+            let device_batch = model.to_device(&batch);
+            let logits = model.forward::<OwnedTape<f32, Dev>>(&device_batch, true);
+            let loss = dfdx::losses::binary_cross_entropy_with_logits_loss(logits, device_batch.labels.clone());
+            let loss_value = loss.array() as f64;
+            if !loss_value.is_finite() {
+                return Err(format!("the training loss became {loss_value} at step {}: lower train.lr", step + 1));
+            }
+            let mut grads = loss.backward();
+            model.params.adam_step(&mut grads, &settings).map_err(|e| format!("{e:?}"))?;
+            model
+                .update_embeddings(dataset, &batch, &device_batch, &mut grads, &settings, spec.embedding_l2)
+                .map_err(|e| format!("{e:?}"))?;
+            model.unmerge();
+            train_seconds += step_start.elapsed().as_secs_f64();
+            step += 1;
+            samples += rows.len();
+            loss_sum += loss_value;
+            loss_count += 1;
+            epochs_done = epoch as f64 + (b + 1) as f64 / steps_per_epoch as f64;
+            if step % report_every == 0 || b + 1 == steps_per_epoch {
+                let window_samples = samples - window.1;
+                let record = MetricsRecord::Train {
+                    step,
+                    epoch,
+                    loss: loss_sum / loss_count as f64,
+                    samples_per_s: window_samples as f64 / window.0.elapsed().as_secs_f64().max(1e-9),
+                    elapsed_s: start.elapsed().as_secs_f64(),
+                };
+                send(Event::Metrics { record });
+                (loss_sum, loss_count) = (0.0, 0);
+                window = (Instant::now(), samples);
+            }
+            let end_of_epoch = b + 1 == steps_per_epoch;
+            let last_step = spec.max_steps > 0 && step >= spec.max_steps;
+            if end_of_epoch || last_step || (spec.eval_every > 0 && step % spec.eval_every == 0) {
+                send(Event::Phase { phase: Phase::Evaluating });
+                let valid = evaluate(&mut model, dataset, &dataset.split.valid, "valid", job);
+                send(Event::Metrics {
+                    record: MetricsRecord::Eval {
+                        step,
+                        epoch,
+                        elapsed_s: start.elapsed().as_secs_f64(),
+                        metrics: valid.clone(),
+                    },
+                });
+                let current = score(&valid, spec.monitor);
+                if best.as_ref().is_none_or(|(s, ..)| current > *s) {
+                    let snapshot = Snapshot::take(&model);
+                    if let Some(path) = &job.checkpoint {
+                        match crate::model::checkpoint::save(&model, path) {
+                            Ok(()) => send(Event::Checkpoint { step, path: path.clone() }),
+                            Err(e) => log(format!("warning: could not save the checkpoint {}: {e}", path.display())),
+                        }
+                    }
+                    best = Some((current, step, valid, snapshot));
+                    bad_evals = 0;
+                } else {
+                    bad_evals += 1;
+                }
+                send(Event::Phase { phase: Phase::Training });
+                if spec.patience > 0 && bad_evals >= spec.patience {
+                    log(format!(
+                        "early stop at step {step}: no better validation {:?} in {bad_evals} evaluations",
+                        spec.monitor
+                    ));
+                    stopped_early = true;
+                    break 'epochs;
+                }
+            }
+            if last_step {
+                break 'epochs;
+            }
+        }
+    }
+
+    let (best_step, best_valid) = match best {
+        Some((_, best_step, valid, snapshot)) => {
+            snapshot.restore(&mut model);
+            (Some(best_step), Some(valid))
+        }
+        None => (None, None),
+    };
+    send(Event::Phase { phase: Phase::Testing });
+    let test =
+        (!dataset.split.test.is_empty()).then(|| evaluate(&mut model, dataset, &dataset.split.test, "test", job));
+    if let Some(test) = &test {
+        send(Event::Metrics {
+            record: MetricsRecord::Eval {
+                step,
+                epoch: epochs_done as usize,
+                elapsed_s: start.elapsed().as_secs_f64(),
+                metrics: test.clone(),
+            },
+        });
+    }
+    let status = if stopped { "stopped" } else { "finished" };
+    send(Event::Phase { phase: if stopped { Phase::Stopped } else { Phase::Finished } });
+    let summary = RunSummary {
+        status: status.into(),
+        steps: step,
+        epochs_done,
+        best_step,
+        best_valid,
+        test,
+        params: counts,
+        train_seconds,
+        samples_per_s: samples as f64 / train_seconds.max(1e-9),
+        stopped_early,
+    };
+    send(Event::Finished { summary: Box::new(summary) });
+    Ok(())
+}
+
+/// Blocks while paused; true when asked to stop.
+fn wait_while_paused(control: &Control, send: &dyn Fn(Event)) -> bool {
+    if control.is_paused() {
+        send(Event::Phase { phase: Phase::Paused });
+        while control.is_paused() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if !control.is_stopped() {
+            send(Event::Phase { phase: Phase::Training });
+        }
+    }
+    control.is_stopped()
+}
+
+/// Every learned value of a model, to return to the best one.
+struct Snapshot {
+    dense: Vec<Vec<f32>>,
+    tables: Vec<Vec<f32>>,
+}
+
+impl Snapshot {
+    fn take(model: &Model<Dev>) -> Self {
+        Snapshot { dense: model.params.snapshot(), tables: model.tables.iter().map(|t| t.weights.clone()).collect() }
+    }
+    fn restore(self, model: &mut Model<Dev>) {
+        model.params.restore(&self.dense);
+        for (table, weights) in model.tables.iter_mut().zip(self.tables) {
+            table.weights = weights;
+        }
+        model.unmerge();
+    }
+}
+
+/// Click probabilities of `rows`, scored in large batches with merged weights.
+pub fn predict(model: &mut Model<Dev>, dataset: &EncodedDataset, rows: &[u32]) -> Vec<f32> {
+    model.merge_for_inference();
+    let mut scores = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(EVAL_BATCH) {
+        let batch = model.to_device(&model.batch(dataset, chunk));
+        scores.extend(model.forward::<NoneTape>(&batch, false).sigmoid().as_vec());
+    }
+    scores
+}
+
+/// AUC, logloss, GAUC and per-group metrics of `rows`.
+pub fn evaluate(
+    model: &mut Model<Dev>,
+    dataset: &EncodedDataset,
+    rows: &[u32],
+    split: &str,
+    job: &TrainJob,
+) -> EvalMetrics {
+    let scores = predict(model, dataset, rows);
+    let labels: Vec<u8> = rows.iter().map(|&r| dataset.labels[r as usize]).collect();
+    let spec = &job.experiment.experiment.metrics;
+    let field_ids = |name: &str| -> Option<(Vec<u32>, &Vec<String>)> {
+        let field = dataset.field(name)?;
+        match &field.column {
+            Column::Ids(ids) => Some((rows.iter().map(|&r| ids[r as usize]).collect(), &field.info.vocab)),
+            _ => None,
+        }
+    };
+    let gauc = if spec.gauc_field.is_empty() {
+        None
+    } else {
+        field_ids(&spec.gauc_field).and_then(|(ids, _)| metrics::gauc(&scores, &labels, &ids))
+    };
+    let mut groups = Vec::new();
+    for name in &spec.group_fields {
+        let Some((ids, vocab)) = field_ids(name) else { continue };
+        for (id, value) in vocab.iter().enumerate() {
+            let members: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] == id as u32).collect();
+            if members.is_empty() {
+                continue;
+            }
+            let s: Vec<f32> = members.iter().map(|&i| scores[i]).collect();
+            let l: Vec<u8> = members.iter().map(|&i| labels[i]).collect();
+            groups.push(GroupMetrics {
+                field: name.clone(),
+                value: value.clone(),
+                rows: members.len(),
+                auc: metrics::auc(&s, &l),
+                logloss: metrics::logloss(&s, &l),
+            });
+        }
+    }
+    EvalMetrics {
+        split: split.to_string(),
+        rows: rows.len(),
+        auc: metrics::auc(&scores, &labels),
+        logloss: metrics::logloss(&scores, &labels),
+        gauc,
+        groups,
+    }
+}

@@ -1,0 +1,337 @@
+//! The invariants of APG-SPEC section 8 on fresh random inputs: v2 == v3, v5 training
+//! == v5 merged, v4 with S = I equals a static layer, parameter counts, gradients against
+//! central finite differences for every variant and condition mode, and every
+//! parameter receiving a gradient.
+
+use std::path::Path;
+
+use apg_bench::config::experiment::{LoadedExperiment, Variant};
+use apg_bench::data::{self, EncodedDataset, LoadOptions, LoadedDescriptor};
+use apg_bench::model::Model;
+use apg_bench::model::layers::{ApgLayer, ApgSettings, Condition, Dense};
+use apg_bench::model::params::ParamSet;
+use dfdx::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
+}
+
+fn settings(variant: Variant, generate_bias: bool) -> ApgSettings {
+    ApgSettings { variant, generator_hidden: vec![], generator_dropout: 0.0, generate_bias, identity_init: false }
+}
+
+/// Output of one APG layer on a random batch with per-row conditions.
+fn layer_output(variant: Variant, seed: u64, (n, m, k, p): (usize, usize, usize, usize), merged: bool) -> Vec<f32> {
+    let dev = Cpu::default();
+    let mut params = ParamSet::new(dev.clone());
+    let layer = ApgLayer::new(
+        &mut params,
+        "l",
+        (n, m),
+        (k, p),
+        &settings(variant, true),
+        &[5],
+        &mut Pcg64::seed_from_u64(seed),
+    );
+    let b = 7;
+    let x = dev.tensor_from_vec(random(b * n, 1), (b, n));
+    let z = dev.tensor_from_vec(random(b * 5, 2), (b, 5));
+    let uv = merged.then(|| layer.shared_uv::<Cpu, NoneTape>(&params));
+    layer.forward::<Cpu, NoneTape>(&params, x, Condition::PerRow(z), 0, uv.as_ref(), false).as_vec()
+}
+
+fn assert_close(a: &[f32], b: &[f32], relative: f32) {
+    assert_eq!(a.len(), b.len());
+    let scale = a.iter().map(|v| v.abs()).fold(0f32, f32::max).max(1e-6);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= relative * scale, "element {i}: {x} vs {y} (scale {scale})");
+    }
+}
+
+#[test]
+fn v2_and_v3_give_the_same_outputs() {
+    let shape = (12, 9, 4, 8);
+    let v2 = layer_output(Variant::V2, 11, shape, false);
+    let v3 = layer_output(Variant::V3, 11, shape, false);
+    assert_close(&v2, &v3, 1e-5);
+    assert!(v2.iter().any(|v| v.abs() > 1e-3), "outputs are not trivially zero");
+}
+
+#[test]
+fn v5_merged_for_inference_equals_training_mode() {
+    let shape = (12, 9, 4, 16);
+    let training = layer_output(Variant::V5, 5, shape, false);
+    let merged = layer_output(Variant::V5, 5, shape, true);
+    assert_close(&training, &merged, 1e-5);
+}
+
+#[test]
+fn v4_with_identity_core_equals_a_static_layer() {
+    // K = min(N_in, N_out) = N_out; W = U V with U = W and V = I; S fixed to I.
+    let (n, m, b) = (10, 6, 5);
+    let dev = Cpu::default();
+    let mut rng = Pcg64::seed_from_u64(3);
+    let mut params = ParamSet::new(dev.clone());
+    let dense = Dense::new(&mut params, "static", n, m, true, &mut rng);
+    let apg = ApgLayer::new(&mut params, "apg", (n, m), (m, m), &settings(Variant::V4, false), &[3], &mut rng);
+    let w = params.get(dense.weight).tensor.as_vec();
+    let bias = params.get(dense.bias.unwrap()).tensor.as_vec();
+    let identity: Vec<f32> = (0..m * m).map(|i| if i / m == i % m { 1.0 } else { 0.0 }).collect();
+    let set = |params: &mut ParamSet<Cpu>, name: &str, values: &[f32]| {
+        let param = params.params.iter_mut().find(|p| p.name == name).unwrap_or_else(|| panic!("no {name}"));
+        param.tensor.copy_from(values);
+    };
+    set(&mut params, "apg.U", &w);
+    set(&mut params, "apg.V", &identity);
+    set(&mut params, "apg.bias", &bias);
+    set(&mut params, "apg.generator0.core.weight", &vec![0.0; 3 * m * m]);
+    set(&mut params, "apg.generator0.core.bias", &identity);
+    let x = dev.tensor_from_vec(random(b * n, 9), (b, n));
+    let z = dev.tensor_from_vec(random(b * 3, 10), (b, 3));
+    let expected = dense.forward::<Cpu, NoneTape>(&params, x.clone()).as_vec();
+    let actual = apg.forward::<Cpu, NoneTape>(&params, x, Condition::PerRow(z), 0, None, false).as_vec();
+    assert_close(&expected, &actual, 1e-5);
+}
+
+#[test]
+fn parameter_counts_match_the_formulas() {
+    let (n, m, k, p, d) = (20, 12, 4, 8, 6);
+    let count = |variant: Variant, generate_bias: bool| {
+        let mut params = ParamSet::new(Cpu::default());
+        ApgLayer::new(
+            &mut params,
+            "l",
+            (n, m),
+            (k, p),
+            &settings(variant, generate_bias),
+            &[d],
+            &mut Pcg64::seed_from_u64(1),
+        );
+        params.count()
+    };
+    // A linear generator D -> outputs has (D + 1) x outputs parameters.
+    let generator = |outputs: usize| (d + 1) * outputs;
+    assert_eq!(count(Variant::V1, true), generator(m + n * m));
+    assert_eq!(count(Variant::V2, true), generator(m + n * k + k * k + k * m));
+    assert_eq!(count(Variant::V3, true), generator(m + n * k + k * k + k * m));
+    assert_eq!(count(Variant::V4, true), n * k + k * m + generator(m + k * k));
+    assert_eq!(count(Variant::V4, false), n * k + k * m + m + generator(k * k));
+    assert_eq!(count(Variant::V5, true), n * p + p * k + k * p + p * m + generator(m + k * k));
+}
+
+const DATASET: &str = r#"
+name = "tiny"
+[source]
+format = "synthetic"
+[synthetic]
+rows = 400
+users = 30
+items = 20
+categories = 4
+domains = 3
+[label]
+column = "click"
+[[fields]]
+name = "user"
+kind = "categorical"
+[[fields]]
+name = "item"
+kind = "categorical"
+[[fields]]
+name = "domain"
+kind = "categorical"
+[[fields]]
+name = "device"
+kind = "categorical"
+[[fields]]
+name = "price"
+kind = "numeric"
+transform = "scale"
+[[derived]]
+name = "user_activity"
+kind = "activity"
+column = "user"
+"#;
+
+fn tiny(experiment: &str) -> (LoadedExperiment, EncodedDataset) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.toml"), DATASET).unwrap();
+    let file = dir.path().join("e.toml");
+    std::fs::write(&file, format!("dataset = \"data.toml\"\n{experiment}")).unwrap();
+    let loaded = LoadedExperiment::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
+    let descriptor = LoadedDescriptor::from_file(&dir.path().join("data.toml")).unwrap();
+    let (dataset, _) = data::load(&descriptor, &LoadOptions { no_cache: true, ..Default::default() }).unwrap();
+    (loaded, dataset)
+}
+
+/// Every model family the gradient checks cover.
+fn configurations() -> Vec<(&'static str, String)> {
+    let tower = "[model]\nhidden = [8, 6]\nembedding_dim = 4\n";
+    let apg = |variant: &str, condition: &str| {
+        format!(
+            "{tower}[apg]\nvariant = \"{variant}\"\nrank = [3, 2]\noverparam = [5, 4]\n[apg.condition]\n{condition}\n"
+        )
+    };
+    let group = "mode = \"group\"\nfields = [\"domain\"]";
+    let mut configs = vec![("static", tower.to_string())];
+    for variant in ["v1", "v2", "v3", "v4", "v5"] {
+        configs.push((variant, apg(variant, group)));
+    }
+    configs.push((
+        "group, separate embedding",
+        apg("v4", "mode = \"group\"\nfields = [\"user_activity\"]\nseparate_embedding = true"),
+    ));
+    configs.push(("mix concat", apg("v5", "mode = \"mix\"\nfields = [\"domain\", \"device\"]")));
+    configs.push(("mix mean", apg("v5", "mode = \"mix\"\nfields = [\"domain\", \"device\"]\ninput_agg = \"mean\"")));
+    configs.push((
+        "mix attention",
+        apg("v5", "mode = \"mix\"\nfields = [\"domain\", \"device\"]\ninput_agg = \"attention\""),
+    ));
+    configs.push((
+        "mix output mean",
+        apg("v4", "mode = \"mix\"\nfields = [\"domain\", \"device\"]\naggregation = \"output\""),
+    ));
+    configs.push((
+        "mix output attention",
+        apg(
+            "v4",
+            "mode = \"mix\"\nfields = [\"domain\", \"device\"]\naggregation = \"output\"\noutput_agg = \"attention\"",
+        ),
+    ));
+    configs.push(("self", apg("v5", "mode = \"self\"")));
+    let hidden =
+        apg("v4", group).replace("[apg.condition]", "generator_hidden = [5]\ngenerate_bias = false\n[apg.condition]");
+    configs.push(("generator hidden, static bias", hidden));
+    configs
+        .push(("static bias", apg("v4", group).replace("[apg.condition]", "generate_bias = false\n[apg.condition]")));
+    configs.push((
+        "generator hidden",
+        apg("v4", group).replace("[apg.condition]", "generator_hidden = [5]\n[apg.condition]"),
+    ));
+    for base in ["wdl", "deepfm", "dcn", "dcnv2"] {
+        configs.push((base, apg("v5", group).replace("[model]\n", &format!("[model]\nbase = \"{base}\"\n"))));
+    }
+    configs
+}
+
+type Loss = (f32, Gradients<f32, Cpu>);
+
+fn loss_and_grads(model: &Model<Cpu>, dataset: &EncodedDataset, rows: &[u32]) -> Loss {
+    let batch = model.to_device(&model.batch(dataset, rows));
+    let logits = model.forward::<OwnedTape<f32, Cpu>>(&batch, true);
+    let loss = dfdx::losses::binary_cross_entropy_with_logits_loss(logits, batch.labels.clone());
+    let value = loss.array();
+    (value, loss.backward())
+}
+
+fn loss_only(model: &Model<Cpu>, dataset: &EncodedDataset, rows: &[u32]) -> f64 {
+    let batch = model.to_device(&model.batch(dataset, rows));
+    let logits = model.forward::<NoneTape>(&batch, true).as_vec();
+    // Mean BCE with logits, accumulated in f64 for a clean finite difference.
+    logits
+        .iter()
+        .zip(&batch_labels(dataset, rows))
+        .map(|(&z, &y)| {
+            let z = z as f64;
+            z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+        })
+        .sum::<f64>()
+        / rows.len() as f64
+}
+
+fn batch_labels(dataset: &EncodedDataset, rows: &[u32]) -> Vec<f64> {
+    rows.iter().map(|&r| dataset.labels[r as usize] as f64).collect()
+}
+
+#[test]
+fn gradients_match_central_finite_differences() {
+    let only = std::env::var("ONLY").unwrap_or_default();
+    for (name, config) in configurations() {
+        if !only.is_empty() && name != only {
+            continue;
+        }
+        let (experiment, dataset) = tiny(&config);
+        let mut model = Model::new(&experiment, &dataset, Cpu::default(), 7).unwrap();
+        // Move every value off exact zeros (zero-initialised biases put ReLUs of dead
+        // rows exactly on their kink, where a finite difference sees half a slope).
+        for (p, param) in model.params.params.iter_mut().enumerate() {
+            let jittered: Vec<f32> = param
+                .tensor
+                .as_vec()
+                .iter()
+                .zip(random(param.len(), 100 + p as u64))
+                .map(|(v, r)| v + 0.05 * r)
+                .collect();
+            param.tensor.copy_from(&jittered);
+        }
+        let rows: Vec<u32> = dataset.split.train[..32].to_vec();
+        let (_, mut grads) = loss_and_grads(&model, &dataset, &rows);
+        let mut rng = Pcg64::seed_from_u64(1);
+        for p in 0..model.params.params.len() {
+            let analytic = {
+                let param = &model.params.params[p];
+                grads.get_or_alloc_mut(&param.tensor).unwrap();
+                grads.get(&param.tensor).as_vec()
+            };
+            let values = model.params.params[p].tensor.as_vec();
+            // A few coordinates per parameter, the largest-gradient one among them.
+            let mut coords: Vec<usize> = (0..3).map(|_| rng.gen_range(0..values.len())).collect();
+            coords.push((0..values.len()).max_by(|&a, &b| analytic[a].abs().total_cmp(&analytic[b].abs())).unwrap());
+            for i in coords {
+                let eps = 1e-3f32;
+                let mut shifted = values.clone();
+                shifted[i] = values[i] + eps;
+                model.params.params[p].tensor.copy_from(&shifted);
+                let plus = loss_only(&model, &dataset, &rows);
+                shifted[i] = values[i] - eps;
+                model.params.params[p].tensor.copy_from(&shifted);
+                let minus = loss_only(&model, &dataset, &rows);
+                model.params.params[p].tensor.copy_from(&values);
+                let numeric = ((plus - minus) / (2.0 * eps as f64)) as f32;
+                let a = analytic[i];
+                assert!(
+                    (numeric - a).abs() <= 2e-3 + 5e-2 * a.abs().max(numeric.abs()),
+                    "{name}: {} [{i}]: finite difference {numeric} vs autodiff {a}",
+                    model.params.params[p].name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_parameter_receives_a_gradient() {
+    for (name, config) in configurations() {
+        let (experiment, dataset) = tiny(&config);
+        let model = Model::new(&experiment, &dataset, Cpu::default(), 3).unwrap();
+        let rows: Vec<u32> = dataset.split.train.clone();
+        let (_, mut grads) = loss_and_grads(&model, &dataset, &rows);
+        for param in &model.params.params {
+            grads.get_or_alloc_mut(&param.tensor).unwrap();
+            let g = grads.get(&param.tensor).as_vec();
+            assert!(g.iter().any(|v| *v != 0.0), "{name}: {} has an all-zero gradient", param.name);
+        }
+        // The embedding leaves get gradients too.
+        let batch = model.batch(&dataset, &rows);
+        let device_batch = model.to_device(&batch);
+        let logits = model.forward::<OwnedTape<f32, Cpu>>(&device_batch, true);
+        let mut grads =
+            dfdx::losses::binary_cross_entropy_with_logits_loss(logits, device_batch.labels.clone()).backward();
+        grads.get_or_alloc_mut(&device_batch.x0).unwrap();
+        assert!(
+            grads.get(&device_batch.x0).as_vec().iter().any(|v| *v != 0.0),
+            "{name}: no gradient reaches the embeddings"
+        );
+        for condition in &device_batch.conditions {
+            grads.get_or_alloc_mut(&condition.z).unwrap();
+            assert!(
+                grads.get(&condition.z).as_vec().iter().any(|v| *v != 0.0),
+                "{name}: no gradient reaches the condition embeddings"
+            );
+        }
+        let _ = Path::new(".");
+    }
+}
