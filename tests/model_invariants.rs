@@ -335,3 +335,92 @@ fn every_parameter_receives_a_gradient() {
         let _ = Path::new(".");
     }
 }
+
+/// Mean BCE of a host batch, in f64.
+fn batch_loss(model: &Model<Cpu>, batch: &apg_bench::model::batch::Batch) -> f64 {
+    let device_batch = model.to_device(batch);
+    let logits = model.forward::<NoneTape>(&device_batch, true).as_vec();
+    logits
+        .iter()
+        .zip(&batch.labels)
+        .map(|(&z, &y)| {
+            let (z, y) = (z as f64, y as f64);
+            z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+        })
+        .sum::<f64>()
+        / batch.labels.len() as f64
+}
+
+#[test]
+fn embedding_gradients_match_finite_differences() {
+    for (name, config) in configurations() {
+        let (experiment, dataset) = tiny(&config);
+        let mut model = Model::new(&experiment, &dataset, Cpu::default(), 7).unwrap();
+        for (p, param) in model.params.params.iter_mut().enumerate() {
+            let jittered: Vec<f32> = param
+                .tensor
+                .as_vec()
+                .iter()
+                .zip(random(param.len(), 100 + p as u64))
+                .map(|(v, r)| v + 0.05 * r)
+                .collect();
+            param.tensor.copy_from(&jittered);
+        }
+        let rows: Vec<u32> = dataset.split.train[..16].to_vec();
+        let mut batch = model.batch(&dataset, &rows);
+        // Larger embedding values than the initial 0.01, so the check is not trivial.
+        let noise = random(batch.x0.len(), 5);
+        batch.x0.iter_mut().zip(noise).for_each(|(v, r)| *v += 0.3 * r);
+        for c in &mut batch.conditions {
+            let noise = random(c.z.len(), 6);
+            c.z.iter_mut().zip(noise).for_each(|(v, r)| *v += 0.3 * r);
+        }
+        let device_batch = model.to_device(&batch);
+        let logits = model.forward::<OwnedTape<f32, Cpu>>(&device_batch, true);
+        let mut grads =
+            dfdx::losses::binary_cross_entropy_with_logits_loss(logits, device_batch.labels.clone()).backward();
+        grads.get_or_alloc_mut(&device_batch.x0).unwrap();
+        let x0_grad = grads.get(&device_batch.x0).as_vec();
+        let z_grads: Vec<Vec<f32>> = device_batch
+            .conditions
+            .iter()
+            .map(|c| {
+                grads.get_or_alloc_mut(&c.z).unwrap();
+                grads.get(&c.z).as_vec()
+            })
+            .collect();
+        let eps = 1e-3f32;
+        let mut rng = Pcg64::seed_from_u64(2);
+        for _ in 0..12 {
+            let i = rng.gen_range(0..batch.x0.len());
+            let original = batch.x0[i];
+            batch.x0[i] = original + eps;
+            let plus = batch_loss(&model, &batch);
+            batch.x0[i] = original - eps;
+            let minus = batch_loss(&model, &batch);
+            batch.x0[i] = original;
+            let numeric = ((plus - minus) / (2.0 * eps as f64)) as f32;
+            let a = x0_grad[i];
+            assert!(
+                (numeric - a).abs() <= 1e-3 + 5e-2 * a.abs().max(numeric.abs()),
+                "{name}: x0[{i}]: finite difference {numeric} vs autodiff {a}"
+            );
+        }
+        for (c, z_grad) in z_grads.iter().enumerate() {
+            for (i, &a) in z_grad.iter().enumerate() {
+                let original = batch.conditions[c].z[i];
+                batch.conditions[c].z[i] = original + eps;
+                let plus = batch_loss(&model, &batch);
+                batch.conditions[c].z[i] = original - eps;
+                let minus = batch_loss(&model, &batch);
+                batch.conditions[c].z[i] = original;
+                let numeric = ((plus - minus) / (2.0 * eps as f64)) as f32;
+                let a = z_grad[i];
+                assert!(
+                    (numeric - a).abs() <= 1e-3 + 5e-2 * a.abs().max(numeric.abs()),
+                    "{name}: z{c}[{i}]: finite difference {numeric} vs autodiff {a}"
+                );
+            }
+        }
+    }
+}

@@ -16,9 +16,9 @@ use crate::cli::table::{Table, thousands};
 use crate::config::ConfigError;
 use crate::config::experiment::LoadedExperiment;
 use crate::data::LoadOptions;
-use crate::runs::{Manifest, RunStatus, RunWriter, phase_label};
+use crate::runs::{Manifest, RunStatus, RunWriter, eval_headline, phase_label};
 use crate::train::trainer::{self, TrainJob};
-use crate::train::{EvalMetrics, Event, MetricsRecord, Phase, RunSummary};
+use crate::train::{Event, MetricsRecord, Phase, RunSummary};
 
 /// How often the event loop looks at the signal flag while the trainer is quiet.
 const POLL: Duration = Duration::from_millis(100);
@@ -26,8 +26,8 @@ const POLL: Duration = Duration::from_millis(100);
 /// Exit code of a run ended by a signal (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: u8 = 130;
 
-const BUILD_WITH_CUDA: &str = "this apg-bench was built without CUDA support: build it with \
-                               `cargo build --release --features cuda` (needs the CUDA toolkit), or use the cpu";
+const NO_CUDA: &str = "this apg-bench was built without CUDA support; build it with \
+                       `cargo build --release --features cuda` (needs the CUDA toolkit)";
 
 /// `--device`: `cpu`, `cuda` or `cuda:N`.
 pub fn parse_device(device: &str) -> Result<String, String> {
@@ -44,21 +44,20 @@ pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bo
     let device = match device_flag {
         Some(device) => {
             if device.starts_with("cuda") && !cfg!(feature = "cuda") {
-                anyhow::bail!("--device {device}: {BUILD_WITH_CUDA}");
+                anyhow::bail!("--device {device} needs CUDA, but {NO_CUDA}");
             }
             device
         }
         None => {
             let device = loaded.experiment.device.clone();
             if device.starts_with("cuda") && !cfg!(feature = "cuda") {
-                let message = format!("{device:?}: {BUILD_WITH_CUDA} (--device cpu)");
+                let message = format!("{device:?} needs CUDA, but {NO_CUDA}, or run with --device cpu");
                 return Err(ConfigError::at_key(&loaded.file, &loaded.text, "device", message).into());
             }
             device
         }
     };
 
-    let mut writer = RunWriter::create(&loaded, seed, &device)?;
     let signals = Arc::new(AtomicUsize::new(0));
     let handler_signals = signals.clone();
     ctrlc::set_handler(move || {
@@ -68,6 +67,7 @@ pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bo
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
     })?;
+    let mut writer = RunWriter::create(&loaded, seed, &device)?;
 
     let mut progress = Progress::new(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     progress.line(&format!("run {} in {}", writer.id(), writer.dir().display()));
@@ -102,7 +102,9 @@ pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bo
     }
     progress.finish();
     let folder = writer.dir().to_path_buf();
-    let manifest = writer.close(signals.load(Ordering::SeqCst) > 0)?;
+    // A signal that came too late to stop the trainer does not undo a finished run.
+    let completed = summary.as_ref().is_some_and(|s| s.status == "finished");
+    let manifest = writer.close(stop_asked && !completed)?;
 
     if json {
         let report = json!({
@@ -131,12 +133,13 @@ struct Progress {
     total_steps: usize,
     /// The step from which the next plain progress line is due.
     next_line: usize,
-    best_valid_auc: Option<f64>,
+    /// The phase shown last: training resumes after each evaluation without a new line.
+    phase: Option<Phase>,
 }
 
 impl Progress {
     fn new(terminal: bool) -> Self {
-        Progress { terminal, bar: None, total_steps: 0, next_line: 0, best_valid_auc: None }
+        Progress { terminal, bar: None, total_steps: 0, next_line: 0, phase: None }
     }
 
     fn line(&self, text: &str) {
@@ -148,11 +151,16 @@ impl Progress {
 
     fn show(&mut self, event: &Event) {
         match event {
-            Event::Phase { phase: Phase::Evaluating } => {}
-            Event::Phase { phase } => match &self.bar {
-                Some(bar) => bar.set_prefix(phase_label(*phase)),
-                None => self.line(&format!("{}...", phase_label(*phase))),
-            },
+            // Evaluations print their own line; the end prints the summary.
+            Event::Phase { phase: Phase::Evaluating | Phase::Finished | Phase::Stopped | Phase::Failed } => {}
+            Event::Phase { phase } if self.phase != Some(*phase) => {
+                self.phase = Some(*phase);
+                match &self.bar {
+                    Some(bar) => bar.set_prefix(phase_label(*phase)),
+                    None => self.line(&format!("{}...", phase_label(*phase))),
+                }
+            }
+            Event::Phase { .. } => {}
             Event::Log { line } => self.line(line),
             Event::Plan { total_steps, steps_per_epoch, params, .. } => {
                 self.total_steps = *total_steps;
@@ -165,21 +173,18 @@ impl Progress {
                     thousands(params.embedding as u64)
                 ));
                 if self.terminal {
-                    let style = ProgressStyle::with_template(
-                        "{prefix:>9} [{bar:30}] {pos}/{len} steps  {msg}  {elapsed} (ETA {eta})",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> ");
+                    let style = ProgressStyle::with_template("{prefix:>9} [{wide_bar}] {pos}/{len}  {msg}  ETA {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> ");
                     let bar = ProgressBar::new(*total_steps as u64).with_style(style).with_prefix("training");
                     bar.enable_steady_tick(Duration::from_millis(250));
                     self.bar = Some(bar);
                 }
             }
             Event::Metrics { record: MetricsRecord::Train { step, epoch, loss, samples_per_s, elapsed_s } } => {
-                let best = self.best_valid_auc.map(|auc| format!("  best valid AUC {auc:.4}")).unwrap_or_default();
                 if let Some(bar) = &self.bar {
                     bar.set_position(*step as u64);
-                    bar.set_message(format!("loss {loss:.4}  {} samples/s{best}", rate(*samples_per_s)));
+                    bar.set_message(format!("loss {loss:.4}  {} samples/s", rate(*samples_per_s)));
                 } else if *step >= self.next_line {
                     let total = self.total_steps.max(1);
                     self.next_line = (step / total.div_ceil(10) + 1) * total.div_ceil(10);
@@ -193,12 +198,7 @@ impl Progress {
                 }
             }
             Event::Metrics { record: MetricsRecord::Eval { step, metrics, .. } } => {
-                if metrics.split == "valid"
-                    && let Some(auc) = metrics.auc
-                {
-                    self.best_valid_auc = Some(self.best_valid_auc.map_or(auc, |best| best.max(auc)));
-                }
-                self.line(&format!("{} at step {step}: {}", metrics.split, headline(metrics)));
+                self.line(&format!("{} at step {step}: {}", metrics.split, eval_headline(metrics)));
             }
             Event::Checkpoint { .. } => {}
             Event::Finished { .. } | Event::Failed { .. } => self.finish(),
@@ -210,13 +210,6 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
-}
-
-/// AUC, logloss and GAUC of one evaluation, on one line.
-fn headline(m: &EvalMetrics) -> String {
-    let auc = m.auc.map_or("n/a".into(), |a| format!("{a:.4}"));
-    let gauc = m.gauc.map(|g| format!(", GAUC {g:.4}")).unwrap_or_default();
-    format!("AUC {auc}, logloss {:.4}{gauc} ({} rows)", m.logloss, thousands(m.rows as u64))
 }
 
 /// `12.3k`: a rate with three significant figures.
@@ -256,10 +249,10 @@ fn render_summary(manifest: &Manifest, summary: Option<&RunSummary>, folder: &st
         );
         if let Some(valid) = &s.best_valid {
             let step = s.best_step.map(|step| format!(" (step {step})")).unwrap_or_default();
-            out += &format!("best valid{step}: {}\n", headline(valid));
+            out += &format!("best valid{step}: {}\n", eval_headline(valid));
         }
         if let Some(test) = &s.test {
-            out += &format!("test: {}\n", headline(test));
+            out += &format!("test: {}\n", eval_headline(test));
             if !test.groups.is_empty() {
                 let mut table = Table::new(&["group", "value", "rows>", "test AUC>", "logloss>"]);
                 for g in &test.groups {

@@ -532,9 +532,9 @@ impl LoadedExperiment {
             ("train.epochs", t.epochs == 0, "epochs must be at least 1"),
             ("train.lr", !(t.lr > 0.0 && t.lr.is_finite()), "lr must be a positive number"),
             ("train.betas", t.betas.iter().any(|b| !(0.0..1.0).contains(b)), "betas must be in [0, 1)"),
-            ("train.eps", !(t.eps > 0.0), "eps must be positive"),
-            ("train.weight_decay", !(t.weight_decay >= 0.0), "weight_decay must be >= 0"),
-            ("train.embedding_l2", !(t.embedding_l2 >= 0.0), "embedding_l2 must be >= 0"),
+            ("train.eps", t.eps.is_nan() || t.eps <= 0.0, "eps must be positive"),
+            ("train.weight_decay", t.weight_decay.is_nan() || t.weight_decay < 0.0, "weight_decay must be >= 0"),
+            ("train.embedding_l2", t.embedding_l2.is_nan() || t.embedding_l2 < 0.0, "embedding_l2 must be >= 0"),
         ];
         match checks.iter().find(|(_, bad, _)| *bad) {
             Some((key, _, message)) => Err(self.error(key, *message)),

@@ -15,14 +15,16 @@ use crate::data::DataError;
 use crate::data::raw::RawTable;
 
 /// Bump whenever the generated data changes for a given spec: caches key on it.
-pub const GENERATOR_VERSION: u32 = 2;
+pub const GENERATOR_VERSION: u32 = 3;
 
 /// Columns the generator produces, in order.
 pub const COLUMNS: [&str; 8] = ["user", "item", "item_category", "domain", "device", "hour", "price", "click"];
 
 const DEVICES: [&str; 4] = ["phone", "tablet", "desktop", "tv"];
-/// Dimension of the hidden user taste and item style vectors.
+/// Dimension of the hidden user taste and category style vectors.
 const TASTE_DIM: usize = 4;
+/// Dimension of the shared context features.
+const CONTEXT_DIM: usize = 6;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -125,7 +127,12 @@ struct World {
     /// price slope, device mix.
     domain_base: Vec<f64>,
     domain_taste: Vec<Vec<f64>>,
-    domain_context: Vec<Vec<f64>>,
+    /// Shared context features phi(category, device, hour) = tanh(sum of per-value
+    /// vectors), CONTEXT_DIM wide, read out by a weight vector per domain.
+    category_context: Vec<f64>,
+    device_context: Vec<f64>,
+    hour_context: Vec<f64>,
+    domain_readout: Vec<Vec<f64>>,
     domain_price: Vec<f64>,
     domain_devices: Vec<Weighted>,
 }
@@ -140,7 +147,7 @@ impl World {
         let active_cut = shares[(spec.users * 3 / 10).min(spec.users - 1)];
         let user_active = (0..spec.users).map(|u| users.share(u) > active_cut).collect();
         let shared_taste = normals(TASTE_DIM * TASTE_DIM, rng);
-        let shared_context = normals(spec.categories * DEVICES.len(), rng);
+        let shared_readout = normals(CONTEXT_DIM, rng);
         let mix = |shared: &[f64], rng: &mut Pcg64| -> Vec<f64> {
             shared.iter().map(|s| 0.4 * s + strength * normal(rng)).collect()
         };
@@ -155,7 +162,12 @@ impl World {
             item_price: (0..spec.items).map(|_| (1.5 + 0.8 * normal(rng)).exp()).collect(),
             domain_base: (0..spec.domains).map(|_| -1.0 + 0.4 * normal(rng)).collect(),
             domain_taste: (0..spec.domains).map(|_| mix(&shared_taste, rng)).collect(),
-            domain_context: (0..spec.domains).map(|_| mix(&shared_context, rng)).collect(),
+            category_context: normals(spec.categories * CONTEXT_DIM, rng),
+            device_context: normals(DEVICES.len() * CONTEXT_DIM, rng),
+            hour_context: normals(24 * CONTEXT_DIM, rng).iter().map(|v| 0.5 * v).collect(),
+            domain_readout: (0..spec.domains)
+                .map(|_| mix(&shared_readout, rng).iter().map(|v| 0.8 * v).collect())
+                .collect(),
             domain_price: (0..spec.domains).map(|_| strength * 0.8 * normal(rng)).collect(),
             domain_devices: (0..spec.domains)
                 .map(|_| Weighted::new(&(0..DEVICES.len()).map(|_| rng.r#gen::<f64>() + 0.1).collect::<Vec<_>>()))
@@ -175,19 +187,24 @@ impl World {
             })
             .sum::<f64>()
             / TASTE_DIM as f64;
-        let categories = self.domain_context[domain].len() / DEVICES.len();
-        let context = self.domain_context[domain][self.item_category[item] * DEVICES.len() + device];
-        debug_assert!(self.item_category[item] < categories);
+        // The same context features everywhere, weighted differently in each domain.
+        let context: f64 = (0..CONTEXT_DIM)
+            .map(|j| {
+                let phi = (self.category_context[category * CONTEXT_DIM + j]
+                    + self.device_context[device * CONTEXT_DIM + j]
+                    + self.hour_context[hour * CONTEXT_DIM + j])
+                    .tanh();
+                self.domain_readout[domain][j] * phi
+            })
+            .sum();
         let price = self.domain_price[domain] * (self.item_price[item].ln() - 1.5);
-        let evening = if (18..23).contains(&hour) { 0.3 } else { 0.0 };
-        let (taste_weight, popularity_weight) = if self.user_active[user] { (1.0, 0.3) } else { (0.35, 0.8) };
+        let (taste_weight, popularity_weight) = if self.user_active[user] { (1.0, 0.2) } else { (0.3, 0.6) };
         self.domain_base[domain]
-            + 0.4 * self.user_bias[user]
+            + 0.3 * self.user_bias[user]
             + popularity_weight * self.item_bias[item]
             + taste_weight * taste
             + context
             + price
-            + evening
     }
 }
 

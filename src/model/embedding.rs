@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use crate::model::params::AdamSettings;
 
 /// Standard deviation of the initial embedding values.
-pub const INIT_STD: f64 = 0.01;
+pub const INIT_STD: f64 = 0.1;
 
 pub struct EmbeddingTable {
     pub name: String,

@@ -11,6 +11,9 @@ use crate::model::params::{Init, P, ParamSet};
 /// A batch of rows: B x N.
 pub type Matrix<D, T> = Tensor<(usize, usize), f32, D, T>;
 
+/// U (N_in x K) and V (K x N_out) of a v5 layer multiplied out for inference.
+pub type MergedUv<D> = (Matrix<D, NoneTape>, Matrix<D, NoneTape>);
+
 /// The tapes the forward pass runs on: `OwnedTape` when training, `NoneTape` when not.
 pub trait Tp<D: Device<f32>>: Tape<f32, D> {}
 impl<D: Device<f32>, T: Tape<f32, D>> Tp<D> for T {}
@@ -250,7 +253,7 @@ impl ApgLayer {
         x: Matrix<D, T>,
         condition: Condition<D, T>,
         g: usize,
-        merged: Option<&(Matrix<D, NoneTape>, Matrix<D, NoneTape>)>,
+        merged: Option<&MergedUv<D>>,
         training: bool,
     ) -> Matrix<D, T> {
         let batch = x.shape().0;

@@ -18,7 +18,7 @@ use crate::config::experiment::{
 use crate::data::{Column, EncodedDataset};
 use batch::DeviceBatch;
 use embedding::EmbeddingTable;
-use layers::{ApgLayer, ApgSettings, Condition, Dense, Matrix};
+use layers::{ApgLayer, ApgSettings, Condition, Dense, Matrix, MergedUv};
 use params::{Init, P, ParamSet};
 
 /// How an input field enters the deep tower's input.
@@ -100,7 +100,7 @@ pub struct Model<D: Device<f32>> {
     /// Embedding part of the tower input (all fields of one width for DeepFM's FM).
     pub embedding_width: usize,
     /// U and V of v5 layers multiplied out for inference (None while training).
-    merged: Vec<Option<(Matrix<D, NoneTape>, Matrix<D, NoneTape>)>>,
+    merged: Vec<Option<MergedUv<D>>>,
 }
 
 impl<D: Device<f32>> Model<D> {

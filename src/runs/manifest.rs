@@ -1,0 +1,108 @@
+//! `run.toml`: what a run is (experiment, seed, device, hashes) and how it stands.
+//! Written atomically on every change, so a reader never sees half a manifest.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::parse_toml;
+use crate::runs::{RunError, write_atomic};
+
+pub const MANIFEST_FILE: &str = "run.toml";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Failed,
+    /// Ended by a signal, or its process died while it was running.
+    Interrupted,
+    /// Stopped on request (the TUI's stop); tested on the best model so far.
+    Stopped,
+}
+
+impl RunStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The run folder's name.
+    pub id: String,
+    /// The experiment's name.
+    pub experiment: String,
+    /// The experiment file, relative to the workspace when it lies inside it.
+    pub experiment_path: PathBuf,
+    pub status: RunStatus,
+    /// RFC 3339, UTC.
+    pub started: String,
+    /// RFC 3339, UTC; absent while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    pub host: String,
+    /// The process that writes the run: a `running` run whose process is gone was interrupted.
+    pub pid: u32,
+    pub device: String,
+    pub seed: u64,
+    /// The apg-bench version that ran it.
+    pub version: String,
+    /// Hex hash of the resolved experiment without its seed: repeats share it.
+    pub config_hash: String,
+    /// Fingerprint of the encoded dataset; empty until the data is loaded.
+    #[serde(default)]
+    pub dataset_fingerprint: String,
+    /// The run this one continues or derives from; empty for none.
+    #[serde(default)]
+    pub parent: String,
+    /// Why a failed run failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Manifest {
+    pub fn write(&self, dir: &Path) -> Result<(), RunError> {
+        let path = dir.join(MANIFEST_FILE);
+        let text =
+            toml::to_string(self).map_err(|e| RunError::Encode { path: path.clone(), message: e.to_string() })?;
+        write_atomic(&path, text.as_bytes())
+    }
+}
+
+/// Reads `dir/run.toml`. A run that says `running` but whose process no longer exists on
+/// this host died without closing its folder: it is reported as `interrupted`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, RunError> {
+    let path = dir.join(MANIFEST_FILE);
+    let text =
+        std::fs::read_to_string(&path).map_err(|error| RunError::Io { action: "read", path: path.clone(), error })?;
+    let mut manifest: Manifest = parse_toml(&path, &text)?;
+    if manifest.status == RunStatus::Running && manifest.host == hostname() && !process_alive(manifest.pid) {
+        manifest.status = RunStatus::Interrupted;
+    }
+    Ok(manifest)
+}
+
+/// This machine's name, as far as it can be learnt without a system call.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Whether process `pid` exists. Only Linux can tell (through /proc); elsewhere a run
+/// is assumed alive rather than wrongly declared interrupted.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
+}

@@ -1,0 +1,40 @@
+//! Run folders (`<workspace>/runs/<run-id>/`): the writer that turns a trainer's events
+//! into files as they happen, and the reader of their manifests.
+
+mod manifest;
+mod time;
+mod writer;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use manifest::{MANIFEST_FILE, Manifest, RunStatus, hostname, read_manifest};
+pub use time::UtcTime;
+pub use writer::{
+    CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunWriter, SUMMARY_FILE, config_hash, eval_headline,
+    phase_label, workspace_of,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Manifest(#[from] crate::config::ConfigError),
+
+    #[error("cannot {action} {}: {error}", path.display())]
+    Io { action: &'static str, path: PathBuf, error: std::io::Error },
+
+    #[error("cannot encode {}: {message}", path.display())]
+    Encode { path: PathBuf, message: String },
+}
+
+/// Replaces `path` by `bytes` all at once: a temporary file beside it, synced, then
+/// renamed over it, so a crash leaves the old contents or the new, never a mixture.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let temporary = path.with_file_name(name);
+    let io = |action, path: &Path, error| RunError::Io { action, path: path.to_path_buf(), error };
+    let mut file = std::fs::File::create(&temporary).map_err(|e| io("create", &temporary, e))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| io("write", &temporary, e))?;
+    std::fs::rename(&temporary, path).map_err(|e| io("replace", path, e))
+}

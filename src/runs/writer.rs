@@ -1,0 +1,541 @@
+//! The run-folder writer: creates `runs/<run-id>/` before training starts and records
+//! each trainer event as it arrives, so whatever happens later, what was seen is on disk.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::config::experiment::{Experiment, LoadedExperiment};
+use crate::runs::{Manifest, RunError, RunStatus, UtcTime, hostname, write_atomic};
+use crate::train::{EvalMetrics, Event, MetricsRecord, Phase, RunSummary};
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const LOG_FILE: &str = "log.txt";
+pub const CHECKPOINT_FILE: &str = "model.safetensors";
+
+/// The workspace an experiment file belongs to: the parent of the `experiments/` folder
+/// it lies in, else the folder it lies in.
+pub fn workspace_of(experiment_file: &Path) -> PathBuf {
+    let non_empty = |p: &Path| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() };
+    let folder = non_empty(experiment_file.parent().unwrap_or(Path::new("")));
+    match folder.file_name() {
+        Some(name) if name == "experiments" => non_empty(folder.parent().unwrap_or(Path::new(""))),
+        _ => folder,
+    }
+}
+
+/// Hex xxh3 of the canonical JSON (sorted keys) of `experiment` with its seed left out,
+/// so repeats of one configuration under different seeds share the hash.
+pub fn config_hash(experiment: &Experiment) -> String {
+    let mut value = serde_json::to_value(experiment).unwrap_or_default();
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("seed");
+    }
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(value.to_string().as_bytes()))
+}
+
+/// How the trainer said the run ended, if it has.
+#[derive(Debug)]
+enum Outcome {
+    Pending,
+    Ended(RunStatus),
+    Failed(String),
+}
+
+/// One run folder being written. Create it before the trainer starts, feed it every
+/// event, then [`close`](RunWriter::close) it. A writer dropped without closing leaves
+/// the run `running` with this process's pid, which readers report as interrupted.
+#[derive(Debug)]
+pub struct RunWriter {
+    dir: PathBuf,
+    manifest: Manifest,
+    metrics: File,
+    log: File,
+    started: Instant,
+    outcome: Outcome,
+}
+
+impl RunWriter {
+    /// Creates `runs/<run-id>/` in the experiment's workspace with run.toml (`running`),
+    /// config.toml (the experiment as it will run: this seed and device, its dataset
+    /// reference rewritten to work from the run folder), and empty metrics.jsonl and log.txt.
+    pub fn create(loaded: &LoadedExperiment, seed: u64, device: &str) -> Result<Self, RunError> {
+        let workspace = workspace_of(&loaded.file);
+        let runs = workspace.join("runs");
+        std::fs::create_dir_all(&runs).map_err(|error| RunError::Io { action: "create", path: runs.clone(), error })?;
+        let now = UtcTime::now();
+        let (id, dir) =
+            create_unique_dir(&runs, &format!("{}-{}-s{seed}", now.compact(), slug(&loaded.experiment.name)))?;
+
+        let mut experiment = loaded.experiment.clone();
+        experiment.seed = seed;
+        experiment.device = device.to_string();
+        if let Some(path) = from_folder(&dir, &loaded.dataset.file) {
+            experiment.dataset = path;
+        }
+        let config_path = dir.join(CONFIG_FILE);
+        let config = toml::to_string(&experiment)
+            .map_err(|e| RunError::Encode { path: config_path.clone(), message: e.to_string() })?;
+        let header = format!("# The experiment as run {id}: frozen at its start, with the seed and device it used.\n");
+        write_atomic(&config_path, (header + &config).as_bytes())?;
+
+        let experiment_path = from_folder(&workspace, &loaded.file)
+            .filter(|p| !p.starts_with(".."))
+            .map_or_else(|| loaded.file.clone(), PathBuf::from);
+        let manifest = Manifest {
+            id,
+            experiment: experiment.name.clone(),
+            experiment_path,
+            status: RunStatus::Running,
+            started: now.rfc3339(),
+            ended: None,
+            host: hostname(),
+            pid: std::process::id(),
+            device: device.to_string(),
+            seed,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            config_hash: config_hash(&experiment),
+            dataset_fingerprint: String::new(),
+            parent: String::new(),
+            error: None,
+        };
+        manifest.write(&dir)?;
+        let metrics = append_to(&dir.join(METRICS_FILE))?;
+        let log = append_to(&dir.join(LOG_FILE))?;
+        let mut writer = RunWriter { dir, manifest, metrics, log, started: Instant::now(), outcome: Outcome::Pending };
+        let m = &writer.manifest;
+        let opening = format!(
+            "run {} of {} (seed {}, device {}, apg-bench {}) on {}",
+            m.id,
+            m.experiment_path.display(),
+            m.seed,
+            m.device,
+            m.version,
+            m.host
+        );
+        writer.log(&opening)?;
+        Ok(writer)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.manifest.id
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Where the trainer should save the best model.
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.dir.join(CHECKPOINT_FILE)
+    }
+
+    /// Records one trainer event in the files it belongs to.
+    pub fn record(&mut self, event: &Event) -> Result<(), RunError> {
+        match event {
+            Event::Phase { phase } => self.log(&format!("phase: {}", phase_label(*phase))),
+            Event::Log { line } => self.log(line),
+            Event::Plan { total_steps, steps_per_epoch, params, dataset_fingerprint } => {
+                self.manifest.dataset_fingerprint = dataset_fingerprint.clone();
+                self.manifest.write(&self.dir)?;
+                self.log(&format!(
+                    "plan: {total_steps} steps ({steps_per_epoch} per epoch); {} dense and {} embedding parameters; dataset {dataset_fingerprint}",
+                    params.dense, params.embedding
+                ))
+            }
+            Event::Metrics { record } => {
+                self.append_metrics(record)?;
+                match record {
+                    MetricsRecord::Eval { step, metrics, .. } => {
+                        self.log(&format!("{} at step {step}: {}", metrics.split, eval_headline(metrics)))
+                    }
+                    MetricsRecord::Train { .. } => Ok(()),
+                }
+            }
+            Event::Checkpoint { step, path } => {
+                let shown = path.strip_prefix(&self.dir).unwrap_or(path).display().to_string();
+                self.log(&format!("saved the best model so far (step {step}) to {shown}"))
+            }
+            Event::Finished { summary } => {
+                self.outcome = match summary.status.as_str() {
+                    "finished" => Outcome::Ended(RunStatus::Finished),
+                    "stopped" => Outcome::Ended(RunStatus::Stopped),
+                    other => Outcome::Failed(format!("the trainer ended with an unknown status {other:?}")),
+                };
+                self.write_summary(summary)?;
+                self.log(&format!("{} after {} steps", summary.status, summary.steps))
+            }
+            Event::Failed { error } => {
+                self.outcome = Outcome::Failed(error.clone());
+                self.log(&format!("failed: {error}"))
+            }
+        }
+    }
+
+    /// Writes the final status and end time. `interrupted`: a signal ended the run,
+    /// whatever the trainer reported. A trainer that reported no end counts as failed.
+    pub fn close(mut self, interrupted: bool) -> Result<Manifest, RunError> {
+        let (status, error) = match (interrupted, &self.outcome) {
+            (true, _) => (RunStatus::Interrupted, None),
+            (false, Outcome::Ended(status)) => (*status, None),
+            (false, Outcome::Failed(error)) => (RunStatus::Failed, Some(error.clone())),
+            (false, Outcome::Pending) => {
+                (RunStatus::Failed, Some("the trainer ended without reporting how the run ended".to_string()))
+            }
+        };
+        self.manifest.status = status;
+        self.manifest.error = error;
+        self.manifest.ended = Some(UtcTime::now().rfc3339());
+        self.log(&format!("status: {}", status.name()))?;
+        for (file, name) in [(&self.metrics, METRICS_FILE), (&self.log, LOG_FILE)] {
+            file.sync_all().map_err(|error| RunError::Io { action: "write", path: self.dir.join(name), error })?;
+        }
+        self.manifest.write(&self.dir)?;
+        Ok(self.manifest)
+    }
+
+    fn log(&mut self, line: &str) -> Result<(), RunError> {
+        let text = format!("[{:>8.1}s] {line}\n", self.started.elapsed().as_secs_f64());
+        self.log.write_all(text.as_bytes()).map_err(|error| RunError::Io {
+            action: "write",
+            path: self.dir.join(LOG_FILE),
+            error,
+        })
+    }
+
+    /// One JSON object per line, written with a single unbuffered write.
+    fn append_metrics(&mut self, record: &MetricsRecord) -> Result<(), RunError> {
+        let path = || self.dir.join(METRICS_FILE);
+        let mut line =
+            serde_json::to_string(record).map_err(|e| RunError::Encode { path: path(), message: e.to_string() })?;
+        line.push('\n');
+        self.metrics.write_all(line.as_bytes()).map_err(|error| RunError::Io { action: "write", path: path(), error })
+    }
+
+    fn write_summary(&self, summary: &RunSummary) -> Result<(), RunError> {
+        let path = self.dir.join(SUMMARY_FILE);
+        let mut text = serde_json::to_string_pretty(summary)
+            .map_err(|e| RunError::Encode { path: path.clone(), message: e.to_string() })?;
+        text.push('\n');
+        write_atomic(&path, text.as_bytes())
+    }
+}
+
+/// Opens `path` for appending, creating it empty if needed.
+fn append_to(path: &Path) -> Result<File, RunError> {
+    OpenOptions::new().create(true).append(true).open(path).map_err(|error| RunError::Io {
+        action: "create",
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
+/// AUC, logloss and GAUC of one evaluation, on one line.
+pub fn eval_headline(m: &EvalMetrics) -> String {
+    let auc = m.auc.map_or("n/a".into(), |a| format!("{a:.4}"));
+    let gauc = m.gauc.map(|g| format!(", GAUC {g:.4}")).unwrap_or_default();
+    format!("AUC {auc}, logloss {:.4}{gauc} ({} rows)", m.logloss, m.rows)
+}
+
+/// Words for a phase, in logs and progress lines.
+pub fn phase_label(phase: Phase) -> &'static str {
+    match phase {
+        Phase::LoadingData => "loading data",
+        Phase::Building => "building the model",
+        Phase::Training => "training",
+        Phase::Paused => "paused",
+        Phase::Evaluating => "evaluating",
+        Phase::Testing => "testing",
+        Phase::Finished => "finished",
+        Phase::Stopped => "stopped",
+        Phase::Failed => "failed",
+    }
+}
+
+/// Creates `runs/<base>`, or `<base>-2`, `<base>-3`... if taken: creating the folder is
+/// what claims the id, so two runs started in the same second cannot share one.
+fn create_unique_dir(runs: &Path, base: &str) -> Result<(String, PathBuf), RunError> {
+    let mut n = 1;
+    loop {
+        let id = if n == 1 { base.to_string() } else { format!("{base}-{n}") };
+        let dir = runs.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(error) => return Err(RunError::Io { action: "create", path: dir, error }),
+        }
+    }
+}
+
+/// The experiment name as it may appear in a folder name.
+fn slug(name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .take(60)
+        .collect();
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() { "run".into() } else { slug.to_string() }
+}
+
+/// `target` as a relative path from `folder` (`../../experiments/data.toml`); None when
+/// either cannot be resolved (a built-in descriptor has no file).
+fn from_folder(folder: &Path, target: &Path) -> Option<String> {
+    let (folder, target) = (folder.canonicalize().ok()?, target.canonicalize().ok()?);
+    let (from, to): (Vec<_>, Vec<_>) = (folder.components().collect(), target.components().collect());
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut path = PathBuf::new();
+    for _ in common..from.len() {
+        path.push("..");
+    }
+    path.extend(&to[common..]);
+    Some(path.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::{MANIFEST_FILE, read_manifest};
+    use crate::train::{GroupMetrics, ParamCounts};
+
+    /// A workspace in a temporary folder with one experiment on the built-in dataset.
+    fn experiment(text: &str) -> (tempfile::TempDir, LoadedExperiment) {
+        let workspace = tempfile::tempdir().unwrap();
+        let file = workspace.path().join("experiments").join("tiny one.toml");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, text).unwrap();
+        let loaded = LoadedExperiment::from_file(&file).unwrap();
+        (workspace, loaded)
+    }
+
+    fn eval(split: &str, auc: f64) -> EvalMetrics {
+        let group = |value: &str, auc| GroupMetrics {
+            field: "domain".into(),
+            value: value.into(),
+            rows: 10,
+            auc,
+            logloss: 0.5,
+        };
+        EvalMetrics {
+            split: split.into(),
+            rows: 20,
+            auc: Some(auc),
+            logloss: 0.51,
+            gauc: None,
+            groups: vec![group("d0", Some(auc)), group("d1", None)],
+        }
+    }
+
+    fn records() -> Vec<MetricsRecord> {
+        vec![
+            MetricsRecord::Train { step: 10, epoch: 0, loss: 0.69, samples_per_s: 1e4, elapsed_s: 0.5 },
+            MetricsRecord::Eval { step: 10, epoch: 0, elapsed_s: 0.6, metrics: eval("valid", 0.7) },
+            MetricsRecord::Train { step: 20, epoch: 1, loss: 0.6, samples_per_s: 1.1e4, elapsed_s: 1.0 },
+            MetricsRecord::Eval { step: 20, epoch: 1, elapsed_s: 1.1, metrics: eval("test", 0.72) },
+        ]
+    }
+
+    fn summary(status: &str) -> RunSummary {
+        RunSummary {
+            status: status.into(),
+            steps: 20,
+            epochs_done: 1.0,
+            best_step: Some(10),
+            best_valid: Some(eval("valid", 0.7)),
+            test: Some(eval("test", 0.72)),
+            params: ParamCounts { dense: 100, embedding: 2000 },
+            train_seconds: 1.0,
+            samples_per_s: 1.1e4,
+            stopped_early: false,
+        }
+    }
+
+    /// The events of a run that trains, checkpoints and ends with `last`.
+    fn events(writer: &RunWriter, last: Event) -> Vec<Event> {
+        let metrics = records().into_iter().map(|record| Event::Metrics { record });
+        [
+            Event::Phase { phase: Phase::LoadingData },
+            Event::Log { line: "loaded 2,000 rows".into() },
+            Event::Phase { phase: Phase::Building },
+            Event::Plan {
+                total_steps: 20,
+                steps_per_epoch: 10,
+                params: ParamCounts { dense: 100, embedding: 2000 },
+                dataset_fingerprint: "f00d".into(),
+            },
+            Event::Phase { phase: Phase::Training },
+        ]
+        .into_iter()
+        .chain(metrics)
+        .chain([Event::Checkpoint { step: 10, path: writer.checkpoint_path() }, last])
+        .collect()
+    }
+
+    fn read(dir: &Path, file: &str) -> String {
+        std::fs::read_to_string(dir.join(file)).unwrap()
+    }
+
+    #[test]
+    fn a_finished_run_leaves_every_file() {
+        let (_workspace, loaded) = experiment("[train]\nlr = 0.01\n");
+        let mut writer = RunWriter::create(&loaded, 7, "cpu").unwrap();
+        let dir = writer.dir().to_path_buf();
+        assert_eq!(dir.parent().unwrap(), loaded.file.parent().unwrap().parent().unwrap().join("runs"));
+        assert!(writer.id().ends_with("-tiny-one-s7"), "{}", writer.id());
+        // Everything exists, and says running, before the first event.
+        assert_eq!(read_manifest(&dir).unwrap().status, RunStatus::Running);
+        for file in [CONFIG_FILE, METRICS_FILE, LOG_FILE] {
+            assert!(dir.join(file).is_file(), "{file}");
+        }
+
+        for event in events(&writer, Event::Finished { summary: Box::new(summary("finished")) }) {
+            writer.record(&event).unwrap();
+        }
+        let closed = writer.close(false).unwrap();
+
+        let manifest = read_manifest(&dir).unwrap();
+        assert_eq!(manifest, closed);
+        assert_eq!(manifest.status, RunStatus::Finished);
+        assert_eq!(manifest.seed, 7);
+        assert_eq!(manifest.device, "cpu");
+        assert_eq!(manifest.dataset_fingerprint, "f00d");
+        assert_eq!(manifest.experiment, "tiny one");
+        assert_eq!(manifest.experiment_path, Path::new("experiments/tiny one.toml"));
+        assert_eq!(manifest.pid, std::process::id());
+        assert_eq!(manifest.error, None);
+        assert!(manifest.ended.as_deref().is_some_and(|t| t.ends_with('Z') && t.len() == 20), "{manifest:?}");
+        assert!(!dir.join(format!("{MANIFEST_FILE}.tmp")).exists());
+
+        let lines: Vec<MetricsRecord> =
+            read(&dir, METRICS_FILE).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert_eq!(lines, records());
+        let written: RunSummary = serde_json::from_str(&read(&dir, SUMMARY_FILE)).unwrap();
+        assert_eq!(written, summary("finished"));
+        let log = read(&dir, LOG_FILE);
+        let expected_lines = [
+            "phase: loading data",
+            "loaded 2,000 rows",
+            "plan: 20 steps",
+            "valid at step 10: AUC 0.7000",
+            "status: finished",
+        ];
+        for expected in expected_lines {
+            assert!(log.contains(expected), "{expected:?} not in\n{log}");
+        }
+
+        // config.toml is the experiment as it ran, and loads again from the run folder.
+        let frozen = LoadedExperiment::from_file(&dir.join(CONFIG_FILE)).unwrap();
+        let mut expected = loaded.experiment.clone();
+        expected.seed = 7;
+        assert_eq!(frozen.experiment, expected);
+        assert_eq!(manifest.config_hash, config_hash(&frozen.experiment));
+    }
+
+    #[test]
+    fn a_failed_run_says_why() {
+        let (_workspace, loaded) = experiment("");
+        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let dir = writer.dir().to_path_buf();
+        writer.record(&Event::Phase { phase: Phase::LoadingData }).unwrap();
+        writer.record(&Event::Failed { error: "no data".into() }).unwrap();
+        let manifest = writer.close(false).unwrap();
+        assert_eq!(manifest.status, RunStatus::Failed);
+        assert_eq!(manifest.error.as_deref(), Some("no data"));
+        assert_eq!(read_manifest(&dir).unwrap(), manifest);
+        assert!(!dir.join(SUMMARY_FILE).exists());
+        assert!(read(&dir, LOG_FILE).contains("failed: no data"));
+        assert_eq!(read(&dir, METRICS_FILE), "");
+    }
+
+    #[test]
+    fn a_trainer_that_reports_no_end_fails_the_run() {
+        let (_workspace, loaded) = experiment("");
+        let writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let manifest = writer.close(false).unwrap();
+        assert_eq!(manifest.status, RunStatus::Failed);
+        assert!(manifest.error.is_some());
+    }
+
+    #[test]
+    fn a_signal_marks_the_run_interrupted_whatever_the_trainer_says() {
+        let (_workspace, loaded) = experiment("");
+        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        for event in events(&writer, Event::Finished { summary: Box::new(summary("stopped")) }) {
+            writer.record(&event).unwrap();
+        }
+        let dir = writer.dir().to_path_buf();
+        assert_eq!(writer.close(true).unwrap().status, RunStatus::Interrupted);
+        assert_eq!(read_manifest(&dir).unwrap().status, RunStatus::Interrupted);
+        assert!(dir.join(SUMMARY_FILE).is_file());
+    }
+
+    #[test]
+    fn a_running_run_whose_process_died_reads_as_interrupted() {
+        let (_workspace, loaded) = experiment("");
+        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        for event in events(&writer, Event::Log { line: "still going".into() }) {
+            writer.record(&event).unwrap();
+        }
+        let dir = writer.dir().to_path_buf();
+        // While this process lives, the run is running.
+        assert_eq!(read_manifest(&dir).unwrap().status, RunStatus::Running);
+
+        // The same manifest, written by a process that has exited.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let mut manifest = writer.manifest().clone();
+        manifest.pid = dead;
+        manifest.write(&dir).unwrap();
+        drop(writer);
+        let read_back = read_manifest(&dir).unwrap();
+        let expected = if cfg!(target_os = "linux") { RunStatus::Interrupted } else { RunStatus::Running };
+        assert_eq!(read_back.status, expected);
+        assert_eq!(read_back.dataset_fingerprint, "f00d");
+        assert_eq!(read(&dir, METRICS_FILE).lines().count(), records().len());
+    }
+
+    #[test]
+    fn runs_started_together_get_distinct_ids() {
+        let (_workspace, loaded) = experiment("");
+        let first = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let second = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        assert_ne!(first.id(), second.id());
+        assert!(first.dir().is_dir() && second.dir().is_dir());
+        assert!(first.id() < second.id(), "{} {}", first.id(), second.id());
+    }
+
+    #[test]
+    fn config_hash_ignores_the_seed_only() {
+        let (_workspace, loaded) = experiment("");
+        let base = loaded.experiment.clone();
+        let reseeded = Experiment { seed: base.seed + 1, ..base.clone() };
+        let mut changed = base.clone();
+        changed.train.lr *= 2.0;
+        assert_eq!(config_hash(&base), config_hash(&reseeded));
+        assert_ne!(config_hash(&base), config_hash(&changed));
+        assert_eq!(config_hash(&base).len(), 16);
+    }
+
+    #[test]
+    fn the_workspace_is_above_experiments() {
+        assert_eq!(workspace_of(Path::new("ws/experiments/a.toml")), Path::new("ws"));
+        assert_eq!(workspace_of(Path::new("experiments/a.toml")), Path::new("."));
+        assert_eq!(workspace_of(Path::new("elsewhere/a.toml")), Path::new("elsewhere"));
+        assert_eq!(workspace_of(Path::new("a.toml")), Path::new("."));
+    }
+
+    #[test]
+    fn names_become_folder_safe() {
+        assert_eq!(slug("tiny one/../x"), "tiny-one----x");
+        assert_eq!(slug("../"), "run");
+        assert_eq!(slug("apg_v5-K8"), "apg_v5-K8");
+    }
+}

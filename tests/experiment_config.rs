@@ -1,0 +1,142 @@
+//! Invalid experiments: every bad experiment file gives one exact, located message, and
+//! `run` stops before it trains or writes a run folder.
+//!
+//! Each case runs the real binary, `apg-bench run <fixture>`, from the crate root with a
+//! relative fixture path, and checks that it exits non-zero, prints nothing on stdout,
+//! that its stderr is exactly `error: <message>` (trimmed) and that it never panics.
+//!
+//! The fixtures live in `tests/fixtures/experiments/`, one small experiment per case,
+//! on the built-in datasets (which need no data files to validate against).
+//!
+//! To add a case: write the fixture, run
+//! `cargo run -- run tests/fixtures/experiments/<case>.toml`, check that the message names
+//! the right file, line, column and key, then add a test below.
+
+use assert_cmd::Command;
+
+const DIR: &str = "tests/fixtures/experiments";
+
+/// Runs `apg-bench run` with `args` and returns its trimmed stderr, after checking that
+/// it failed cleanly without starting a run.
+fn run_error(args: &[&str]) -> String {
+    let output = Command::cargo_bin("apg-bench")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("run")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    assert!(!output.status.success(), "{args:?}: expected failure, got success; stderr: {stderr}");
+    assert!(output.stdout.is_empty(), "{args:?}: printed on stdout: {}", String::from_utf8_lossy(&output.stdout));
+    assert!(!stderr.contains("panicked"), "{args:?}: panicked: {stderr}");
+    assert!(!std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(DIR).join("runs").exists(), "a run folder was made");
+    stderr
+}
+
+/// Asserts the exact message for `fixture`; `{d}` in `expected` stands for the fixture
+/// folder.
+fn check(fixture: &str, expected: &str) {
+    let expected = format!("error: {}", expected.replace("{d}", DIR));
+    assert_eq!(run_error(&[&format!("{DIR}/{fixture}")]), expected, "fixture {fixture}");
+}
+
+#[test]
+fn unknown_key() {
+    check(
+        "unknown-key.toml",
+        "{d}/unknown-key.toml:4:1: train: unknown field `learning_rate`, expected one of `batch_size`, `epochs`, \
+         `lr`, `betas`, `eps`, `weight_decay`, `embedding_l2`, `eval_every`, `monitor`, `patience`, `max_steps`, \
+         `shuffle`, `threads`",
+    );
+}
+
+#[test]
+fn rank_above_the_layer_width() {
+    check(
+        "rank-too-large.toml",
+        "{d}/rank-too-large.toml:7:9: apg.rank[0]: K = 32 must be between 1 and min(N_in, N_out) = \
+         min(112, 16) = 16 for hidden layer 0",
+    );
+}
+
+#[test]
+fn overparam_below_rank() {
+    check(
+        "overparam-below-rank.toml",
+        "{d}/overparam-below-rank.toml:8:14: apg.overparam[0]: P = 4 must be at least K = 8 for hidden layer 0",
+    );
+}
+
+#[test]
+fn condition_field_not_in_the_dataset() {
+    check(
+        "unknown-condition-field.toml",
+        "{d}/unknown-condition-field.toml:6:11: apg.condition.fields[0]: no field \"country\" in the dataset \
+         (fields: user, item, item_category, domain, device, hour, price, user_activity, user_activity_q, \
+         item_popularity)",
+    );
+}
+
+#[test]
+fn group_condition_with_two_fields() {
+    check(
+        "group-two-fields.toml",
+        "{d}/group-two-fields.toml:6:1: apg.condition.fields: a group condition needs exactly one field",
+    );
+}
+
+#[test]
+fn multi_valued_condition_field() {
+    check(
+        "multi-valued-condition.toml",
+        "{d}/multi-valued-condition.toml:8:11: apg.condition.fields[0]: \"tags\" is multi-valued: a condition \
+         needs one value per row",
+    );
+}
+
+#[test]
+fn unknown_device() {
+    check("bad-device.toml", "{d}/bad-device.toml:2:1: device: unknown device \"gpu\": use \"cpu\" or \"cuda[:N]\"");
+}
+
+#[test]
+fn batch_size_zero() {
+    check(
+        "batch-size-zero.toml",
+        "{d}/batch-size-zero.toml:3:1: train.batch_size: batch_size must be between 1 and 1048576",
+    );
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_in_a_build_without_it() {
+    check(
+        "cuda-device.toml",
+        "{d}/cuda-device.toml:2:1: device: \"cuda:0\" needs CUDA, but this apg-bench was built without CUDA \
+         support; build it with `cargo build --release --features cuda` (needs the CUDA toolkit), or run with \
+         --device cpu",
+    );
+    assert_eq!(
+        run_error(&[&format!("{DIR}/cuda-device.toml"), "--device", "cuda"]),
+        "error: --device cuda needs CUDA, but this apg-bench was built without CUDA support; build it with \
+         `cargo build --release --features cuda` (needs the CUDA toolkit)"
+    );
+}
+
+#[test]
+fn bad_device_flag() {
+    let message = run_error(&[&format!("{DIR}/bad-device.toml"), "--device", "gpu"]);
+    assert!(
+        message.starts_with("error: invalid value 'gpu' for '--device <DEVICE>': use cpu, cuda or cuda:N"),
+        "{message}"
+    );
+}
+
+#[test]
+fn missing_experiment_file() {
+    assert_eq!(
+        run_error(&[&format!("{DIR}/no-such.toml")]),
+        format!("error: {DIR}/no-such.toml: cannot read: No such file or directory (os error 2)")
+    );
+}
