@@ -415,7 +415,6 @@ fn embedding_gradients_match_finite_differences() {
                 let minus = batch_loss(&model, &batch);
                 batch.conditions[c].z[i] = original;
                 let numeric = ((plus - minus) / (2.0 * eps as f64)) as f32;
-                let a = z_grad[i];
                 assert!(
                     (numeric - a).abs() <= 1e-3 + 5e-2 * a.abs().max(numeric.abs()),
                     "{name}: z{c}[{i}]: finite difference {numeric} vs autodiff {a}"
