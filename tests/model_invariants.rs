@@ -423,3 +423,20 @@ fn embedding_gradients_match_finite_differences() {
         }
     }
 }
+
+#[test]
+fn inference_with_merged_weights_matches_the_training_forward() {
+    for (name, config) in configurations() {
+        let (experiment, dataset) = tiny(&config);
+        let mut model = Model::new(&experiment, &dataset, Cpu::default(), 4).unwrap();
+        let rows: Vec<u32> = dataset.split.train.clone();
+        let batch = model.to_device(&model.batch(&dataset, &rows));
+        let training = model.forward::<OwnedTape<f32, Cpu>>(&batch, true).as_vec();
+        model.merge_for_inference();
+        let inference = model.forward::<NoneTape>(&batch, false).as_vec();
+        let scale = training.iter().map(|v| v.abs()).fold(0f32, f32::max);
+        for (a, b) in training.iter().zip(&inference) {
+            assert!((a - b).abs() <= 1e-5 * scale.max(1.0), "{name}: {a} vs {b}");
+        }
+    }
+}

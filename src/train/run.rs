@@ -182,6 +182,8 @@ fn train_on(
                     bad_evals += 1;
                 }
                 send(Event::Phase { phase: Phase::Training });
+                // Throughput windows measure training only, not evaluation.
+                window = (Instant::now(), samples);
                 if spec.patience > 0 && bad_evals >= spec.patience {
                     log(format!(
                         "early stop at step {step}: no better validation {:?} in {bad_evals} evaluations",
