@@ -18,7 +18,7 @@ use crate::config::experiment::LoadedExperiment;
 use crate::data::LoadOptions;
 use crate::runs::{Manifest, RunStatus, RunWriter, eval_headline, phase_label};
 use crate::train::trainer::{self, TrainJob};
-use crate::train::{Event, MetricsRecord, Phase, RunSummary};
+use crate::train::{BaselineComparison, Event, MetricsRecord, Phase, RunSummary};
 
 /// How often the event loop looks at the signal flag while the trainer is quiet.
 const POLL: Duration = Duration::from_millis(100);
@@ -40,6 +40,14 @@ pub fn parse_device(device: &str) -> Result<String, String> {
 
 pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     let loaded = LoadedExperiment::from_file(file)?;
+    let baseline = match loaded.experiment.metrics.baseline.as_str() {
+        "" => None,
+        id => {
+            let auc = crate::runs::baseline_auc(&crate::runs::workspace_of(file), id)
+                .map_err(|why| ConfigError::at_key(&loaded.file, &loaded.text, "metrics.baseline", why))?;
+            Some((id.to_string(), auc))
+        }
+    };
     let seed = seed.unwrap_or(loaded.experiment.seed);
     let device = match device_flag {
         Some(device) => {
@@ -82,11 +90,18 @@ pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bo
             stop_asked = true;
             progress.line("interrupted: stopping after the current step (press Ctrl-C again to quit at once)");
         }
-        let event = match handle.events.recv_timeout(POLL) {
+        let mut event = match handle.events.recv_timeout(POLL) {
             Ok(event) => event,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        if let (Event::Finished { summary }, Some((run, baseline_auc))) = (&mut event, &baseline) {
+            if let Some(auc) = summary.test.as_ref().and_then(|t| t.auc) {
+                let rela_impr = crate::train::metrics::rela_impr(auc, *baseline_auc);
+                summary.baseline =
+                    Some(BaselineComparison { run: run.clone(), baseline_auc: *baseline_auc, rela_impr });
+            }
+        }
         if let Err(error) = writer.record(&event) {
             handle.stop();
             progress.finish();
@@ -253,6 +268,9 @@ fn render_summary(manifest: &Manifest, summary: Option<&RunSummary>, folder: &st
         }
         if let Some(test) = &s.test {
             out += &format!("test: {}\n", eval_headline(test));
+            if let Some(b) = &s.baseline {
+                out += &format!("RelaImpr vs {} (test AUC {:.4}): {:+.2} %\n", b.run, b.baseline_auc, b.rela_impr);
+            }
             if !test.groups.is_empty() {
                 let mut table = Table::new(&["group", "value", "rows>", "test AUC>", "logloss>"]);
                 for g in &test.groups {

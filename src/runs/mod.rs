@@ -38,3 +38,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| io("write", &temporary, e))?;
     std::fs::rename(&temporary, path).map_err(|e| io("replace", path, e))
 }
+
+/// The test AUC of run `id` in `workspace`, for RelaImpr against it.
+pub fn baseline_auc(workspace: &std::path::Path, id: &str) -> Result<f64, String> {
+    let path = workspace.join("runs").join(id).join(SUMMARY_FILE);
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("no summary of run `{id}` ({}: {e})", path.display()))?;
+    let summary: crate::train::RunSummary =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not a run summary: {e}", path.display()))?;
+    summary.test.and_then(|t| t.auc).ok_or_else(|| format!("run `{id}` has no test AUC"))
+}

@@ -354,6 +354,7 @@ mod tests {
             train_seconds: 1.0,
             samples_per_s: 1.1e4,
             stopped_early: false,
+            baseline: None,
         }
     }
 

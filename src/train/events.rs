@@ -67,6 +67,15 @@ pub struct ParamCounts {
     pub embedding: usize,
 }
 
+/// RelaImpr of this run's test AUC against a named baseline run (APG-SPEC 7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineComparison {
+    pub run: String,
+    pub baseline_auc: f64,
+    /// ((AUC - 0.5) / (AUC_base - 0.5) - 1) x 100 %.
+    pub rela_impr: f64,
+}
+
 /// The end of a run: what summary.json holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -80,6 +89,9 @@ pub struct RunSummary {
     pub train_seconds: f64,
     pub samples_per_s: f64,
     pub stopped_early: bool,
+    /// Set when the experiment names `metrics.baseline`.
+    #[serde(default)]
+    pub baseline: Option<BaselineComparison>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,4 +5,4 @@ pub mod metrics;
 pub mod run;
 pub mod trainer;
 
-pub use events::{EvalMetrics, Event, GroupMetrics, MetricsRecord, ParamCounts, Phase, RunSummary};
+pub use events::{BaselineComparison, EvalMetrics, Event, GroupMetrics, MetricsRecord, ParamCounts, Phase, RunSummary};

@@ -232,6 +232,7 @@ fn train_on(
         train_seconds,
         samples_per_s: samples as f64 / train_seconds.max(1e-9),
         stopped_early,
+        baseline: None,
     };
     send(Event::Finished { summary: Box::new(summary) });
     Ok(())
