@@ -95,12 +95,11 @@ pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bo
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        if let (Event::Finished { summary }, Some((run, baseline_auc))) = (&mut event, &baseline) {
-            if let Some(auc) = summary.test.as_ref().and_then(|t| t.auc) {
-                let rela_impr = crate::train::metrics::rela_impr(auc, *baseline_auc);
-                summary.baseline =
-                    Some(BaselineComparison { run: run.clone(), baseline_auc: *baseline_auc, rela_impr });
-            }
+        if let (Event::Finished { summary }, Some((run, baseline_auc))) = (&mut event, &baseline)
+            && let Some(auc) = summary.test.as_ref().and_then(|t| t.auc)
+        {
+            let rela_impr = crate::train::metrics::rela_impr(auc, *baseline_auc);
+            summary.baseline = Some(BaselineComparison { run: run.clone(), baseline_auc: *baseline_auc, rela_impr });
         }
         if let Err(error) = writer.record(&event) {
             handle.stop();
