@@ -228,22 +228,19 @@ fn loss_and_grads(model: &Model<Cpu>, dataset: &EncodedDataset, rows: &[u32]) ->
 }
 
 fn loss_only(model: &Model<Cpu>, dataset: &EncodedDataset, rows: &[u32]) -> f64 {
-    let batch = model.to_device(&model.batch(dataset, rows));
-    let logits = model.forward::<NoneTape>(&batch, true).as_vec();
-    // Mean BCE with logits, accumulated in f64 for a clean finite difference.
-    logits
-        .iter()
-        .zip(&batch_labels(dataset, rows))
-        .map(|(&z, &y)| {
-            let z = z as f64;
-            z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
-        })
-        .sum::<f64>()
-        / rows.len() as f64
+    batch_loss(model, &model.batch(dataset, rows))
 }
 
-fn batch_labels(dataset: &EncodedDataset, rows: &[u32]) -> Vec<f64> {
-    rows.iter().map(|&r| dataset.labels[r as usize] as f64).collect()
+/// A model whose every value is moved off exact zeros (zero-initialised biases put the
+/// ReLUs of dead rows exactly on their kink, where a finite difference sees half a slope).
+fn jittered_model(experiment: &LoadedExperiment, dataset: &EncodedDataset) -> Model<Cpu> {
+    let mut model = Model::new(experiment, dataset, Cpu::default(), 7).unwrap();
+    for (p, param) in model.params.params.iter_mut().enumerate() {
+        let jittered: Vec<f32> =
+            param.tensor.as_vec().iter().zip(random(param.len(), 100 + p as u64)).map(|(v, r)| v + 0.05 * r).collect();
+        param.tensor.copy_from(&jittered);
+    }
+    model
 }
 
 #[test]
@@ -254,19 +251,7 @@ fn gradients_match_central_finite_differences() {
             continue;
         }
         let (experiment, dataset) = tiny(&config);
-        let mut model = Model::new(&experiment, &dataset, Cpu::default(), 7).unwrap();
-        // Move every value off exact zeros (zero-initialised biases put ReLUs of dead
-        // rows exactly on their kink, where a finite difference sees half a slope).
-        for (p, param) in model.params.params.iter_mut().enumerate() {
-            let jittered: Vec<f32> = param
-                .tensor
-                .as_vec()
-                .iter()
-                .zip(random(param.len(), 100 + p as u64))
-                .map(|(v, r)| v + 0.05 * r)
-                .collect();
-            param.tensor.copy_from(&jittered);
-        }
+        let mut model = jittered_model(&experiment, &dataset);
         let rows: Vec<u32> = dataset.split.train[..32].to_vec();
         let (_, mut grads) = loss_and_grads(&model, &dataset, &rows);
         let mut rng = Pcg64::seed_from_u64(1);
@@ -355,17 +340,7 @@ fn batch_loss(model: &Model<Cpu>, batch: &apg_bench::model::batch::Batch) -> f64
 fn embedding_gradients_match_finite_differences() {
     for (name, config) in configurations() {
         let (experiment, dataset) = tiny(&config);
-        let mut model = Model::new(&experiment, &dataset, Cpu::default(), 7).unwrap();
-        for (p, param) in model.params.params.iter_mut().enumerate() {
-            let jittered: Vec<f32> = param
-                .tensor
-                .as_vec()
-                .iter()
-                .zip(random(param.len(), 100 + p as u64))
-                .map(|(v, r)| v + 0.05 * r)
-                .collect();
-            param.tensor.copy_from(&jittered);
-        }
+        let mut model = jittered_model(&experiment, &dataset);
         let rows: Vec<u32> = dataset.split.train[..16].to_vec();
         let mut batch = model.batch(&dataset, &rows);
         // Larger embedding values than the initial 0.01, so the check is not trivial.

@@ -198,16 +198,22 @@ fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, Da
     let n = raw.rows;
     let [train_share, valid_share, _] = spec.ratios;
     let count = |share: f64, of: usize| ((share * of as f64).round() as usize).min(of);
+    // Cuts rows in `order` into train, validation and test by the shares.
+    let cut = |order: Vec<u32>| {
+        let n_train = count(train_share, n);
+        let n_valid = count(valid_share, n).min(n - n_train);
+        Split {
+            train: order[..n_train].to_vec(),
+            valid: order[n_train..n_train + n_valid].to_vec(),
+            test: order[n_train + n_valid..].to_vec(),
+        }
+    };
     let mut split = Split::default();
     match spec.kind {
         SplitKind::Random => {
             let mut order: Vec<u32> = (0..n as u32).collect();
             order.shuffle(&mut Pcg64::seed_from_u64(spec.seed));
-            let n_train = count(train_share, n);
-            let n_valid = count(valid_share, n).min(n - n_train);
-            split.train = order[..n_train].to_vec();
-            split.valid = order[n_train..n_train + n_valid].to_vec();
-            split.test = order[n_train + n_valid..].to_vec();
+            split = cut(order);
         }
         SplitKind::Time => {
             let time_column = spec.column.as_deref().unwrap_or_default();
@@ -223,11 +229,7 @@ fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, Da
             }
             let mut order: Vec<u32> = (0..n as u32).collect();
             order.sort_by(|&a, &b| times[a as usize].total_cmp(&times[b as usize]));
-            let n_train = count(train_share, n);
-            let n_valid = count(valid_share, n).min(n - n_train);
-            split.train = order[..n_train].to_vec();
-            split.valid = order[n_train..n_train + n_valid].to_vec();
-            split.test = order[n_train + n_valid..].to_vec();
+            split = cut(order);
         }
         SplitKind::Files => {
             for (row, part) in raw.parts.iter().enumerate() {
