@@ -340,7 +340,7 @@ fn batch_loss(model: &Model<Cpu>, batch: &apg_bench::model::batch::Batch) -> f64
 fn embedding_gradients_match_finite_differences() {
     for (name, config) in configurations() {
         let (experiment, dataset) = tiny(&config);
-        let mut model = jittered_model(&experiment, &dataset);
+        let model = jittered_model(&experiment, &dataset);
         let rows: Vec<u32> = dataset.split.train[..16].to_vec();
         let mut batch = model.batch(&dataset, &rows);
         // Larger embedding values than the initial 0.01, so the check is not trivial.
