@@ -3,7 +3,8 @@
 
 mod data;
 mod run;
-mod table;
+mod runs;
+pub mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,10 +42,17 @@ pub enum Command {
         /// cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`); overrides the experiment's.
         #[arg(long, value_parser = run::parse_device)]
         device: Option<String>,
+        /// Run N times, under seeds SEED..SEED+N-1 (SEED from --seed, else the experiment's), one run folder
+        /// each, then print the group's mean ± sample sd test AUC. With --json: one object with every run.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        seeds: Option<u64>,
         /// Print one JSON object (run id, folder, status, summary) on stdout at the end, and nothing else there.
         #[arg(long)]
         json: bool,
     },
+    /// The workspace's run history: list, show, compare, diff, tag, note, rm, restore.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +92,11 @@ pub enum DataCommand {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        // The workbench on a terminal; the headless summary when piped or scripted.
+        None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+            crate::tui::run(&cli.workspace)?;
+            Ok(ExitCode::SUCCESS)
+        }
         None => demo(&cli.workspace),
         Some(Command::Data(DataCommand::Inspect { dataset, field, json, no_cache })) => {
             data::inspect(&dataset, field.as_deref(), json, no_cache)
@@ -91,14 +104,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Data(DataCommand::Fetch { name, dir, mirror, sha256, force })) => {
             data::fetch(&name, &dir, mirror, sha256, force)
         }
-        Some(Command::Run { experiment, seed, device, json }) => run::run(&experiment, seed, device, json),
+        Some(Command::Run { experiment, seed, device, seeds: None, json }) => run::run(&experiment, seed, device, json),
+        Some(Command::Run { experiment, seed, device, seeds: Some(count), json }) => {
+            run::run_seeds(&experiment, seed, count, device, json)
+        }
+        Some(Command::Runs(command)) => runs::run(&cli.workspace, command),
     }
 }
 
-/// The main job until the TUI exists: the workspace's dataset, inspected.
+/// Without a terminal: the workspace's dataset, inspected.
 fn demo(workspace: &std::path::Path) -> anyhow::Result<ExitCode> {
     let workspace = Workspace::open(workspace)?;
     println!("apg-bench {} — workspace `{}` ({})", env!("CARGO_PKG_VERSION"), workspace.name, workspace.root.display());
-    println!("Headless demo: the dataset this workspace trains on. (The interactive TUI is not built yet.)\n");
+    println!("Not on a terminal, so no TUI: the dataset this workspace trains on.\n");
     data::inspect(&workspace.dataset_reference(), None, false, false)
 }

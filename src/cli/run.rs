@@ -4,9 +4,9 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,6 +16,9 @@ use crate::cli::table::{Table, thousands};
 use crate::config::ConfigError;
 use crate::config::experiment::LoadedExperiment;
 use crate::data::LoadOptions;
+use crate::runs::compare::mean_sd;
+use crate::runs::format::{Format, duration, rate};
+use crate::runs::groups::Stat;
 use crate::runs::{Manifest, RunStatus, RunWriter, eval_headline, phase_label};
 use crate::train::trainer::{self, TrainJob};
 use crate::train::{BaselineComparison, Event, MetricsRecord, Phase, RunSummary};
@@ -39,6 +42,120 @@ pub fn parse_device(device: &str) -> Result<String, String> {
 }
 
 pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+    let ended = run_once(file, seed, device_flag)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ended.report())?);
+    } else {
+        print!("{}", ended.render());
+    }
+    Ok(ended.exit_code())
+}
+
+/// `run --seeds N`: the experiment N times under seeds `first..first + N` (`first` from
+/// `--seed`, else the experiment's), one run folder each, then the group's mean ± sample
+/// sd test AUC. A signal ends the series after the run it stopped.
+pub fn run_seeds(
+    file: &Path,
+    first: Option<u64>,
+    count: u64,
+    device_flag: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let first = match first {
+        Some(seed) => seed,
+        None => LoadedExperiment::from_file(file)?.experiment.seed,
+    };
+    let mut ended = Vec::new();
+    for seed in first..first.saturating_add(count) {
+        let one = run_once(file, Some(seed), device_flag.clone())?;
+        if !json {
+            print!("{}", one.render());
+        }
+        let interrupted = one.manifest.status == RunStatus::Interrupted;
+        ended.push(one);
+        if interrupted {
+            break;
+        }
+    }
+    let finished: Vec<&Ended> = ended.iter().filter(|e| e.manifest.status == RunStatus::Finished).collect();
+    let test_auc = Stat::of(finished.iter().filter_map(|e| e.summary.as_ref()?.test.as_ref()?.auc));
+    let hash = ended.first().map(|e| e.manifest.config_hash.clone()).unwrap_or_default();
+    if json {
+        let report = json!({
+            "config_hash": hash,
+            "runs": ended.iter().map(Ended::report).collect::<Vec<_>>(),
+            "test_auc": test_auc,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let auc = match test_auc {
+            Some(stat) => {
+                format!("test AUC {} (mean ± sample sd of {} finished runs)", mean_sd(Format::Metric, &stat), stat.n)
+            }
+            None => "no finished run with a test AUC".into(),
+        };
+        let experiment = ended.first().map(|e| e.manifest.experiment.as_str()).unwrap_or_default();
+        println!(
+            "\n{} seeds of {experiment} (config {hash}): {auc}\ncompare with other configurations: apg-bench runs compare --group {} ...",
+            ended.len(),
+            &hash[..hash.len().min(8)]
+        );
+    }
+    let failed = ended.iter().map(Ended::exit_code).find(|code| *code != ExitCode::SUCCESS);
+    Ok(failed.unwrap_or(ExitCode::SUCCESS))
+}
+
+/// A run that has ended, as the commands report it.
+struct Ended {
+    manifest: Manifest,
+    summary: Option<RunSummary>,
+    folder: std::path::PathBuf,
+}
+
+impl Ended {
+    fn report(&self) -> serde_json::Value {
+        json!({
+            "run_id": self.manifest.id,
+            "folder": self.folder,
+            "status": self.manifest.status,
+            "error": self.manifest.error,
+            "summary": self.summary,
+        })
+    }
+
+    fn render(&self) -> String {
+        render_summary(&self.manifest, self.summary.as_ref(), &self.folder.display().to_string())
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        match self.manifest.status {
+            RunStatus::Finished => ExitCode::SUCCESS,
+            RunStatus::Failed | RunStatus::Running => ExitCode::FAILURE,
+            RunStatus::Interrupted | RunStatus::Stopped => ExitCode::from(EXIT_INTERRUPTED),
+        }
+    }
+}
+
+/// Signals this process has received, counted by a handler installed once: `--seeds`
+/// runs several experiments in one process, and ctrlc takes one handler per process.
+fn signals() -> anyhow::Result<Arc<AtomicUsize>> {
+    static SIGNALS: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+    if let Some(signals) = SIGNALS.get() {
+        return Ok(signals.clone());
+    }
+    let signals = Arc::new(AtomicUsize::new(0));
+    let handler_signals = signals.clone();
+    ctrlc::set_handler(move || {
+        // The first signal stops the run gracefully; a second one quits at once, leaving
+        // the run `running` with a dead pid, which readers report as interrupted.
+        if handler_signals.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    })?;
+    Ok(SIGNALS.get_or_init(|| signals).clone())
+}
+
+fn run_once(file: &Path, seed: Option<u64>, device_flag: Option<String>) -> anyhow::Result<Ended> {
     let loaded = LoadedExperiment::from_file(file)?;
     let baseline = match loaded.experiment.metrics.baseline.as_str() {
         "" => None,
@@ -66,15 +183,7 @@ pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bo
         }
     };
 
-    let signals = Arc::new(AtomicUsize::new(0));
-    let handler_signals = signals.clone();
-    ctrlc::set_handler(move || {
-        // The first signal stops the run gracefully; a second one quits at once, leaving
-        // the run `running` with a dead pid, which readers report as interrupted.
-        if handler_signals.fetch_add(1, Ordering::SeqCst) > 0 {
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
-        }
-    })?;
+    let signals = signals()?;
     let mut writer = RunWriter::create(&loaded, seed, &device)?;
 
     let mut progress = Progress::new(std::io::IsTerminal::is_terminal(&std::io::stderr()));
@@ -119,24 +228,7 @@ pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bo
     // A signal that came too late to stop the trainer does not undo a finished run.
     let completed = summary.as_ref().is_some_and(|s| s.status == "finished");
     let manifest = writer.close(stop_asked && !completed)?;
-
-    if json {
-        let report = json!({
-            "run_id": manifest.id,
-            "folder": folder,
-            "status": manifest.status,
-            "error": manifest.error,
-            "summary": summary,
-        });
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", render_summary(&manifest, summary.as_ref(), &folder.display().to_string()));
-    }
-    Ok(match manifest.status {
-        RunStatus::Finished => ExitCode::SUCCESS,
-        RunStatus::Failed | RunStatus::Running => ExitCode::FAILURE,
-        RunStatus::Interrupted | RunStatus::Stopped => ExitCode::from(EXIT_INTERRUPTED),
-    })
+    Ok(Ended { manifest, summary, folder })
 }
 
 /// Progress on stderr: a bar with step/total, loss, samples/s and ETA on a terminal;
@@ -226,27 +318,8 @@ impl Progress {
     }
 }
 
-/// `12.3k`: a rate with three significant figures.
-fn rate(per_second: f64) -> String {
-    match per_second {
-        r if r >= 1e6 => format!("{:.2}M", r / 1e6),
-        r if r >= 1e3 => format!("{:.1}k", r / 1e3),
-        r => format!("{r:.0}"),
-    }
-}
-
-/// `1h02m`, `3m05s`, `12.3s`.
-fn duration(seconds: f64) -> String {
-    let whole = seconds.round() as u64;
-    match whole {
-        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
-        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{seconds:.1}s"),
-    }
-}
-
 /// The human end of a run: status, best validation, test metrics per group, sizes.
-fn render_summary(manifest: &Manifest, summary: Option<&RunSummary>, folder: &str) -> String {
+pub(super) fn render_summary(manifest: &Manifest, summary: Option<&RunSummary>, folder: &str) -> String {
     let mut out = format!("\nRun {} {}", manifest.id, manifest.status.name());
     if let Some(error) = &manifest.error {
         out += &format!(": {error}");

@@ -1,5 +1,7 @@
 //! Plain-text tables for the headless commands: left-aligned text, right-aligned numbers.
 
+pub use crate::runs::format::thousands;
+
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -54,16 +56,4 @@ impl Table {
 
 pub fn percent(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
-}
-
-pub fn thousands(n: impl Into<u64>) -> String {
-    let digits = n.into().to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }

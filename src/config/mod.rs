@@ -1,8 +1,10 @@
 //! Configuration files written by users (dataset descriptors, workspaces, experiments):
-//! TOML parsing with errors that name file, line, column and key path.
+//! TOML parsing with errors that name file, line, column and key path, and the watcher
+//! that hot-reloads them.
 
 mod error;
 pub mod experiment;
+pub mod watch;
 pub mod workspace;
 
 pub use error::{ConfigError, parse_toml};

@@ -1,6 +1,17 @@
 //! Run folders (`<workspace>/runs/<run-id>/`): the writer that turns a trainer's events
-//! into files as they happen, and the reader of their manifests.
+//! into files as they happen, and the history that reads them back to list, filter,
+//! group, compare, diff and export them. Nothing here knows of the terminal: the headless
+//! `runs` commands and the TUI's Runs panel are front ends of the same functions.
 
+pub mod columns;
+pub mod compare;
+pub mod diff;
+pub mod edit;
+pub mod export;
+pub mod filter;
+pub mod format;
+pub mod groups;
+pub mod history;
 mod manifest;
 mod time;
 mod writer;
@@ -8,6 +19,8 @@ mod writer;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use columns::RunRow;
+pub use history::{History, Problem, Run, resolve_name};
 pub use manifest::{MANIFEST_FILE, Manifest, RunStatus, hostname, read_manifest};
 pub use time::UtcTime;
 pub use writer::{
@@ -25,6 +38,30 @@ pub enum RunError {
 
     #[error("cannot encode {}: {message}", path.display())]
     Encode { path: PathBuf, message: String },
+
+    #[error("no workspace folder {}", path.display())]
+    NoWorkspace { path: PathBuf },
+
+    #[error("no run matches `{query}` in {}", folder.display())]
+    NoMatch { query: String, folder: PathBuf },
+
+    #[error("`{query}` matches {} runs; give more of the id:\n  {}", candidates.len(), candidates.join("\n  "))]
+    Ambiguous { query: String, candidates: Vec<String> },
+
+    #[error("`{query}` names {} configurations; name one by its config hash (or one of its runs):\n  {}", candidates.len(), candidates.join("\n  "))]
+    AmbiguousGroup { query: String, candidates: Vec<String> },
+
+    #[error("nothing to compare: name runs (or groups with --group)")]
+    NothingToCompare,
+
+    #[error("run {id} is still running (pid {pid} on {host}): change it once it has ended")]
+    StillRunning { id: String, pid: u32, host: String },
+
+    #[error("{} exists already: move or delete it first", path.display())]
+    Occupied { path: PathBuf },
+
+    #[error("bad tag {tag:?}: a tag is one word, without spaces or commas")]
+    BadTag { tag: String },
 }
 
 /// Replaces `path` by `bytes` all at once: a temporary file beside it, synced, then

@@ -24,6 +24,37 @@ impl UtcTime {
         format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
     }
 
+    /// Reads `2026-11-29T16:35:00Z`, the form [`rfc3339`](Self::rfc3339) writes (UTC, whole
+    /// seconds); None for anything else.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'Z')];
+        if b.len() != 20 || separators.iter().any(|&(i, c)| b[i] != c) {
+            return None;
+        }
+        let number = |range: std::ops::Range<usize>| -> Option<u32> {
+            let digits = &text[range];
+            if digits.bytes().all(|d| d.is_ascii_digit()) { digits.parse().ok() } else { None }
+        };
+        let time = UtcTime {
+            year: i64::from(number(0..4)?),
+            month: number(5..7)?,
+            day: number(8..10)?,
+            hour: number(11..13)?,
+            minute: number(14..16)?,
+            second: number(17..19)?,
+        };
+        // Round-tripping through seconds rejects 2026-02-30 and 25:00.
+        (UtcTime::from(UNIX_EPOCH + std::time::Duration::from_secs(time.unix_seconds().max(0) as u64)) == time)
+            .then_some(time)
+    }
+
+    /// Seconds since 1970-01-01T00:00:00Z.
+    pub fn unix_seconds(&self) -> i64 {
+        days_from_civil(self.year, self.month, self.day) * 86_400
+            + i64::from(self.hour * 3600 + self.minute * 60 + self.second)
+    }
+
     /// `20261129-163500`: sorts like the time it names.
     pub fn compact(&self) -> String {
         let UtcTime { year, month, day, hour, minute, second } = self;
@@ -56,6 +87,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Days from 1970-01-01 to (year, month, day): the inverse of [`civil_from_days`]
+/// (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let shifted_month = i64::from(if month > 2 { month - 3 } else { month + 9 });
+    let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,10 +118,23 @@ mod tests {
     }
 
     #[test]
+    fn parses_what_it_writes() {
+        for seconds in [0, 951_782_400, 1_700_000_000, 4_102_444_799] {
+            let time = at(seconds);
+            assert_eq!(UtcTime::parse_rfc3339(&time.rfc3339()), Some(time));
+            assert_eq!(time.unix_seconds(), seconds as i64);
+        }
+        for bad in ["2026-02-30T00:00:00Z", "2026-11-29T25:00:00Z", "2026-11-29 16:35:00Z", "2026-11-29T16:35:00", ""] {
+            assert_eq!(UtcTime::parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn every_day_follows_the_previous_one() {
         let mut previous = civil_from_days(-1);
         for day in 0..200_000 {
             let today = civil_from_days(day);
+            assert_eq!(days_from_civil(today.0, today.1, today.2), day);
             let next_day = (previous.0, previous.1, previous.2 + 1);
             let next_month = (previous.0, previous.1 + 1, 1);
             let next_year = (previous.0 + 1, 1, 1);

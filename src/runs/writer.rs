@@ -101,6 +101,8 @@ impl RunWriter {
             dataset_fingerprint: String::new(),
             parent: String::new(),
             error: None,
+            tags: Vec::new(),
+            note: String::new(),
         };
         manifest.write(&dir)?;
         let metrics = append_to(&dir.join(METRICS_FILE))?;

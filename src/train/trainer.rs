@@ -33,6 +33,16 @@ const STOP: u8 = 2;
 pub struct Control(AtomicU8);
 
 impl Control {
+    pub fn pause(&self) {
+        let _ = self.0.compare_exchange(RUN, PAUSE, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    pub fn resume(&self) {
+        let _ = self.0.compare_exchange(PAUSE, RUN, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    /// Asks the trainer to stop at the next step; it still tests the best model so far.
+    pub fn stop(&self) {
+        self.0.store(STOP, Ordering::Relaxed);
+    }
     pub fn is_stopped(&self) -> bool {
         self.0.load(Ordering::Relaxed) == STOP
     }
@@ -50,14 +60,14 @@ pub struct TrainerHandle {
 
 impl TrainerHandle {
     pub fn pause(&self) {
-        let _ = self.control.0.compare_exchange(RUN, PAUSE, Ordering::Relaxed, Ordering::Relaxed);
+        self.control.pause();
     }
     pub fn resume(&self) {
-        let _ = self.control.0.compare_exchange(PAUSE, RUN, Ordering::Relaxed, Ordering::Relaxed);
+        self.control.resume();
     }
     /// Asks the trainer to stop at the next step; it still tests the best model so far.
     pub fn stop(&self) {
-        self.control.0.store(STOP, Ordering::Relaxed);
+        self.control.stop();
     }
     pub fn control(&self) -> Arc<Control> {
         self.control.clone()

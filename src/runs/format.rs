@@ -1,0 +1,88 @@
+//! Numbers as people read them in tables and exports: `12.3k` samples/s, `1m05s`,
+//! `1,234,567` parameters, AUCs to four decimals.
+
+use serde::Serialize;
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: impl Into<u64>) -> String {
+    let digits = n.into().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `12.3k`: a rate with three significant figures.
+pub fn rate(per_second: f64) -> String {
+    match per_second {
+        r if r >= 1e6 => format!("{:.2}M", r / 1e6),
+        r if r >= 1e3 => format!("{:.1}k", r / 1e3),
+        r => format!("{r:.0}"),
+    }
+}
+
+/// `1h02m`, `3m05s`, `12.3s`.
+pub fn duration(seconds: f64) -> String {
+    let whole = seconds.round() as u64;
+    match whole {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{seconds:.1}s"),
+    }
+}
+
+/// How a metric's values are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// AUC, logloss: four decimals.
+    Metric,
+    /// Steps, parameters: a whole number with thousands separators.
+    Count,
+    /// Samples per second.
+    Rate,
+    /// Seconds.
+    Duration,
+}
+
+impl Format {
+    pub fn value(self, v: f64) -> String {
+        match self {
+            Format::Metric => format!("{v:.4}"),
+            Format::Count => thousands(v.max(0.0).round() as u64),
+            Format::Rate => rate(v),
+            Format::Duration => duration(v),
+        }
+    }
+
+    /// A difference, always signed: `+0.0123`, `-1,200`, `+3.1k`, `-12.0s`.
+    pub fn delta(self, d: f64) -> String {
+        let sign = if d < 0.0 { "-" } else { "+" };
+        format!("{sign}{}", self.value(d.abs()))
+    }
+
+    /// An optional value, `-` when absent.
+    pub fn maybe(self, v: Option<f64>) -> String {
+        v.map_or_else(|| "-".into(), |v| self.value(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_hand() {
+        assert_eq!(thousands(1_234_567u64), "1,234,567");
+        assert_eq!(thousands(999u64), "999");
+        assert_eq!(rate(12_345.0), "12.3k");
+        assert_eq!(duration(65.0), "1m05s");
+        assert_eq!(Format::Metric.delta(-0.00123), "-0.0012");
+        assert_eq!(Format::Count.delta(1200.0), "+1,200");
+        assert_eq!(Format::Metric.maybe(None), "-");
+    }
+}

@@ -1,0 +1,389 @@
+//! The application state and its update: keys become actions, actions and background
+//! events change the state, and side effects are returned as [`Effect`]s for the event
+//! loop to carry out. Nothing here touches the terminal, so it is tested directly.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use ratatui::crossterm::event::KeyEvent;
+
+use crate::config::ConfigError;
+use crate::config::experiment::LoadedExperiment;
+use crate::config::workspace::Workspace;
+use crate::data::stats::DatasetStats;
+use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};
+use crate::tui::keys::{self, Action};
+use crate::tui::panels::conditions::ConditionsState;
+use crate::tui::panels::runs::RunsState;
+use crate::tui::theme::Theme;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    Data,
+    Conditions,
+    Train,
+    Runs,
+}
+
+impl Panel {
+    pub const ALL: [Panel; 4] = [Panel::Data, Panel::Conditions, Panel::Train, Panel::Runs];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Panel::Data => "Data",
+            Panel::Conditions => "Conditions",
+            Panel::Train => "Train",
+            Panel::Runs => "Runs",
+        }
+    }
+
+    fn index(self) -> usize {
+        Panel::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// One experiment file of the workspace: the last good version and the current error.
+#[derive(Debug, Clone)]
+pub struct ExperimentEntry {
+    pub path: PathBuf,
+    pub good: Option<LoadedExperiment>,
+    pub error: Option<ConfigError>,
+}
+
+impl ExperimentEntry {
+    pub fn name(&self) -> String {
+        self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+/// What the Data panel shows.
+#[derive(Debug, Clone, Default)]
+pub struct DataState {
+    pub loading: bool,
+    pub stats: Option<DatasetStats>,
+    pub error: Option<String>,
+    pub load_note: String,
+    pub field: usize,
+}
+
+/// The live view of the run in progress (or the last one).
+#[derive(Debug, Clone, Default)]
+pub struct TrainState {
+    pub experiment: Option<String>,
+    pub run_id: Option<String>,
+    pub phase: Option<Phase>,
+    pub step: usize,
+    pub total_steps: usize,
+    pub samples_per_s: f64,
+    pub elapsed_s: f64,
+    pub loss: Vec<(f64, f64)>,
+    pub valid_auc: Vec<(f64, f64)>,
+    pub valid_logloss: Vec<(f64, f64)>,
+    pub groups: Vec<GroupMetrics>,
+    pub last_eval: Option<EvalMetrics>,
+    pub summary: Option<RunSummary>,
+    pub log: VecDeque<String>,
+    pub queue: VecDeque<PathBuf>,
+    pub device: String,
+}
+
+const LOG_LINES: usize = 200;
+
+impl TrainState {
+    pub fn active(&self) -> bool {
+        matches!(
+            self.phase,
+            Some(
+                Phase::LoadingData
+                    | Phase::Building
+                    | Phase::Training
+                    | Phase::Paused
+                    | Phase::Evaluating
+                    | Phase::Testing
+            )
+        )
+    }
+
+    fn log(&mut self, line: String) {
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(line);
+    }
+
+    /// Seconds left at the current pace.
+    pub fn eta_s(&self) -> Option<f64> {
+        (self.step > 0 && self.total_steps > self.step)
+            .then(|| self.elapsed_s / self.step as f64 * (self.total_steps - self.step) as f64)
+    }
+}
+
+/// Side effects the event loop carries out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    LoadData,
+    StartTraining(PathBuf),
+    Pause,
+    Resume,
+    Stop,
+    SaveExperiment(PathBuf),
+    LoadRuns,
+    Export { markdown: bool },
+}
+
+pub struct App {
+    pub workspace: Workspace,
+    pub theme: Theme,
+    pub panel: Panel,
+    pub help: bool,
+    pub quit: bool,
+    /// A short message for the status bar.
+    pub status: String,
+    pub experiments: Vec<ExperimentEntry>,
+    pub selected: usize,
+    pub data: DataState,
+    pub conditions: ConditionsState,
+    pub train: TrainState,
+    pub runs: RunsState,
+}
+
+impl App {
+    pub fn new(workspace: Workspace, experiments: Vec<ExperimentEntry>, theme: Theme) -> Self {
+        let mut app = App {
+            workspace,
+            theme,
+            panel: Panel::Data,
+            help: false,
+            quit: false,
+            status: String::new(),
+            experiments,
+            selected: 0,
+            data: DataState::default(),
+            conditions: ConditionsState::default(),
+            train: TrainState { device: "cpu".into(), ..Default::default() },
+            runs: RunsState::default(),
+        };
+        app.experiments.sort_by(|a, b| a.path.cmp(&b.path));
+        app.sync_conditions();
+        app
+    }
+
+    pub fn selected_experiment(&self) -> Option<&ExperimentEntry> {
+        self.experiments.get(self.selected)
+    }
+
+    /// The newest configuration error of any experiment, for the status bar.
+    pub fn config_error(&self) -> Option<&ConfigError> {
+        self.experiments.iter().find_map(|e| e.error.as_ref())
+    }
+
+    /// Translates a key press in the current panel (or the runs filter editor).
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if self.panel == Panel::Runs && self.runs.editing_filter {
+            return self.runs.edit_filter(key);
+        }
+        match keys::action_for(self.panel, key) {
+            Some(action) => self.apply(action),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn apply(&mut self, action: Action) -> Vec<Effect> {
+        if self.help && !matches!(action, Action::ToggleHelp | Action::Quit) {
+            self.help = false;
+            return Vec::new();
+        }
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                if self.train.active() {
+                    return vec![Effect::Stop];
+                }
+            }
+            Action::ToggleHelp => self.help = !self.help,
+            Action::NextPanel => self.panel = Panel::ALL[(self.panel.index() + 1) % Panel::ALL.len()],
+            Action::PreviousPanel => {
+                self.panel = Panel::ALL[(self.panel.index() + Panel::ALL.len() - 1) % Panel::ALL.len()]
+            }
+            Action::GoTo(panel) => self.panel = panel,
+            _ => return self.apply_in_panel(action),
+        }
+        Vec::new()
+    }
+
+    fn apply_in_panel(&mut self, action: Action) -> Vec<Effect> {
+        match self.panel {
+            Panel::Data => match action {
+                Action::Up => self.data.field = self.data.field.saturating_sub(1),
+                Action::Down => {
+                    let fields = self.data.stats.as_ref().map_or(0, |s| s.fields.len());
+                    self.data.field = (self.data.field + 1).min(fields.saturating_sub(1));
+                }
+                Action::Refresh => return vec![Effect::LoadData],
+                _ => {}
+            },
+            Panel::Conditions => {
+                if action == Action::NextExperiment {
+                    self.next_experiment();
+                    return Vec::new();
+                }
+                return crate::tui::panels::conditions::apply(self, action);
+            }
+            Panel::Train => match action {
+                Action::Up => self.selected = self.selected.saturating_sub(1),
+                Action::Down | Action::NextExperiment => self.next_experiment(),
+                Action::StartTraining => return self.start_or_queue(false),
+                Action::QueueRun => return self.start_or_queue(true),
+                Action::PauseResume => match self.train.phase {
+                    Some(Phase::Paused) => return vec![Effect::Resume],
+                    _ if self.train.active() => return vec![Effect::Pause],
+                    _ => self.status = "nothing is training".into(),
+                },
+                Action::StopTraining if self.train.active() => return vec![Effect::Stop],
+                _ => {}
+            },
+            Panel::Runs => return crate::tui::panels::runs::apply(self, action),
+        }
+        Vec::new()
+    }
+
+    fn next_experiment(&mut self) {
+        if !self.experiments.is_empty() {
+            self.selected = (self.selected + 1) % self.experiments.len();
+        }
+        self.sync_conditions();
+    }
+
+    /// Points the Conditions panel at the selected experiment.
+    pub fn sync_conditions(&mut self) {
+        let experiment = self.experiments.get(self.selected).and_then(|e| e.good.clone());
+        self.conditions.load(experiment);
+    }
+
+    fn start_or_queue(&mut self, queue: bool) -> Vec<Effect> {
+        let Some(entry) = self.selected_experiment() else {
+            self.status = "no experiment in this workspace".into();
+            return Vec::new();
+        };
+        if entry.good.is_none() {
+            self.status = format!("{} has an error: fix it first", entry.name());
+            return Vec::new();
+        }
+        let path = entry.path.clone();
+        if self.train.active() || queue {
+            self.status = format!("queued {}", entry.name());
+            self.train.queue.push_back(path);
+            return Vec::new();
+        }
+        vec![Effect::StartTraining(path)]
+    }
+
+    /// A new run started (the event loop spawned it).
+    pub fn run_started(&mut self, experiment: String, run_id: String, device: String) {
+        self.train = TrainState { queue: std::mem::take(&mut self.train.queue), device, ..Default::default() };
+        self.train.log(format!("run {run_id} of {experiment}"));
+        self.train.experiment = Some(experiment);
+        self.train.run_id = Some(run_id);
+        self.train.phase = Some(Phase::LoadingData);
+        self.panel = Panel::Train;
+    }
+
+    /// A training event of the run in progress.
+    pub fn on_train_event(&mut self, event: Event) {
+        let t = &mut self.train;
+        match event {
+            Event::Phase { phase } => t.phase = Some(phase),
+            Event::Log { line } => t.log(line),
+            Event::Plan { total_steps, .. } => t.total_steps = total_steps,
+            Event::Metrics { record: MetricsRecord::Train { step, loss, samples_per_s, elapsed_s, .. } } => {
+                t.step = step;
+                t.samples_per_s = samples_per_s;
+                t.elapsed_s = elapsed_s;
+                t.loss.push((step as f64, loss));
+            }
+            Event::Metrics { record: MetricsRecord::Eval { step, metrics, .. } } => {
+                if metrics.split == "valid" {
+                    if let Some(auc) = metrics.auc {
+                        t.valid_auc.push((step as f64, auc));
+                    }
+                    t.valid_logloss.push((step as f64, metrics.logloss));
+                }
+                t.log(format!(
+                    "{} at step {step}: AUC {}, logloss {:.4}",
+                    metrics.split,
+                    metrics.auc.map_or("n/a".into(), |a| format!("{a:.4}")),
+                    metrics.logloss
+                ));
+                t.groups = metrics.groups.clone();
+                t.last_eval = Some(metrics);
+            }
+            Event::Checkpoint { step, .. } => t.log(format!("best model so far saved at step {step}")),
+            Event::Finished { summary } => {
+                t.log(format!(
+                    "run {}: {}",
+                    summary.status,
+                    summary
+                        .test
+                        .as_ref()
+                        .and_then(|m| m.auc)
+                        .map_or("no test AUC".into(), |a| format!("test AUC {a:.4}"))
+                ));
+                t.summary = Some(*summary);
+            }
+            Event::Failed { error } => {
+                t.log(format!("failed: {error}"));
+                t.phase = Some(Phase::Failed);
+                self.status = format!("training failed: {error}");
+            }
+        }
+    }
+
+    /// The run's folder is complete: reload the history, start the next queued run.
+    pub fn run_ended(&mut self) -> Vec<Effect> {
+        let mut effects = vec![Effect::LoadRuns];
+        if let Some(next) = self.train.queue.pop_front() {
+            effects.push(Effect::StartTraining(next));
+        }
+        effects
+    }
+
+    /// A watched experiment file changed: keep the last good version on error.
+    pub fn experiment_changed(&mut self, path: PathBuf, result: Result<LoadedExperiment, ConfigError>) {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let running = self.train.active() && self.train.experiment.as_deref() == Some(name.as_str());
+        let index = match self.experiments.iter().position(|e| e.path == path) {
+            Some(i) => i,
+            None => {
+                self.experiments.push(ExperimentEntry { path: path.clone(), good: None, error: None });
+                self.experiments.sort_by(|a, b| a.path.cmp(&b.path));
+                self.experiments.iter().position(|e| e.path == path).unwrap_or(0)
+            }
+        };
+        let entry = &mut self.experiments[index];
+        match result {
+            Ok(experiment) => {
+                entry.good = Some(experiment);
+                entry.error = None;
+                self.status = if running {
+                    format!("{name} reloaded: the change applies to the next run")
+                } else {
+                    format!("{name} reloaded")
+                };
+            }
+            Err(error) => {
+                self.status = format!("{name}: invalid, keeping the last good version");
+                entry.error = Some(error);
+            }
+        }
+        if index == self.selected {
+            self.sync_conditions();
+        }
+    }
+
+    pub fn experiment_removed(&mut self, path: &PathBuf) {
+        self.experiments.retain(|e| &e.path != path);
+        self.selected = self.selected.min(self.experiments.len().saturating_sub(1));
+        self.status = format!("{} was removed", path.display());
+        self.sync_conditions();
+    }
+}

@@ -1,0 +1,148 @@
+//! The key map: every binding with the action it sends and the words the help shows.
+//! Help and the command hints are generated from these lists, so they never go stale.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::tui::app::Panel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    NextPanel,
+    PreviousPanel,
+    GoTo(Panel),
+    ToggleHelp,
+    Up,
+    Down,
+    Left,
+    Right,
+    /// Enter: open / apply the selected thing.
+    Select,
+    // Train
+    StartTraining,
+    PauseResume,
+    StopTraining,
+    QueueRun,
+    NextExperiment,
+    // Conditions
+    CycleMode,
+    ToggleField,
+    CycleVariant,
+    CycleAggregation,
+    RankUp,
+    RankDown,
+    ToggleBias,
+    Save,
+    // Runs
+    Mark,
+    Compare,
+    ExportMarkdown,
+    ExportCsv,
+    EditFilter,
+    CycleSort,
+    Refresh,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub code: KeyCode,
+    pub modifiers: KeyModifiers,
+    pub action: Action,
+    pub help: &'static str,
+}
+
+const fn key(code: KeyCode, action: Action, help: &'static str) -> Binding {
+    Binding { code, modifiers: KeyModifiers::NONE, action, help }
+}
+
+const fn ctrl(c: char, action: Action, help: &'static str) -> Binding {
+    Binding { code: KeyCode::Char(c), modifiers: KeyModifiers::CONTROL, action, help }
+}
+
+/// Keys that work in every panel.
+pub const GLOBAL: &[Binding] = &[
+    key(KeyCode::Char('q'), Action::Quit, "quit"),
+    ctrl('c', Action::Quit, "quit"),
+    key(KeyCode::Tab, Action::NextPanel, "next panel"),
+    key(KeyCode::BackTab, Action::PreviousPanel, "previous panel"),
+    key(KeyCode::Char('1'), Action::GoTo(Panel::Data), "Data panel"),
+    key(KeyCode::Char('2'), Action::GoTo(Panel::Conditions), "Conditions panel"),
+    key(KeyCode::Char('3'), Action::GoTo(Panel::Train), "Train panel"),
+    key(KeyCode::Char('4'), Action::GoTo(Panel::Runs), "Runs panel"),
+    key(KeyCode::Char('?'), Action::ToggleHelp, "help"),
+    key(KeyCode::Up, Action::Up, "move up"),
+    key(KeyCode::Char('k'), Action::Up, "move up"),
+    key(KeyCode::Down, Action::Down, "move down"),
+    key(KeyCode::Char('j'), Action::Down, "move down"),
+    key(KeyCode::Left, Action::Left, "left"),
+    key(KeyCode::Char('h'), Action::Left, "left"),
+    key(KeyCode::Right, Action::Right, "right"),
+    key(KeyCode::Char('l'), Action::Right, "right"),
+];
+
+const DATA: &[Binding] = &[key(KeyCode::Char('r'), Action::Refresh, "reload the dataset")];
+
+const CONDITIONS: &[Binding] = &[
+    key(KeyCode::Char('e'), Action::NextExperiment, "next experiment"),
+    key(KeyCode::Char('m'), Action::CycleMode, "condition mode: group / mix / self"),
+    key(KeyCode::Char(' '), Action::ToggleField, "tick / untick the field"),
+    key(KeyCode::Char('v'), Action::CycleVariant, "APG variant"),
+    key(KeyCode::Char('a'), Action::CycleAggregation, "aggregation"),
+    key(KeyCode::Char('+'), Action::RankUp, "K of every layer up"),
+    key(KeyCode::Char('-'), Action::RankDown, "K of every layer down"),
+    key(KeyCode::Char('b'), Action::ToggleBias, "generate the bias or not"),
+    key(KeyCode::Char('w'), Action::Save, "write the experiment file"),
+];
+
+const TRAIN: &[Binding] = &[
+    key(KeyCode::Char('e'), Action::NextExperiment, "next experiment"),
+    key(KeyCode::Char('s'), Action::StartTraining, "start training"),
+    key(KeyCode::Char('p'), Action::PauseResume, "pause / resume"),
+    key(KeyCode::Char('x'), Action::StopTraining, "stop"),
+    key(KeyCode::Char('a'), Action::QueueRun, "add to the queue"),
+];
+
+const RUNS: &[Binding] = &[
+    key(KeyCode::Char(' '), Action::Mark, "mark / unmark"),
+    key(KeyCode::Char('c'), Action::Compare, "compare the marked runs"),
+    key(KeyCode::Enter, Action::Select, "compare / close"),
+    key(KeyCode::Char('/'), Action::EditFilter, "filter"),
+    key(KeyCode::Char('o'), Action::CycleSort, "sort"),
+    key(KeyCode::Char('M'), Action::ExportMarkdown, "export the comparison as Markdown"),
+    key(KeyCode::Char('C'), Action::ExportCsv, "export the comparison as CSV"),
+    key(KeyCode::Char('r'), Action::Refresh, "reload the history"),
+];
+
+/// The bindings of a panel, global ones last.
+pub fn bindings(panel: Panel) -> Vec<Binding> {
+    let own = match panel {
+        Panel::Data => DATA,
+        Panel::Conditions => CONDITIONS,
+        Panel::Train => TRAIN,
+        Panel::Runs => RUNS,
+    };
+    own.iter().chain(GLOBAL).copied().collect()
+}
+
+/// The action a key sends in `panel`, if any.
+pub fn action_for(panel: Panel, event: KeyEvent) -> Option<Action> {
+    let modifiers = event.modifiers - KeyModifiers::SHIFT;
+    bindings(panel).into_iter().find(|b| b.code == event.code && b.modifiers == modifiers).map(|b| b.action)
+}
+
+/// How a binding's key reads in help.
+pub fn key_label(binding: &Binding) -> String {
+    let name = match binding.code {
+        KeyCode::Char(' ') => "space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Tab => "Tab".into(),
+        KeyCode::BackTab => "Shift-Tab".into(),
+        KeyCode::Enter => "Enter".into(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::Left => "←".into(),
+        KeyCode::Right => "→".into(),
+        other => format!("{other:?}"),
+    };
+    if binding.modifiers.contains(KeyModifiers::CONTROL) { format!("Ctrl-{name}") } else { name }
+}

@@ -1,0 +1,326 @@
+//! The TUI: `apg-bench` in a terminal. One `App` state, keys turned into actions, one
+//! update, and `draw` that only reads; data loading, training, run history and the
+//! file watcher run on their own threads and send events into one channel that this
+//! loop drains, so a frame is never blocked by work.
+
+pub mod app;
+pub mod keys;
+pub mod panels;
+pub mod theme;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEvent, KeyEventKind};
+
+use crate::config::experiment::LoadedExperiment;
+use crate::config::watch::{WatchEvent, WorkspaceWatcher};
+use crate::config::workspace::Workspace;
+use crate::data::stats::{self, DatasetStats};
+use crate::data::{self, LoadOptions, LoadedDescriptor};
+use crate::runs::history::History;
+use crate::runs::{RunWriter, export};
+use crate::train::Event;
+use crate::train::trainer::{self, Control, TrainJob};
+use app::{App, Effect, ExperimentEntry};
+use theme::Theme;
+use view::Timing;
+
+/// Everything that reaches the UI thread.
+pub enum AppEvent {
+    Key(KeyEvent, Instant),
+    Resize,
+    Data(Result<(DatasetStats, String), String>),
+    Runs(Result<History, String>),
+    Train(Event),
+    TrainDone,
+    Watch(WatchEvent),
+}
+
+/// Opens the workbench on `workspace` until the user quits.
+pub fn run(workspace: &Path) -> anyhow::Result<()> {
+    let workspace = Workspace::open(workspace)?;
+    let experiments = read_experiments(&workspace.root);
+    let mut app = App::new(workspace, experiments, Theme::from_env());
+    let (sender, receiver) = channel();
+    let mut runtime = Runtime { sender: sender.clone(), control: None, _watcher: None };
+    runtime._watcher = start_watcher(&app, &sender);
+    spawn_input(sender.clone());
+    runtime.carry_out(&mut app, vec![Effect::LoadData, Effect::LoadRuns]);
+
+    // ratatui::init enters the alternate screen and raw mode and installs a panic hook
+    // that restores the terminal before the panic message prints.
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, &mut app, &receiver, &mut runtime);
+    ratatui::restore();
+    result
+}
+
+fn read_experiments(root: &Path) -> Vec<ExperimentEntry> {
+    let folder = root.join("experiments");
+    let Ok(entries) = std::fs::read_dir(&folder) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| match LoadedExperiment::from_file(&path) {
+            Ok(experiment) => ExperimentEntry { path, good: Some(experiment), error: None },
+            Err(error) => ExperimentEntry { path, good: None, error: Some(error) },
+        })
+        .collect()
+}
+
+fn start_watcher(app: &App, sender: &Sender<AppEvent>) -> Option<WorkspaceWatcher> {
+    let descriptor = app.workspace.root.join(&app.workspace.dataset);
+    let extra = if descriptor.is_file() { vec![descriptor] } else { Vec::new() };
+    let sender = sender.clone();
+    WorkspaceWatcher::start(&app.workspace.root, extra, move |event| {
+        let _ = sender.send(AppEvent::Watch(event));
+    })
+    .ok()
+}
+
+/// Key presses and resizes, read on their own thread.
+fn spawn_input(sender: Sender<AppEvent>) {
+    std::thread::spawn(move || {
+        loop {
+            let event = match event::read() {
+                Ok(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => AppEvent::Key(key, Instant::now()),
+                Ok(TermEvent::Resize(..)) => AppEvent::Resize,
+                Ok(_) => continue,
+                Err(_) => return,
+            };
+            if sender.send(event).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn event_loop(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    receiver: &Receiver<AppEvent>,
+    runtime: &mut Runtime,
+) -> anyhow::Result<()> {
+    let mut timing = Timing::default();
+    let mut pending_key: Option<Instant> = None;
+    let mut dirty = true;
+    let mut last_draw = Instant::now();
+    while !app.quit {
+        // Redraw at most ~60 times a second, and only when something changed.
+        if dirty && last_draw.elapsed() >= Duration::from_millis(16) {
+            let start = Instant::now();
+            terminal.draw(|frame| view::draw(frame, app, timing)).context("cannot draw")?;
+            let now = Instant::now();
+            timing.frame_ms = timing.frame_ms * 0.8 + (now - start).as_secs_f64() * 1e3 * 0.2;
+            if let Some(pressed) = pending_key.take() {
+                timing.key_to_screen_ms = Some((now - pressed).as_secs_f64() * 1e3);
+            }
+            last_draw = now;
+            dirty = false;
+        }
+        let event = match receiver.recv_timeout(Duration::from_millis(16)) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        dirty = true;
+        let effects = match event {
+            AppEvent::Key(key, at) => {
+                pending_key.get_or_insert(at);
+                app.on_key(key)
+            }
+            AppEvent::Resize => Vec::new(),
+            AppEvent::Data(result) => {
+                app.data.loading = false;
+                match result {
+                    Ok((stats, note)) => {
+                        app.data.stats = Some(stats);
+                        app.data.load_note = note;
+                        app.data.error = None;
+                    }
+                    Err(error) => app.data.error = Some(error),
+                }
+                Vec::new()
+            }
+            AppEvent::Runs(history) => {
+                app.runs.set_history(history);
+                Vec::new()
+            }
+            AppEvent::Train(event) => {
+                app.on_train_event(event);
+                Vec::new()
+            }
+            AppEvent::TrainDone => {
+                runtime.control = None;
+                app.run_ended()
+            }
+            AppEvent::Watch(event) => match event {
+                WatchEvent::ExperimentChanged { path, result } => {
+                    app.experiment_changed(path, result);
+                    Vec::new()
+                }
+                WatchEvent::ExperimentRemoved { path } => {
+                    app.experiment_removed(&path);
+                    Vec::new()
+                }
+                WatchEvent::DatasetChanged { result: Ok(_), .. } => {
+                    app.status = "dataset descriptor changed: reloading".into();
+                    vec![Effect::LoadData]
+                }
+                WatchEvent::DatasetChanged { result: Err(error), .. } => {
+                    app.status = format!("dataset descriptor: {error}");
+                    Vec::new()
+                }
+                WatchEvent::Error(error) => {
+                    app.status = format!("file watcher: {error}");
+                    Vec::new()
+                }
+            },
+        };
+        runtime.carry_out(app, effects);
+    }
+    // Quitting while training: the trainer was asked to stop; give it a moment to write
+    // its run folder before the process exits.
+    if let Some(control) = &runtime.control {
+        control.stop();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while runtime.control.is_some() && Instant::now() < deadline {
+            if let Ok(AppEvent::TrainDone) = receiver.recv_timeout(Duration::from_millis(50)) {
+                runtime.control = None;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Carries out effects: threads for slow work, direct calls for quick ones.
+struct Runtime {
+    sender: Sender<AppEvent>,
+    control: Option<Arc<Control>>,
+    _watcher: Option<WorkspaceWatcher>,
+}
+
+impl Runtime {
+    fn carry_out(&mut self, app: &mut App, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::LoadData => {
+                    app.data.loading = true;
+                    let sender = self.sender.clone();
+                    let reference = app.workspace.dataset_reference();
+                    std::thread::spawn(move || {
+                        let _ = sender.send(AppEvent::Data(load_stats(&reference)));
+                    });
+                }
+                Effect::LoadRuns => {
+                    let sender = self.sender.clone();
+                    let root = app.workspace.root.clone();
+                    std::thread::spawn(move || {
+                        let _ = sender.send(AppEvent::Runs(History::load(&root).map_err(|e| e.to_string())));
+                    });
+                }
+                Effect::StartTraining(path) => self.start_training(app, &path),
+                Effect::Pause => self.control.iter().for_each(|c| c.pause()),
+                Effect::Resume => self.control.iter().for_each(|c| c.resume()),
+                Effect::Stop => self.control.iter().for_each(|c| c.stop()),
+                Effect::SaveExperiment(path) => match panels::conditions::save(&path, &app.conditions.apg) {
+                    Ok(()) => {
+                        app.conditions.dirty = false;
+                        app.status = format!("wrote {}", path.display());
+                    }
+                    Err(error) => app.status = format!("could not save: {error}"),
+                },
+                Effect::Export { markdown } => app.status = export_comparison(app, markdown),
+            }
+        }
+    }
+
+    fn start_training(&mut self, app: &mut App, path: &Path) {
+        let Some(experiment) = app.experiments.iter().find(|e| e.path == path).and_then(|e| e.good.clone()) else {
+            app.status = format!("{} is not valid: not started", path.display());
+            return;
+        };
+        let device = experiment.experiment.device.clone();
+        let seed = experiment.experiment.seed;
+        let mut writer = match RunWriter::create(&experiment, seed, &device) {
+            Ok(writer) => writer,
+            Err(error) => {
+                app.status = format!("cannot create the run folder: {error}");
+                return;
+            }
+        };
+        let name = experiment.experiment.name.clone();
+        app.run_started(name, writer.id().to_string(), device.clone());
+        let job = TrainJob {
+            experiment,
+            seed,
+            device,
+            checkpoint: Some(writer.checkpoint_path()),
+            load: LoadOptions::default(),
+        };
+        let handle = trainer::spawn(job);
+        self.control = Some(handle.control());
+        let sender = self.sender.clone();
+        std::thread::spawn(move || {
+            let mut stopped = false;
+            for event in handle.events.iter() {
+                if let Event::Finished { summary } = &event {
+                    stopped = summary.status != "finished";
+                }
+                if let Err(error) = writer.record(&event) {
+                    let _ = sender.send(AppEvent::Train(Event::Log { line: format!("run folder: {error}") }));
+                }
+                let _ = sender.send(AppEvent::Train(event));
+            }
+            if let Err(panic) = handle.join() {
+                let failed = Event::Failed { error: format!("the trainer panicked: {panic}") };
+                let _ = writer.record(&failed);
+                let _ = sender.send(AppEvent::Train(failed));
+            }
+            let _ = writer.close(stopped);
+            let _ = sender.send(AppEvent::TrainDone);
+        });
+    }
+}
+
+/// Loads the dataset and computes its statistics (on a worker thread).
+fn load_stats(reference: &str) -> Result<(DatasetStats, String), String> {
+    let descriptor = LoadedDescriptor::open(reference).map_err(|e| e.to_string())?;
+    let (dataset, report) = data::load(&descriptor, &LoadOptions::default()).map_err(|e| e.to_string())?;
+    let note = if report.from_cache {
+        format!("(from cache, {:.0} ms)", report.seconds * 1e3)
+    } else {
+        format!("(encoded in {:.0} ms)", report.seconds * 1e3)
+    };
+    Ok((stats::dataset_stats(&dataset), note))
+}
+
+/// Writes the open comparison to `<workspace>/exports/`; returns the status line.
+fn export_comparison(app: &App, markdown: bool) -> String {
+    let Some(comparison) = &app.runs.comparison else { return "nothing to export".into() };
+    let (text, extension) = if markdown {
+        (Ok(export::markdown(comparison)), "md")
+    } else {
+        (export::csv(comparison).map_err(|e| e.to_string()), "csv")
+    };
+    let text = match text {
+        Ok(text) => text,
+        Err(error) => return format!("export failed: {error}"),
+    };
+    let folder = app.workspace.root.join("exports");
+    let file = folder.join(format!("compare-{}.{extension}", crate::runs::UtcTime::now().compact()));
+    match std::fs::create_dir_all(&folder).and_then(|()| std::fs::write(&file, text)) {
+        Ok(()) => format!("exported to {}", file.display()),
+        Err(error) => format!("export failed: {}: {error}", file.display()),
+    }
+}

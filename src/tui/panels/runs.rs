@@ -1,0 +1,297 @@
+//! The Runs panel: the workspace's run history as a table (sort, filter expression, mark
+//! with space), and the comparison of the marked runs side by side: metrics with deltas
+//! and noise flags, per-group metrics, overlaid validation curves and the config diff;
+//! export to Markdown or CSV. The engine is `crate::runs`, shared with `apg-bench runs`.
+
+use std::collections::BTreeSet;
+
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
+
+use crate::runs::compare::{Align, CompareOptions, Comparison, compare, delta_words, mean_sd};
+use crate::runs::filter::{Filter, SortKey};
+use crate::runs::history::History;
+use crate::tui::app::{App, Effect};
+use crate::tui::keys::Action;
+use crate::tui::panels::train::chart;
+
+/// Sort orders `o` cycles through.
+const SORTS: [&str; 4] = ["-started", "-test.auc", "-valid.auc", "experiment"];
+
+#[derive(Debug, Default)]
+pub struct RunsState {
+    pub history: Option<History>,
+    pub error: Option<String>,
+    /// Indices into `history.runs` after filtering and sorting.
+    pub visible: Vec<usize>,
+    pub selected: usize,
+    pub marked: BTreeSet<String>,
+    pub filter: String,
+    pub filter_error: Option<String>,
+    pub editing_filter: bool,
+    pub sort: usize,
+    pub comparison: Option<Comparison>,
+}
+
+impl RunsState {
+    pub fn set_history(&mut self, history: Result<History, String>) {
+        match history {
+            Ok(history) => {
+                self.marked.retain(|id| history.runs.iter().any(|r| r.id() == id));
+                self.history = Some(history);
+                self.error = None;
+            }
+            Err(error) => self.error = Some(error),
+        }
+        self.refresh();
+    }
+
+    /// Re-applies the filter and the sort.
+    pub fn refresh(&mut self) {
+        let Some(history) = &self.history else { return };
+        let filter = if self.filter.trim().is_empty() {
+            None
+        } else {
+            match Filter::parse(&self.filter) {
+                Ok(f) => {
+                    self.filter_error = None;
+                    Some(f)
+                }
+                Err(e) => {
+                    self.filter_error = Some(e.to_string().lines().next().unwrap_or_default().to_string());
+                    None
+                }
+            }
+        };
+        let mut visible: Vec<usize> = (0..history.runs.len())
+            .filter(|&i| filter.as_ref().is_none_or(|f| f.matches(&history.runs[i].row)))
+            .collect();
+        if let Ok(key) = SortKey::parse(SORTS[self.sort]) {
+            visible.sort_by(|&a, &b| key.compare(&history.runs[a].row, &history.runs[b].row));
+        }
+        self.visible = visible;
+        self.selected = self.selected.min(self.visible.len().saturating_sub(1));
+    }
+
+    /// Typing into the filter line: Enter applies, Esc cancels.
+    pub fn edit_filter(&mut self, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Enter => {
+                self.editing_filter = false;
+                self.refresh();
+            }
+            KeyCode::Esc => {
+                self.editing_filter = false;
+                self.filter.clear();
+                self.refresh();
+            }
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Char(c) => self.filter.push(c),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn selected_id(&self) -> Option<String> {
+        let history = self.history.as_ref()?;
+        self.visible.get(self.selected).map(|&i| history.runs[i].id().to_string())
+    }
+}
+
+pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
+    let state = &mut app.runs;
+    match action {
+        Action::Up => state.selected = state.selected.saturating_sub(1),
+        Action::Down => state.selected = (state.selected + 1).min(state.visible.len().saturating_sub(1)),
+        Action::Mark => {
+            if let Some(id) = state.selected_id() {
+                if !state.marked.remove(&id) {
+                    state.marked.insert(id);
+                }
+            }
+        }
+        Action::Compare | Action::Select => {
+            if state.comparison.is_some() {
+                state.comparison = None;
+            } else {
+                open_comparison(app);
+            }
+        }
+        Action::EditFilter => state.editing_filter = true,
+        Action::CycleSort => {
+            state.sort = (state.sort + 1) % SORTS.len();
+            state.refresh();
+            app.status = format!("sorted by {}", SORTS[app.runs.sort]);
+        }
+        Action::Refresh => return vec![Effect::LoadRuns],
+        Action::ExportMarkdown | Action::ExportCsv => {
+            if state.comparison.is_none() {
+                app.status = "mark runs with space and compare them (c) first".into();
+                return Vec::new();
+            }
+            return vec![Effect::Export { markdown: action == Action::ExportMarkdown }];
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn open_comparison(app: &mut App) {
+    let state = &mut app.runs;
+    let Some(history) = &state.history else { return };
+    let mut ids: Vec<String> = state.marked.iter().cloned().collect();
+    if ids.len() < 2 {
+        app.status = "mark two or more runs with space, then press c".into();
+        return;
+    }
+    // Oldest first: the baseline is the first run marked in time order.
+    ids.sort();
+    match compare(history, &ids, &CompareOptions { groups: false, baseline: None, align: Align::Step }) {
+        Ok(comparison) => state.comparison = Some(comparison),
+        Err(e) => app.status = format!("cannot compare: {e}"),
+    }
+}
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let theme = &app.theme;
+    let state = &app.runs;
+    let block =
+        |title: String| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
+    if let Some(comparison) = &state.comparison {
+        draw_comparison(frame, app, comparison, area);
+        return;
+    }
+    let [filter_area, table_area] = Layout::vertical([Constraint::Length(3), Constraint::Min(5)]).areas(area);
+    let filter_line = match (&state.filter_error, state.editing_filter) {
+        (_, true) => Line::from(vec![
+            Span::raw(format!("filter: {}", state.filter)),
+            Span::styled("▏ (Enter apply, Esc clear)", theme.accent()),
+        ]),
+        (Some(error), false) => Line::styled(format!("filter: {}  — {error}", state.filter), theme.bad()),
+        (None, false) if state.filter.is_empty() => Line::styled(
+            format!(
+                "/ filter (e.g. test.auc > 0.8 and condition.mode = group)   sort {}   space mark   c compare",
+                SORTS[state.sort]
+            ),
+            theme.dim(),
+        ),
+        (None, false) => Line::raw(format!("filter: {}   sort {}", state.filter, SORTS[state.sort])),
+    };
+    frame.render_widget(Paragraph::new(filter_line).block(block("Filter".into())), filter_area);
+    let Some(history) = &state.history else {
+        let text = state.error.clone().unwrap_or_else(|| "reading the run history...".into());
+        frame.render_widget(Paragraph::new(text).block(block("Runs".into())), table_area);
+        return;
+    };
+    let auc = |v: Option<f64>| v.map_or("-".to_string(), |a| format!("{a:.4}"));
+    let rows: Vec<Row> = state
+        .visible
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| {
+            let run = &history.runs[r];
+            let row = &run.row;
+            let mark = if state.marked.contains(run.id()) { "●" } else { " " };
+            let cells = vec![
+                mark.to_string(),
+                run.id().to_string(),
+                row.status.name().to_string(),
+                row.model_label(),
+                row.seed.to_string(),
+                auc(row.best_valid_auc),
+                auc(row.test_auc),
+                row.test_logloss.map_or("-".into(), |l| format!("{l:.4}")),
+                row.samples_per_s.map_or("-".into(), |s| format!("{:.0}k", s / 1e3)),
+            ];
+            let line = Row::new(cells);
+            if i == state.selected { line.style(theme.selected()) } else { line }
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Min(24),
+        Constraint::Length(11),
+        Constraint::Length(22),
+        Constraint::Length(4),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(7),
+    ];
+    let header = Row::new(["", "run", "status", "model", "seed", "valid AUC", "test AUC", "logloss", "smp/s"])
+        .style(theme.title());
+    let problems = history.all_problems().count();
+    let title = format!(
+        "Runs: {} of {} shown, {} marked{}",
+        state.visible.len(),
+        history.runs.len(),
+        state.marked.len(),
+        if problems > 0 { format!(", {problems} unreadable files (see `apg-bench runs list`)") } else { String::new() }
+    );
+    frame.render_widget(Table::new(rows, widths).header(header).block(block(title)), table_area);
+}
+
+fn draw_comparison(frame: &mut Frame, app: &App, c: &Comparison, area: Rect) {
+    let theme = &app.theme;
+    let block =
+        |title: String| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
+    let [table_area, lower] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let mut header = vec!["metric".to_string()];
+    header.extend(
+        c.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| if i == c.baseline { format!("{} (base)", e.label) } else { e.label.clone() }),
+    );
+    let mut rows: Vec<Row> = Vec::new();
+    for metric in c.metrics.iter().chain(&c.groups) {
+        let mut cells = vec![metric.label.clone()];
+        for cell in &metric.cells {
+            let value = cell.stat.as_ref().map_or("-".into(), |s| mean_sd(metric.format, s));
+            let delta = delta_words(metric.format, cell).map(|d| format!(" {d}")).unwrap_or_default();
+            cells.push(format!("{value}{delta}"));
+        }
+        rows.push(Row::new(cells));
+    }
+    for config in &c.config {
+        let mut cells = vec![config.label.clone()];
+        cells.extend(config.values.iter().map(|v| v.clone().unwrap_or_else(|| "-".into())));
+        rows.push(Row::new(cells).style(theme.dim()));
+    }
+    let columns = c.entries.len() + 1;
+    let widths: Vec<Constraint> =
+        std::iter::once(Constraint::Length(24)).chain((1..columns).map(|_| Constraint::Min(16))).collect();
+    let title = "Comparison (Enter/c close, M/C export)".to_string();
+    frame.render_widget(
+        Table::new(rows, widths).header(Row::new(header).style(theme.title())).block(block(title)),
+        table_area,
+    );
+
+    let [curves_area, notes_area] =
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(lower);
+    let series: Vec<(String, Vec<(f64, f64)>)> = c
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(e, entry)| {
+            let points = c
+                .valid_auc
+                .at
+                .iter()
+                .zip(&c.valid_auc.entries[e])
+                .filter_map(|(&at, v)| v.map(|v| (at as f64, v)))
+                .collect();
+            (entry.label.clone(), points)
+        })
+        .collect();
+    let refs: Vec<(&str, &[(f64, f64)])> = series.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
+    frame.render_widget(chart("validation AUC by step", &refs, theme), curves_area);
+    let mut notes = vec![Line::styled(c.noise_rule.to_string(), theme.dim())];
+    notes.extend(c.notes.iter().map(|n| Line::raw(n.clone())));
+    frame.render_widget(Paragraph::new(notes).wrap(Wrap { trim: false }).block(block("Notes".into())), notes_area);
+}

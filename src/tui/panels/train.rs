@@ -1,0 +1,152 @@
+//! The Train panel: pick an experiment and start / pause / resume / stop it; live
+//! curves of the training loss and the validation AUC and logloss, per-group AUC bars,
+//! progress with samples/s and ETA, the device, the queue and the log tail.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, List, ListItem, Paragraph, Wrap};
+
+use crate::train::Phase;
+use crate::tui::app::App;
+use crate::tui::panels::bar;
+use crate::tui::theme::Theme;
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let theme = &app.theme;
+    let block =
+        |title: String| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
+    let [left, right] = Layout::horizontal([Constraint::Length(30), Constraint::Min(40)]).areas(area);
+    let [list_area, queue_area] = Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(left);
+
+    let items: Vec<ListItem> = app
+        .experiments
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let marker = if e.error.is_some() { "! " } else { "  " };
+            let item = ListItem::new(format!("{marker}{}", e.name()));
+            if i == app.selected { item.style(theme.selected()) } else { item }
+        })
+        .collect();
+    frame.render_widget(List::new(items).block(block("Experiments".into())), list_area);
+    let queue: Vec<Line> = if app.train.queue.is_empty() {
+        vec![Line::styled("empty (a: add)", theme.dim())]
+    } else {
+        app.train
+            .queue
+            .iter()
+            .map(|p| Line::raw(p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()))
+            .collect()
+    };
+    frame.render_widget(Paragraph::new(queue).block(block("Queue".into())), queue_area);
+
+    let [status, charts, bottom] =
+        Layout::vertical([Constraint::Length(4), Constraint::Min(8), Constraint::Length(8)]).areas(right);
+    draw_status(frame, app, status);
+    let [loss_area, auc_area] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
+    let t = &app.train;
+    frame.render_widget(chart("train loss", &[("loss", &t.loss)], theme), loss_area);
+    frame.render_widget(chart("validation", &[("AUC", &t.valid_auc), ("logloss", &t.valid_logloss)], theme), auc_area);
+    let [groups_area, log_area] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
+    let groups: Vec<Line> = if t.groups.is_empty() {
+        vec![Line::styled("per-group AUC appears after the first validation", theme.dim())]
+    } else {
+        t.groups
+            .iter()
+            .map(|g| {
+                let auc = g.auc.unwrap_or(0.5);
+                // Bars over [0.5, 1]: the range where AUCs differ.
+                Line::raw(format!("{:>14} {:<10} {:.4}", truncate(&g.value, 14), bar((auc - 0.5) * 2.0, 10), auc))
+            })
+            .collect()
+    };
+    frame.render_widget(Paragraph::new(groups).block(block("AUC per group".into())), groups_area);
+    let height = log_area.height.saturating_sub(2) as usize;
+    let log: Vec<Line> = t.log.iter().rev().take(height).rev().map(|l| Line::raw(l.clone())).collect();
+    frame.render_widget(Paragraph::new(log).wrap(Wrap { trim: true }).block(block("Log".into())), log_area);
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    text.chars().take(width).collect()
+}
+
+fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
+    let t = &app.train;
+    let theme = &app.theme;
+    let [line_area, gauge_area] = Layout::vertical([Constraint::Length(2), Constraint::Length(2)]).areas(area);
+    let selected = app.selected_experiment();
+    let phase = match t.phase {
+        None => "idle".to_string(),
+        Some(p) => format!("{p:?}").to_lowercase(),
+    };
+    let mut spans = vec![
+        Span::styled(
+            t.experiment.clone().unwrap_or_else(|| selected.map(|e| e.name()).unwrap_or_default()),
+            theme.accent(),
+        ),
+        Span::raw(format!("  {phase}  device {}  ", t.device)),
+    ];
+    if let Some(run) = &t.run_id {
+        spans.push(Span::styled(run.clone(), theme.dim()));
+    }
+    let mut lines = vec![Line::from(spans)];
+    if let Some(entry) = selected.filter(|e| e.error.is_some()) {
+        lines.push(Line::styled(format!("{}", entry.error.as_ref().expect("filtered")), theme.bad()));
+    } else if let Some(summary) = &t.summary {
+        let test = summary.test.as_ref().and_then(|m| m.auc).map_or("n/a".into(), |a| format!("{a:.4}"));
+        lines.push(Line::raw(format!(
+            "{}: test AUC {test}, {:.0} samples/s (s: start, a: queue)",
+            summary.status, summary.samples_per_s
+        )));
+    } else {
+        lines.push(Line::styled("s: start  p: pause/resume  x: stop  a: queue  e/↑↓: experiment", theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines), line_area);
+    let ratio = if t.total_steps > 0 { (t.step as f64 / t.total_steps as f64).min(1.0) } else { 0.0 };
+    let eta = t.eta_s().map_or(String::new(), |s| format!(", ETA {s:.0}s"));
+    let label = match t.phase {
+        Some(Phase::Paused) => format!("paused at {}/{}", t.step, t.total_steps),
+        _ => format!("{}/{} steps, {:.1}k samples/s{eta}", t.step, t.total_steps, t.samples_per_s / 1e3),
+    };
+    frame.render_widget(Gauge::default().gauge_style(theme.good()).ratio(ratio).label(label), gauge_area);
+}
+
+/// A line chart of one or more series against steps, axes fitted to the data.
+pub fn chart<'a>(title: &'a str, series: &[(&'a str, &'a [(f64, f64)])], theme: &Theme) -> Chart<'a> {
+    let points = series.iter().flat_map(|(_, s)| s.iter());
+    let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in points {
+        x_max = x_max.max(x);
+        y_min = y_min.min(y);
+        y_max = y_max.max(y);
+    }
+    if !y_min.is_finite() {
+        (y_min, y_max) = (0.0, 1.0);
+    }
+    let pad = ((y_max - y_min) * 0.05).max(1e-3);
+    let (y_min, y_max) = (y_min - pad, y_max + pad);
+    let datasets = series
+        .iter()
+        .enumerate()
+        .map(|(i, (name, data))| {
+            Dataset::default()
+                .name(*name)
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(theme.series(i))
+                .data(data)
+        })
+        .collect();
+    Chart::new(datasets)
+        .block(Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title())))
+        .x_axis(Axis::default().bounds([0.0, x_max]).labels([Span::raw("0"), Span::raw(format!("{x_max:.0}"))]))
+        .y_axis(
+            Axis::default()
+                .bounds([y_min, y_max])
+                .labels([Span::raw(format!("{y_min:.3}")), Span::raw(format!("{y_max:.3}"))]),
+        )
+}

@@ -1,0 +1,94 @@
+//! Drawing: the tab bar, the active panel, the status bar and the help popup. `draw`
+//! only reads the state.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Tabs, Wrap};
+
+use crate::tui::app::{App, Panel};
+use crate::tui::keys;
+use crate::tui::panels;
+
+/// The smallest terminal the panels are laid out for.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Timing figures shown in the status bar.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    pub frame_ms: f64,
+    pub key_to_screen_ms: Option<f64>,
+}
+
+pub fn draw(frame: &mut Frame, app: &App, timing: Timing) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let message = format!(
+            "apg-bench needs at least {MIN_WIDTH}x{MIN_HEIGHT}; this terminal is {}x{}. Enlarge it, or press q to quit.",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(message).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [tabs_area, body, status_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(10), Constraint::Length(2)]).areas(area);
+    let titles: Vec<Line> =
+        Panel::ALL.iter().enumerate().map(|(i, p)| Line::raw(format!(" {} {} ", i + 1, p.title()))).collect();
+    let selected = Panel::ALL.iter().position(|p| *p == app.panel).unwrap_or(0);
+    let tabs = Tabs::new(titles).select(selected).highlight_style(app.theme.selected()).divider("│").padding("", "");
+    let [tabs_left, tabs_right] = Layout::horizontal([Constraint::Min(40), Constraint::Length(36)]).areas(tabs_area);
+    frame.render_widget(tabs, tabs_left);
+    let workspace = format!("workspace {} ", app.workspace.name);
+    frame.render_widget(Paragraph::new(Line::styled(workspace, app.theme.dim()).right_aligned()), tabs_right);
+
+    match app.panel {
+        Panel::Data => panels::data::draw(frame, app, body),
+        Panel::Conditions => panels::conditions::draw(frame, app, body),
+        Panel::Train => panels::train::draw(frame, app, body),
+        Panel::Runs => panels::runs::draw(frame, app, body),
+    }
+    draw_status(frame, app, status_area, timing);
+    if app.help {
+        draw_help(frame, app, area);
+    }
+}
+
+fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
+    let theme = &app.theme;
+    let [first, second] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    // Line 1: the config error (it stays until a save fixes it), else the last message.
+    let line = match app.config_error() {
+        Some(error) => Line::styled(format!("config error: {error}"), theme.bad()),
+        None => Line::raw(app.status.clone()),
+    };
+    frame.render_widget(Paragraph::new(line), first);
+    let hints: Vec<String> = keys::bindings(app.panel)
+        .iter()
+        .filter(|b| {
+            !matches!(b.action, keys::Action::Up | keys::Action::Down | keys::Action::Left | keys::Action::Right)
+        })
+        .take(6)
+        .map(|b| format!("{} {}", keys::key_label(b), b.help))
+        .collect();
+    let watch = if app.config_error().is_some() { "hot reload: error" } else { "hot reload: ok" };
+    let latency = timing.key_to_screen_ms.map_or(String::new(), |ms| format!(" · key→screen {ms:.1} ms"));
+    let right = format!("{watch} · frame {:.1} ms{latency} · ? help", timing.frame_ms);
+    let [left_area, right_area] =
+        Layout::horizontal([Constraint::Min(20), Constraint::Length(right.chars().count() as u16 + 1)]).areas(second);
+    frame.render_widget(Paragraph::new(Line::styled(hints.join("  "), theme.dim())), left_area);
+    frame.render_widget(Paragraph::new(Line::styled(right, theme.dim()).right_aligned()), right_area);
+}
+
+fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
+    let bindings = keys::bindings(app.panel);
+    let rows: Vec<Row> = bindings.iter().map(|b| Row::new([keys::key_label(b), b.help.to_string()])).collect();
+    let height = (rows.len() as u16 + 4).min(area.height.saturating_sub(2));
+    let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(52)]).flex(Flex::Center).areas(popup);
+    frame.render_widget(Clear, popup);
+    let title = Span::styled(format!(" Keys: {} panel (any key closes) ", app.panel.title()), app.theme.title());
+    let table = Table::new(rows, [Constraint::Length(12), Constraint::Min(20)])
+        .block(Block::default().borders(Borders::ALL).title(title));
+    frame.render_widget(table, popup);
+}
