@@ -508,9 +508,11 @@ fn deltas_rela_impr_and_the_noise_rule() {
         other => panic!("{other:?}"),
     }
     assert_eq!((auc.cells[0].delta, auc.cells[0].noise), (None, None), "the baseline has no delta");
-    assert!(c.notes.iter().any(|n| n.contains(
-        "apg-v5@bbbb2222: left out of its numbers as not finished: 20260105-101000-apg-v5-s4 (interrupted)"
-    )));
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("apg-v5@bbbb2222: left out of its numbers: 20260105-101000-apg-v5-s4 (interrupted)"))
+    );
 
     // Per-group AUC side by side.
     let cold = c.groups.iter().find(|g| g.key == "test.user_activity.cold.auc").unwrap();

@@ -230,7 +230,9 @@ fn list(
     }
     if show_groups {
         print!("{}", groups_table(&groups));
-        println!("{} groups of {} runs ({} in the history)", groups.len(), history.runs.len(), total);
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let (g, r) = (groups.len(), history.runs.len());
+        println!("{g} group{} of {r} run{} ({total} in the history)", plural(g), plural(r));
     } else {
         print!("{}", runs_table(history.runs.iter().map(|r| &r.row)));
         println!("{} of {total} runs", history.runs.len());

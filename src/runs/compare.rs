@@ -8,7 +8,7 @@ use crate::runs::RunError;
 use crate::runs::columns::RunRow;
 use crate::runs::diff::{FlatConfig, differing_keys, label, read_flat_config, shown};
 use crate::runs::format::Format;
-use crate::runs::groups::{Group, NOISE_RULE, Noise, Stat, group_label, is_member};
+use crate::runs::groups::{Group, NOISE_RULE, Noise, Stat, group_label, split_members};
 use crate::runs::history::{History, Run};
 use crate::train::metrics::rela_impr;
 
@@ -51,7 +51,8 @@ pub struct Entry {
     /// The runs its numbers are over (a group's finished runs).
     pub runs: Vec<String>,
     pub seeds: Vec<u64>,
-    /// Runs of a group left out of its numbers because they did not finish, with their status.
+    /// Runs of a group left out of its numbers, each as `id (why)`: not finished, or a seed
+    /// run again later.
     pub excluded: Vec<String>,
 }
 
@@ -266,11 +267,7 @@ pub fn compare(history: &History, queries: &[String], options: &CompareOptions) 
     let mut notes = Vec::new();
     for s in &selected {
         if !s.entry.excluded.is_empty() {
-            notes.push(format!(
-                "{}: left out of its numbers as not finished: {}",
-                s.entry.label,
-                s.entry.excluded.join(", ")
-            ));
+            notes.push(format!("{}: left out of its numbers: {}", s.entry.label, s.entry.excluded.join(", ")));
         }
     }
     if !options.groups {
@@ -330,9 +327,7 @@ fn select_group<'h>(history: &'h History, query: &str) -> Result<Selected<'h>, R
     let runs: Vec<&Run> = history.runs.iter().filter(|r| r.manifest.config_hash == hash).collect();
     let group = Group::of(runs.iter().copied())
         .ok_or_else(|| RunError::NoMatch { query: query.to_string(), folder: history.folder.clone() })?;
-    let members: Vec<&Run> = runs.iter().copied().filter(|r| is_member(r)).collect();
-    let excluded =
-        runs.iter().filter(|r| !is_member(r)).map(|r| format!("{} ({})", r.id(), r.manifest.status.name())).collect();
+    let (members, _) = split_members(&runs);
     let entry = Entry {
         label: group.label,
         kind: EntryKind::Group,
@@ -340,7 +335,7 @@ fn select_group<'h>(history: &'h History, query: &str) -> Result<Selected<'h>, R
         config_hash: group.config_hash,
         runs: group.members,
         seeds: group.seeds,
-        excluded,
+        excluded: group.excluded,
     };
     Ok(Selected { entry, representative: members.first().copied().unwrap_or(runs[0]), members })
 }

@@ -84,19 +84,35 @@ pub struct Group {
     pub experiments: Vec<String>,
     /// Every run of the configuration, in id order.
     pub runs: Vec<String>,
-    /// The finished runs, whose metrics the statistics are over.
+    /// The runs the statistics are over: the latest finished run of each seed.
     pub members: Vec<String>,
     pub seeds: Vec<u64>,
+    /// The other runs, each as `id (why)`.
+    pub excluded: Vec<String>,
     pub test_auc: Option<Stat>,
     pub test_logloss: Option<Stat>,
     pub test_gauc: Option<Stat>,
     pub best_valid_auc: Option<Stat>,
 }
 
-/// Whether a run counts in its group's statistics: only finished runs, so that a run cut
-/// short does not pass for a seed's result.
-pub fn is_member(run: &Run) -> bool {
-    run.manifest.status == RunStatus::Finished
+/// Splits the runs of a group (in id order, i.e. by start) into those its statistics are
+/// over and the others, each with why it is left out. Only finished runs count, so that a
+/// run cut short does not pass for a seed's result; and one run per seed, the latest, so
+/// that a seed run twice is not counted twice.
+pub fn split_members<'a>(runs: &[&'a Run]) -> (Vec<&'a Run>, Vec<String>) {
+    let finished = |r: &&Run| r.manifest.status == RunStatus::Finished;
+    let (mut members, mut excluded) = (Vec::new(), Vec::new());
+    for (i, run) in runs.iter().enumerate() {
+        let later = runs[i + 1..].iter().filter(finished).find(|r| r.manifest.seed == run.manifest.seed);
+        match (finished(run), later) {
+            (false, _) => excluded.push(format!("{} ({})", run.id(), run.manifest.status.name())),
+            (true, Some(later)) => {
+                excluded.push(format!("{} (seed {} run again as {})", run.id(), run.manifest.seed, later.id()))
+            }
+            (true, None) => members.push(*run),
+        }
+    }
+    (members, excluded)
 }
 
 /// The label of the group of configuration `hash` first recorded as `experiment`.
@@ -109,7 +125,8 @@ impl Group {
     pub fn of<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Option<Group> {
         let runs: Vec<&Run> = runs.into_iter().collect();
         let first = runs.first()?;
-        let members: Vec<&RunRow> = runs.iter().filter(|r| is_member(r)).map(|r| &r.row).collect();
+        let (members, excluded) = split_members(&runs);
+        let members: Vec<&RunRow> = members.iter().map(|r| &r.row).collect();
         let stat = |read: fn(&RunRow) -> Option<f64>| Stat::of(members.iter().filter_map(|r| read(r)));
         let mut experiments: Vec<String> = Vec::new();
         for run in &runs {
@@ -124,6 +141,7 @@ impl Group {
             runs: runs.iter().map(|r| r.id().to_string()).collect(),
             members: members.iter().map(|r| r.id.clone()).collect(),
             seeds: members.iter().map(|r| r.seed).collect(),
+            excluded,
             test_auc: stat(|r| r.test_auc),
             test_logloss: stat(|r| r.test_logloss),
             test_gauc: stat(|r| r.test_gauc),

@@ -1,0 +1,341 @@
+//! The TUI without a terminal: keys -> actions -> state, and snapshots of every panel,
+//! the help, an invalid-config banner, a comparison and NO_COLOR on ratatui's
+//! TestBackend. Fixtures: tests/fixtures/tui/workspace (a 3,000-row synthetic dataset,
+//! one valid and one broken experiment) and hand-made run folders.
+
+use std::path::{Path, PathBuf};
+
+use apg_bench::config::experiment::LoadedExperiment;
+use apg_bench::config::workspace::Workspace;
+use apg_bench::data::{self, LoadOptions, LoadedDescriptor};
+use apg_bench::runs::history::History;
+use apg_bench::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase};
+use apg_bench::tui::app::{App, Effect, ExperimentEntry, Panel};
+use apg_bench::tui::keys::Action;
+use apg_bench::tui::theme::Theme;
+use apg_bench::tui::view::{self, Timing};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
+
+const WORKSPACE: &str = "tests/fixtures/tui/workspace";
+
+fn experiments() -> Vec<ExperimentEntry> {
+    let mut entries: Vec<ExperimentEntry> = ["apg-group", "broken"]
+        .iter()
+        .map(|name| {
+            let path = PathBuf::from(format!("{WORKSPACE}/experiments/{name}.toml"));
+            match LoadedExperiment::from_file(&path) {
+                Ok(e) => ExperimentEntry { path, good: Some(e), error: None },
+                Err(e) => ExperimentEntry { path, good: None, error: Some(e) },
+            }
+        })
+        .collect();
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    entries
+}
+
+fn app(color: bool) -> App {
+    let workspace = Workspace::open(Path::new(WORKSPACE)).unwrap();
+    let mut app = App::new(workspace, experiments(), Theme { color });
+    let descriptor = LoadedDescriptor::open(&app.workspace.dataset_reference()).unwrap();
+    let (dataset, _) = data::load(&descriptor, &LoadOptions { no_cache: true, ..Default::default() }).unwrap();
+    app.data.stats = Some(data::stats::dataset_stats(&dataset));
+    app.data.load_note = "(test)".into();
+    app.sync_conditions();
+    app
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| view::draw(frame, app, Timing { frame_ms: 1.0, key_to_screen_ms: Some(2.0) })).unwrap();
+    terminal.backend().to_string()
+}
+
+/// A made-up run of the apg-group experiment, as the trainer would report it.
+fn feed_training(app: &mut App) {
+    app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), "cpu".into());
+    app.on_train_event(Event::Phase { phase: Phase::Training });
+    app.on_train_event(Event::Plan {
+        total_steps: 100,
+        steps_per_epoch: 100,
+        params: Default::default(),
+        dataset_fingerprint: "f".into(),
+    });
+    for step in (10..=60).step_by(10) {
+        let loss = 0.7 - step as f64 * 0.003;
+        app.on_train_event(Event::Metrics {
+            record: MetricsRecord::Train {
+                step,
+                epoch: 0,
+                loss,
+                samples_per_s: 50_000.0,
+                elapsed_s: step as f64 * 0.02,
+            },
+        });
+    }
+    let groups = vec![
+        GroupMetrics { field: "user_activity".into(), value: "cold".into(), rows: 50, auc: Some(0.71), logloss: 0.6 },
+        GroupMetrics {
+            field: "user_activity".into(),
+            value: "active".into(),
+            rows: 250,
+            auc: Some(0.76),
+            logloss: 0.55,
+        },
+    ];
+    for (step, auc) in [(30, 0.72), (60, 0.75)] {
+        let metrics = EvalMetrics {
+            split: "valid".into(),
+            rows: 300,
+            auc: Some(auc),
+            logloss: 0.56,
+            gauc: None,
+            groups: groups.clone(),
+        };
+        app.on_train_event(Event::Metrics { record: MetricsRecord::Eval { step, epoch: 0, elapsed_s: 1.0, metrics } });
+    }
+}
+
+#[test]
+fn keys_switch_panels_and_open_help() {
+    let mut app = app(true);
+    assert_eq!(app.panel, Panel::Data);
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(app.panel, Panel::Conditions);
+    app.on_key(key(KeyCode::BackTab));
+    assert_eq!(app.panel, Panel::Data);
+    app.on_key(key(KeyCode::Char('4')));
+    assert_eq!(app.panel, Panel::Runs);
+    app.on_key(key(KeyCode::Char('?')));
+    assert!(app.help);
+    // Any key closes the help without acting.
+    app.on_key(key(KeyCode::Char('1')));
+    assert!(!app.help);
+    assert_eq!(app.panel, Panel::Runs);
+    app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(app.quit);
+}
+
+#[test]
+fn train_keys_start_queue_pause_and_stop() {
+    let mut app = app(true);
+    app.apply(Action::GoTo(Panel::Train));
+    // The broken experiment cannot start.
+    app.selected = app.experiments.iter().position(|e| e.name() == "broken").unwrap();
+    assert!(app.on_key(key(KeyCode::Char('s'))).is_empty());
+    assert!(app.status.contains("has an error"));
+    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    let effects = app.on_key(key(KeyCode::Char('s')));
+    assert_eq!(effects, vec![Effect::StartTraining(PathBuf::from(format!("{WORKSPACE}/experiments/apg-group.toml")))]);
+    feed_training(&mut app);
+    // While it trains, s queues; p pauses; x stops.
+    assert!(app.on_key(key(KeyCode::Char('s'))).is_empty());
+    assert_eq!(app.train.queue.len(), 1);
+    assert_eq!(app.on_key(key(KeyCode::Char('p'))), vec![Effect::Pause]);
+    app.on_train_event(Event::Phase { phase: Phase::Paused });
+    assert_eq!(app.on_key(key(KeyCode::Char('p'))), vec![Effect::Resume]);
+    assert_eq!(app.on_key(key(KeyCode::Char('x'))), vec![Effect::Stop]);
+    // When the run's folder is complete the history reloads and the queue moves on.
+    let effects = app.run_ended();
+    assert_eq!(effects[0], Effect::LoadRuns);
+    assert!(matches!(effects[1], Effect::StartTraining(_)));
+    assert_eq!(app.train.valid_auc, vec![(30.0, 0.72), (60.0, 0.75)]);
+}
+
+#[test]
+fn condition_keys_edit_the_design() {
+    let mut app = app(true);
+    app.apply(Action::GoTo(Panel::Conditions));
+    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    app.sync_conditions();
+    assert_eq!(app.conditions.apg.condition.fields, vec!["domain"]);
+    app.on_key(key(KeyCode::Char('m'))); // group -> mix
+    let device = app.data.stats.as_ref().unwrap().conditions.iter().position(|c| c.field == "device").unwrap();
+    app.conditions.cursor = device;
+    app.on_key(key(KeyCode::Char(' ')));
+    assert_eq!(app.conditions.apg.condition.fields, vec!["domain", "device"]);
+    app.on_key(key(KeyCode::Char('+')));
+    assert_eq!(app.conditions.apg.rank, vec![8, 4]);
+    assert!(app.conditions.dirty);
+    let effects = app.on_key(key(KeyCode::Char('w')));
+    assert_eq!(effects, vec![Effect::SaveExperiment(PathBuf::from(format!("{WORKSPACE}/experiments/apg-group.toml")))]);
+}
+
+#[test]
+fn saving_keeps_comments_and_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("e.toml");
+    std::fs::copy(format!("{WORKSPACE}/experiments/apg-group.toml"), &file).unwrap();
+    std::fs::copy(format!("{WORKSPACE}/data.toml"), dir.path().join("data.toml")).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap().replace("../data.toml", "data.toml");
+    std::fs::write(&file, &text).unwrap();
+    let mut apg = LoadedExperiment::from_file(&file).unwrap().experiment.apg;
+    apg.condition.mode = apg_bench::config::experiment::ConditionMode::Mix;
+    apg.condition.fields = vec!["domain".into(), "device".into()];
+    apg.rank = vec![8, 4];
+    apg_bench::tui::panels::conditions::save(&file, &apg).unwrap();
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.starts_with("# An APG experiment for the TUI tests.\n"), "{saved}");
+    assert!(saved.contains("[train]\nepochs = 1"), "{saved}");
+    let reloaded = LoadedExperiment::from_file(&file).unwrap().experiment.apg;
+    assert_eq!(reloaded.condition.fields, vec!["domain", "device"]);
+    assert_eq!(reloaded.rank, vec![8, 4]);
+}
+
+#[test]
+fn hot_reload_keeps_the_last_good_version_on_error() {
+    let mut app = app(true);
+    let path = PathBuf::from(format!("{WORKSPACE}/experiments/apg-group.toml"));
+    let error = LoadedExperiment::from_file(Path::new(&format!("{WORKSPACE}/experiments/broken.toml"))).unwrap_err();
+    app.experiment_changed(path.clone(), Err(error));
+    let entry = app.experiments.iter().find(|e| e.path == path).unwrap();
+    assert!(entry.good.is_some(), "the last good version stays in use");
+    assert!(entry.error.is_some());
+    let good = LoadedExperiment::from_file(&path).unwrap();
+    app.experiment_changed(path.clone(), Ok(good));
+    assert!(app.experiments.iter().find(|e| e.path == path).unwrap().error.is_none());
+}
+
+#[test]
+fn snapshot_data_panel() {
+    insta::assert_snapshot!(render(&app(true), 120, 32));
+}
+
+#[test]
+fn snapshot_conditions_panel() {
+    let mut app = app(true);
+    app.apply(Action::GoTo(Panel::Conditions));
+    insta::assert_snapshot!(render(&app, 120, 32));
+}
+
+#[test]
+fn snapshot_train_panel_while_training() {
+    let mut app = app(true);
+    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    feed_training(&mut app);
+    insta::assert_snapshot!(render(&app, 120, 32));
+}
+
+#[test]
+fn snapshot_help() {
+    let mut app = app(true);
+    app.apply(Action::GoTo(Panel::Train));
+    app.apply(Action::ToggleHelp);
+    insta::assert_snapshot!(render(&app, 100, 30));
+}
+
+#[test]
+fn snapshot_invalid_config_banner() {
+    let mut app = app(true);
+    app.apply(Action::GoTo(Panel::Train));
+    app.selected = app.experiments.iter().position(|e| e.name() == "broken").unwrap();
+    insta::assert_snapshot!(render(&app, 120, 30));
+}
+
+#[test]
+fn snapshot_too_small_terminal() {
+    insta::assert_snapshot!(render(&app(true), 60, 10));
+}
+
+/// Two hand-made finished runs in a temp workspace.
+fn history() -> (tempfile::TempDir, History) {
+    let dir = tempfile::tempdir().unwrap();
+    for (id, seed, auc, variant) in
+        [("20260101-000000-static-s1", 1, 0.74, "static"), ("20260101-000100-apg-s1", 1, 0.76, "v5")]
+    {
+        let run = dir.path().join("runs").join(id);
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("run.toml"),
+            format!(
+                "id = \"{id}\"\nexperiment = \"{}\"\nexperiment_path = \"experiments/x.toml\"\nstatus = \"finished\"\nstarted = \"2026-01-01T00:00:00Z\"\nended = \"2026-01-01T00:00:10Z\"\nhost = \"h\"\npid = 1\ndevice = \"cpu\"\nseed = {seed}\nversion = \"0.1.0\"\nconfig_hash = \"{variant}\"\ndataset_fingerprint = \"f\"\nparent = \"\"\n",
+                id.split('-').nth(2).unwrap()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            run.join("config.toml"),
+            format!("dataset = \"synthetic-multidomain\"\n[apg]\nvariant = \"{variant}\"\n"),
+        )
+        .unwrap();
+        let summary = serde_json::json!({
+            "status": "finished", "steps": 100, "epochs_done": 1.0, "best_step": 100,
+            "best_valid": {"split": "valid", "rows": 10, "auc": auc - 0.01, "logloss": 0.55, "gauc": null, "groups": []},
+            "test": {"split": "test", "rows": 10, "auc": auc, "logloss": 0.54, "gauc": null, "groups": []},
+            "params": {"dense": 100, "embedding": 1000}, "train_seconds": 2.0, "samples_per_s": 50000.0, "stopped_early": false
+        });
+        std::fs::write(run.join("summary.json"), summary.to_string()).unwrap();
+        let lines: String = (1..=4)
+            .map(|i| {
+                format!(
+                    "{{\"kind\":\"eval\",\"step\":{},\"epoch\":0,\"elapsed_s\":1.0,\"metrics\":{{\"split\":\"valid\",\"rows\":10,\"auc\":{},\"logloss\":0.5,\"gauc\":null,\"groups\":[]}}}}\n",
+                    i * 25,
+                    auc - 0.04 + i as f64 * 0.0075
+                )
+            })
+            .collect();
+        std::fs::write(run.join("metrics.jsonl"), lines).unwrap();
+    }
+    let history = History::load(dir.path()).unwrap();
+    (dir, history)
+}
+
+#[test]
+fn snapshot_runs_and_compare() {
+    let mut app = app(true);
+    let (_dir, history) = history();
+    app.runs.set_history(Ok(history));
+    app.apply(Action::GoTo(Panel::Runs));
+    app.on_key(key(KeyCode::Char(' ')));
+    app.on_key(key(KeyCode::Char('j')));
+    app.on_key(key(KeyCode::Char(' ')));
+    assert_eq!(app.runs.marked.len(), 2);
+    insta::assert_snapshot!("runs_table", render(&app, 120, 24));
+    app.on_key(key(KeyCode::Char('c')));
+    assert!(app.runs.comparison.is_some(), "{}", app.status);
+    insta::assert_snapshot!("runs_compare", render(&app, 120, 30));
+    // A bad filter says where it is wrong and keeps every run.
+    app.on_key(key(KeyCode::Enter));
+    app.on_key(key(KeyCode::Char('/')));
+    for c in "test.auc >".chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.runs.filter_error.is_some());
+    assert_eq!(app.runs.visible.len(), 2);
+}
+
+#[test]
+fn no_color_uses_no_colours() {
+    let mut app = app(false);
+    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    feed_training(&mut app);
+    for panel in Panel::ALL {
+        app.panel = panel;
+        let mut terminal = Terminal::new(TestBackend::new(120, 32)).unwrap();
+        terminal.draw(|frame| view::draw(frame, &app, Timing::default())).unwrap();
+        let buffer = terminal.backend().buffer();
+        for cell in buffer.content() {
+            assert!(
+                matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+                "{panel:?}: a coloured cell {cell:?}"
+            );
+        }
+    }
+    // With colour some cells are coloured (so the check above can fail).
+    let coloured = app_with_colour_has_colour();
+    assert!(coloured);
+}
+
+fn app_with_colour_has_colour() -> bool {
+    let app = app(true);
+    let mut terminal = Terminal::new(TestBackend::new(120, 32)).unwrap();
+    terminal.draw(|frame| view::draw(frame, &app, Timing::default())).unwrap();
+    terminal.backend().buffer().content().iter().any(|c| !matches!(c.fg, Color::Reset))
+}
