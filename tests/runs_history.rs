@@ -484,6 +484,20 @@ fn groups_of_seeds_have_a_mean_and_a_sample_sd() {
 }
 
 #[test]
+fn a_seed_run_again_counts_once() {
+    let workspace = tempfile::tempdir().unwrap();
+    for (minute, seed, test) in [(1, 1, 0.78), (2, 2, 0.79), (3, 1, 0.80)] {
+        fake_run(workspace.path(), &Spec { minute, seed, test: Some(test), ..Spec::default() });
+    }
+    let history = History::load(workspace.path()).unwrap();
+    let group = &groups(&history)[0];
+    assert_eq!(group.members, ["20260105-100200-static-s2", "20260105-100300-static-s1"]);
+    assert_eq!(group.seeds, [2, 1]);
+    assert_eq!(group.excluded, ["20260105-100100-static-s1 (seed 1 run again as 20260105-100300-static-s1)"]);
+    assert!((group.test_auc.unwrap().mean - 0.795).abs() < 1e-12);
+}
+
+#[test]
 fn deltas_rela_impr_and_the_noise_rule() {
     let workspace = hand_made();
     let history = History::load(workspace.path()).unwrap();
@@ -549,6 +563,14 @@ fn runs_are_named_by_a_unique_prefix_or_suffix() {
         stderr,
         "error: `s1` matches 5 runs; give more of the id:\n  20260105-100100-static-s1\n  20260105-100400-apg-v5-s1\n  \
          20260105-100700-apg-v4-s1\n  20260105-101100-lost-s1\n  20260105-101200-broken-s1\n"
+    );
+    let (code, _, stderr) = output(workspace.path(), &["runs", "show", "garbled-s1"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            1,
+            "error: the run cannot be read: [ws]/runs/20260105-102000-garbled-s1/run.toml:2: invalid boolean, expected `false`\n"
+        )
     );
     let (code, _, stderr) = output(workspace.path(), &["runs", "show", "nothing"]);
     assert_eq!((code, stderr.as_str()), (1, "error: no run matches `nothing` in [ws]/runs\n"));

@@ -23,6 +23,8 @@ use crate::data::descriptor::LoadedDescriptor;
 const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// What the watcher reports. Paths are absolute (`std::path::absolute` of what was given).
+// Not boxed: a few events per save go through a channel, and the receiver keeps the values.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum WatchEvent {
     /// An experiment file was created or saved. An `Err` is the error to show until a later
@@ -36,6 +38,7 @@ pub enum WatchEvent {
     Error(String),
 }
 
+/// Why the watcher could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     #[error("cannot start the file watcher: {0}")]
@@ -59,8 +62,11 @@ impl WorkspaceWatcher {
     ///
     /// `on_event` runs on the watcher's own thread, which also reads and parses the files,
     /// so the UI thread does no file I/O for it; the TUI passes a closure that forwards each
-    /// event into its event channel. Dropping the watcher stops it (within one tick) and
-    /// then drops `on_event`.
+    /// event into its event channel. A file is reported when what it holds differs from what
+    /// was last reported for it (the first change after `start` always is), so a save that
+    /// reaches the debouncer in two batches, or one that leaves the text as it was, is not
+    /// reported twice. Dropping the watcher stops it (within one tick) and then drops
+    /// `on_event`.
     pub fn start(
         workspace_root: &Path,
         extra_files: Vec<PathBuf>,

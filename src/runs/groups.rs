@@ -100,10 +100,12 @@ pub struct Group {
 /// run cut short does not pass for a seed's result; and one run per seed, the latest, so
 /// that a seed run twice is not counted twice.
 pub fn split_members<'a>(runs: &[&'a Run]) -> (Vec<&'a Run>, Vec<String>) {
-    let finished = |r: &&Run| r.manifest.status == RunStatus::Finished;
+    fn finished(run: &Run) -> bool {
+        run.manifest.status == RunStatus::Finished
+    }
     let (mut members, mut excluded) = (Vec::new(), Vec::new());
     for (i, run) in runs.iter().enumerate() {
-        let later = runs[i + 1..].iter().filter(finished).find(|r| r.manifest.seed == run.manifest.seed);
+        let later = runs[i + 1..].iter().find(|r| finished(r) && r.manifest.seed == run.manifest.seed);
         match (finished(run), later) {
             (false, _) => excluded.push(format!("{} ({})", run.id(), run.manifest.status.name())),
             (true, Some(later)) => {

@@ -265,8 +265,22 @@ impl History {
     }
 
     /// The run named by `query`: its full id, or a prefix or suffix of exactly one id.
+    /// A query that names only a folder that could not be read says why.
     pub fn resolve(&self, query: &str) -> Result<&Run, RunError> {
-        let id = resolve_name(self.runs.iter().map(Run::id), query, &self.folder)?;
+        let id = match resolve_name(self.runs.iter().map(Run::id), query, &self.folder) {
+            Ok(id) => id,
+            Err(RunError::NoMatch { .. }) if !query.is_empty() => {
+                let named = |p: &&Problem| {
+                    let folder = p.path.strip_prefix(&self.folder).ok().and_then(|rest| rest.iter().next());
+                    folder.map(|f| f.to_string_lossy()).is_some_and(|f| f.starts_with(query) || f.ends_with(query))
+                };
+                return Err(match self.problems.iter().find(named) {
+                    Some(problem) => RunError::Unreadable { problem: problem.to_string() },
+                    None => RunError::NoMatch { query: query.to_string(), folder: self.folder.clone() },
+                });
+            }
+            Err(other) => return Err(other),
+        };
         let found = self.runs.iter().find(|r| r.id() == id);
         found.ok_or_else(|| RunError::NoMatch { query: query.to_string(), folder: self.folder.clone() })
     }

@@ -45,6 +45,9 @@ pub enum RunError {
     #[error("no run matches `{query}` in {}", folder.display())]
     NoMatch { query: String, folder: PathBuf },
 
+    #[error("the run cannot be read: {problem}")]
+    Unreadable { problem: String },
+
     #[error("`{query}` matches {} runs; give more of the id:\n  {}", candidates.len(), candidates.join("\n  "))]
     Ambiguous { query: String, candidates: Vec<String> },
 

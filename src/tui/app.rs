@@ -179,6 +179,11 @@ impl App {
 
     /// Translates a key press in the current panel (or the runs filter editor).
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        // Any key closes the help (bound or not); Ctrl-C still quits.
+        if self.help && keys::action_for(self.panel, key) != Some(Action::Quit) {
+            self.help = false;
+            return Vec::new();
+        }
         if self.panel == Panel::Runs && self.runs.editing_filter {
             return self.runs.edit_filter(key);
         }

@@ -44,7 +44,10 @@ pub enum AppEvent {
 
 /// Opens the workbench on `workspace` until the user quits.
 pub fn run(workspace: &Path) -> anyhow::Result<()> {
-    let workspace = Workspace::open(workspace)?;
+    // Absolute paths, as the file watcher reports them, so that a change finds its entry.
+    let root =
+        std::path::absolute(workspace).with_context(|| format!("{}: cannot resolve the path", workspace.display()))?;
+    let workspace = Workspace::open(&root)?;
     let experiments = read_experiments(&workspace.root);
     let mut app = App::new(workspace, experiments, Theme::from_env());
     let (sender, receiver) = channel();

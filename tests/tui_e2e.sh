@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Drives the real apg-bench binary in tmux like a person would: launch, visit every
+# panel, train a short experiment and watch the curves move, edit the experiment file
+# from outside and see the reload, compare two runs, quit, and check that the terminal
+# is restored. Usage: tests/tui_e2e.sh PATH/TO/apg-bench
+set -euo pipefail
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+session="apg-e2e-$$"
+trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# A small workspace: the TUI fixture's dataset and one quick experiment.
+mkdir -p "$work/ws/experiments"
+cp "$here/fixtures/tui/workspace/data.toml" "$work/ws/data.toml"
+sed -i 's/rows = 3000/rows = 20000/' "$work/ws/data.toml"
+printf 'name = "e2e"\ndataset = "data.toml"\n' > "$work/ws/workspace.toml"
+cat > "$work/ws/experiments/quick.toml" <<'TOML'
+# A quick experiment for the end-to-end test.
+dataset = "../data.toml"
+[model]
+hidden = [32, 16]
+[apg]
+variant = "v5"
+rank = [8, 4]
+[apg.condition]
+mode = "group"
+fields = ["domain"]
+[train]
+epochs = 1000
+batch_size = 256
+patience = 0
+[metrics]
+group_fields = ["user_activity"]
+TOML
+
+screen() { tmux capture-pane -t "$session" -p; }
+fail() { echo "FAILED: $1"; echo "--- screen ---"; screen; exit 1; }
+# Waits up to $2 seconds for the screen to show $1.
+wait_for() {
+  for _ in $(seq 1 $(( ${2:-10} * 10 ))); do
+    if screen | grep -qF -- "$1"; then return 0; fi
+    sleep 0.1
+  done
+  fail "did not see '$1'"
+}
+
+tmux new-session -d -s "$session" -x 120 -y 34 "cd '$work' && stty -a > before.txt; '$bin' --workspace ws; echo \"EXIT \$?\"; stty -a > after.txt; sleep 600"
+wait_for "Dataset" 20
+wait_for "Bayes-optimal test AUC"
+echo "Data panel ok"
+tmux send-keys -t "$session" 2
+wait_for "Condition fields of quick"
+echo "Conditions panel ok"
+tmux send-keys -t "$session" 4
+wait_for "Runs: 0 of 0"
+echo "Runs panel ok (empty)"
+tmux send-keys -t "$session" 3
+wait_for "Experiments"
+tmux send-keys -t "$session" s
+wait_for "training" 20
+first=$(screen | grep -o '[0-9]*/[0-9]* steps' | head -1)
+sleep 1.5
+second=$(screen | grep -o '[0-9]*/[0-9]* steps' | head -1)
+[ "$first" != "$second" ] || fail "the progress did not move ($first)"
+wait_for "valid at step" 20
+echo "Train panel ok: $first -> $second, validation shown"
+# Edit the experiment from outside while it trains: vim-style (write a temp, rename).
+sed 's/^batch_size = 256/batch_size = 512/' "$work/ws/experiments/quick.toml" > "$work/ws/experiments/quick.toml.tmp"
+mv "$work/ws/experiments/quick.toml.tmp" "$work/ws/experiments/quick.toml"
+wait_for "quick reloaded: the change applies to the next run" 5
+echo "Hot reload ok"
+# An invalid edit is reported with its line and does not stop anything.
+printf 'dataset = "../data.toml"\n[model]\nhiden = [1]\n' > "$work/ws/experiments/quick.toml.tmp"
+mv "$work/ws/experiments/quick.toml.tmp" "$work/ws/experiments/quick.toml"
+wait_for "quick.toml:3:1" 5
+echo "Invalid edit reported"
+tmux send-keys -t "$session" x
+wait_for "run stopped" 20
+# A second run of the last good version, stopped quickly too.
+tmux send-keys -t "$session" s
+wait_for "valid at step" 20
+tmux send-keys -t "$session" x
+sleep 1
+wait_for "run stopped" 20
+tmux send-keys -t "$session" 4
+wait_for "Runs: 2 of 2" 10
+tmux send-keys -t "$session" ' ' j ' ' c
+wait_for "Comparison" 5
+echo "Compare ok"
+tmux send-keys -t "$session" '?'
+wait_for "Keys: Runs panel"
+tmux send-keys -t "$session" Escape
+sleep 0.3
+tmux send-keys -t "$session" q
+wait_for "EXIT 0" 10
+sleep 0.3
+grep -q -- "-icanon" "$work/before.txt" && fail "the test terminal started in raw mode"
+grep -q -- " icanon" "$work/after.txt" || fail "the terminal was left in raw mode"
+grep -q -- " echo" "$work/after.txt" || fail "echo was left off"
+echo "Quit ok, terminal restored"
+echo "tui e2e: 1 passed, 0 failed"
