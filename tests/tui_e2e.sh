@@ -79,7 +79,8 @@ tmux send-keys -t "$session" x
 wait_for "run stopped" 20
 # A second run of the last good version, stopped quickly too.
 tmux send-keys -t "$session" s
-wait_for "valid at step" 20
+wait_for "quick  training" 20
+sleep 1
 tmux send-keys -t "$session" x
 sleep 1
 wait_for "run stopped" 20

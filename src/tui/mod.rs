@@ -39,7 +39,7 @@ pub enum AppEvent {
     Runs(Result<History, String>),
     Train(Event),
     TrainDone,
-    Watch(WatchEvent),
+    Watch(Box<WatchEvent>),
 }
 
 /// Opens the workbench on `workspace` until the user quits.
@@ -84,11 +84,18 @@ fn read_experiments(root: &Path) -> Vec<ExperimentEntry> {
 fn start_watcher(app: &App, sender: &Sender<AppEvent>) -> Option<WorkspaceWatcher> {
     let descriptor = app.workspace.root.join(&app.workspace.dataset);
     let extra = if descriptor.is_file() { vec![descriptor] } else { Vec::new() };
-    let sender = sender.clone();
-    WorkspaceWatcher::start(&app.workspace.root, extra, move |event| {
-        let _ = sender.send(AppEvent::Watch(event));
-    })
-    .ok()
+    let forward = sender.clone();
+    let watcher = WorkspaceWatcher::start(&app.workspace.root, extra, move |event| {
+        let _ = forward.send(AppEvent::Watch(Box::new(event)));
+    });
+    match watcher {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            // Shown in the status bar: without it edits are not picked up live.
+            let _ = sender.send(AppEvent::Watch(Box::new(WatchEvent::Error(format!("hot reload is off: {error}")))));
+            None
+        }
+    }
 }
 
 /// Key presses and resizes, read on their own thread.
@@ -119,8 +126,9 @@ fn event_loop(
     let mut dirty = true;
     let mut last_draw = Instant::now();
     while !app.quit {
-        // Redraw at most ~60 times a second, and only when something changed.
-        if dirty && last_draw.elapsed() >= Duration::from_millis(16) {
+        // Redraw when something changed: at once after a key, otherwise at most ~60 times
+        // a second (training sends many events).
+        if dirty && (pending_key.is_some() || last_draw.elapsed() >= Duration::from_millis(16)) {
             let start = Instant::now();
             terminal.draw(|frame| view::draw(frame, app, timing)).context("cannot draw")?;
             let now = Instant::now();
@@ -167,7 +175,7 @@ fn event_loop(
                 runtime.control = None;
                 app.run_ended()
             }
-            AppEvent::Watch(event) => match event {
+            AppEvent::Watch(event) => match *event {
                 WatchEvent::ExperimentChanged { path, result } => {
                     app.experiment_changed(path, result);
                     Vec::new()
@@ -177,6 +185,9 @@ fn event_loop(
                     Vec::new()
                 }
                 WatchEvent::DatasetChanged { result: Ok(_), .. } => {
+                    // Experiments are validated against the dataset: check them again.
+                    app.experiments = read_experiments(&app.workspace.root);
+                    app.sync_conditions();
                     app.status = "dataset descriptor changed: reloading".into();
                     vec![Effect::LoadData]
                 }

@@ -109,10 +109,10 @@ pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Up => state.selected = state.selected.saturating_sub(1),
         Action::Down => state.selected = (state.selected + 1).min(state.visible.len().saturating_sub(1)),
         Action::Mark => {
-            if let Some(id) = state.selected_id() {
-                if !state.marked.remove(&id) {
-                    state.marked.insert(id);
-                }
+            if let Some(id) = state.selected_id()
+                && !state.marked.remove(&id)
+            {
+                state.marked.insert(id);
             }
         }
         Action::Compare | Action::Select => {

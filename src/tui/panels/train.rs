@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, List, ListItem, Paragraph, Wrap};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, List, ListItem, Paragraph};
 
 use crate::train::Phase;
 use crate::tui::app::App;
@@ -67,7 +67,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(groups).block(block("AUC per group".into())), groups_area);
     let height = log_area.height.saturating_sub(2) as usize;
     let log: Vec<Line> = t.log.iter().rev().take(height).rev().map(|l| Line::raw(l.clone())).collect();
-    frame.render_widget(Paragraph::new(log).wrap(Wrap { trim: true }).block(block("Log".into())), log_area);
+    // Newest lines at the bottom, one screen line each (long lines are cut, not wrapped,
+    // so the newest never scroll out of view).
+    frame.render_widget(Paragraph::new(log).block(block("Log".into())), log_area);
 }
 
 fn truncate(text: &str, width: usize) -> String {
