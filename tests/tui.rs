@@ -339,3 +339,23 @@ fn app_with_colour_has_colour() -> bool {
     terminal.draw(|frame| view::draw(frame, &app, Timing::default())).unwrap();
     terminal.backend().buffer().content().iter().any(|c| !matches!(c.fg, Color::Reset))
 }
+
+#[test]
+fn every_panel_draws_at_80x24_and_at_odd_sizes() {
+    let mut app = app(true);
+    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    feed_training(&mut app);
+    let (_dir, history) = history();
+    app.runs.set_history(Ok(history));
+    for panel in Panel::ALL {
+        app.panel = panel;
+        for (w, h) in [(80, 24), (81, 25), (200, 60), (79, 24), (1, 1)] {
+            let screen = render(&app, w, h);
+            if w < 80 || h < 24 {
+                assert!(screen.contains("needs at least") || w < 20, "{panel:?} {w}x{h}");
+            } else {
+                assert!(screen.contains(panel.title()), "{panel:?} {w}x{h}:\n{screen}");
+            }
+        }
+    }
+}
