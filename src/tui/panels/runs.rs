@@ -214,9 +214,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .collect();
     let widths = [
         Constraint::Length(1),
-        Constraint::Min(24),
+        Constraint::Length(34),
         Constraint::Length(11),
-        Constraint::Length(22),
+        Constraint::Min(22),
         Constraint::Length(4),
         Constraint::Length(9),
         Constraint::Length(9),
