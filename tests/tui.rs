@@ -162,6 +162,13 @@ fn condition_keys_edit_the_design() {
     assert_eq!(app.conditions.apg.condition.fields, vec!["domain", "device"]);
     app.on_key(key(KeyCode::Char('+')));
     assert_eq!(app.conditions.apg.rank, vec![8, 4]);
+    app.on_key(key(KeyCode::Char('>')));
+    assert_eq!(app.conditions.apg.overparam, vec![32, 16], "P starts from 2 K, then doubles");
+    app.on_key(key(KeyCode::Char('<')));
+    app.on_key(key(KeyCode::Char('<')));
+    assert_eq!(app.conditions.apg.overparam, vec![8, 4], "P never falls below K");
+    app.on_key(key(KeyCode::Char('g')));
+    assert_eq!(app.conditions.apg.generator_hidden, vec![16]);
     assert!(app.conditions.dirty);
     let effects = app.on_key(key(KeyCode::Char('w')));
     assert_eq!(effects, vec![Effect::SaveExperiment(PathBuf::from(format!("{WORKSPACE}/experiments/apg-group.toml")))]);
@@ -179,6 +186,8 @@ fn saving_keeps_comments_and_layout() {
     apg.condition.mode = apg_bench::config::experiment::ConditionMode::Mix;
     apg.condition.fields = vec!["domain".into(), "device".into()];
     apg.rank = vec![8, 4];
+    apg.overparam = vec![16, 8];
+    apg.generator_hidden = vec![16];
     apg_bench::tui::panels::conditions::save(&file, &apg).unwrap();
     let saved = std::fs::read_to_string(&file).unwrap();
     assert!(saved.starts_with("# An APG experiment for the TUI tests.\n"), "{saved}");
@@ -186,6 +195,8 @@ fn saving_keeps_comments_and_layout() {
     let reloaded = LoadedExperiment::from_file(&file).unwrap().experiment.apg;
     assert_eq!(reloaded.condition.fields, vec!["domain", "device"]);
     assert_eq!(reloaded.rank, vec![8, 4]);
+    assert_eq!(reloaded.overparam, vec![16, 8]);
+    assert_eq!(reloaded.generator_hidden, vec![16]);
 }
 
 #[test]

@@ -60,6 +60,8 @@ impl ExperimentEntry {
 #[derive(Debug, Clone, Default)]
 pub struct DataState {
     pub loading: bool,
+    /// When the current load started, for the progress indicator.
+    pub loading_since: Option<std::time::Instant>,
     pub stats: Option<DatasetStats>,
     pub error: Option<String>,
     pub load_note: String,

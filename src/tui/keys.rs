@@ -31,6 +31,9 @@ pub enum Action {
     CycleAggregation,
     RankUp,
     RankDown,
+    OverparamUp,
+    OverparamDown,
+    CycleGenerator,
     ToggleBias,
     Save,
     // Runs
@@ -90,6 +93,9 @@ const CONDITIONS: &[Binding] = &[
     key(KeyCode::Char('a'), Action::CycleAggregation, "aggregation"),
     key(KeyCode::Char('+'), Action::RankUp, "K of every layer up"),
     key(KeyCode::Char('-'), Action::RankDown, "K of every layer down"),
+    key(KeyCode::Char('>'), Action::OverparamUp, "P of every layer up (v5)"),
+    key(KeyCode::Char('<'), Action::OverparamDown, "P of every layer down (v5)"),
+    key(KeyCode::Char('g'), Action::CycleGenerator, "generator hidden units"),
     key(KeyCode::Char('b'), Action::ToggleBias, "generate the bias or not"),
     key(KeyCode::Char('w'), Action::Save, "write the experiment file"),
 ];

@@ -141,7 +141,11 @@ fn event_loop(
         }
         let event = match receiver.recv_timeout(Duration::from_millis(16)) {
             Ok(event) => event,
-            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Timeout) => {
+                // The loading indicator moves even when no event arrives.
+                dirty |= app.data.loading && app.data.stats.is_none();
+                continue;
+            }
             Err(RecvTimeoutError::Disconnected) => break,
         };
         dirty = true;
@@ -230,6 +234,7 @@ impl Runtime {
             match effect {
                 Effect::LoadData => {
                     app.data.loading = true;
+                    app.data.loading_since = Some(Instant::now());
                     let sender = self.sender.clone();
                     let reference = app.workspace.dataset_reference();
                     std::thread::spawn(move || {

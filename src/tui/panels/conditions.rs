@@ -127,6 +127,24 @@ pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::RankUp => apg.rank.iter_mut().for_each(|k| *k *= 2),
         Action::RankDown => apg.rank.iter_mut().for_each(|k| *k = (*k / 2).max(1)),
+        Action::OverparamUp | Action::OverparamDown => {
+            // P defaults to 2 K per layer: make it explicit before changing it.
+            if apg.overparam.is_empty() {
+                apg.overparam = apg.rank.iter().map(|k| 2 * k).collect();
+            }
+            let up = action == Action::OverparamUp;
+            for (p, k) in apg.overparam.iter_mut().zip(apg.rank.iter().chain(std::iter::repeat(&1))) {
+                *p = if up { *p * 2 } else { (*p / 2).max(*k) };
+            }
+        }
+        Action::CycleGenerator => {
+            apg.generator_hidden = match apg.generator_hidden.as_slice() {
+                [] => vec![16],
+                [16] => vec![32],
+                [32] => vec![64],
+                _ => Vec::new(),
+            };
+        }
         Action::ToggleBias => apg.generate_bias = !apg.generate_bias,
         Action::Save => {
             return match state.path.clone() {
@@ -152,6 +170,10 @@ pub fn save(path: &Path, apg: &ApgSpec) -> Result<(), String> {
     let table = doc["apg"].as_table_mut().ok_or_else(|| format!("{}: `apg` is not a table", path.display()))?;
     table["variant"] = value(spelled(&apg.variant));
     table["rank"] = array(&apg.rank);
+    if !apg.overparam.is_empty() {
+        table["overparam"] = array(&apg.overparam);
+    }
+    table["generator_hidden"] = array(&apg.generator_hidden);
     table["generate_bias"] = value(apg.generate_bias);
     if !table.contains_table("condition") {
         table["condition"] = Item::Table(TomlTable::new());
@@ -334,8 +356,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Span::styled("  (b)", theme.dim()),
         ]),
         Line::from(vec![
+            Span::styled("P per layer ", theme.dim()),
+            Span::raw(if apg.overparam.is_empty() { "2 K".to_string() } else { format!("{:?}", apg.overparam) }),
+            Span::styled("  (</>)", theme.dim()),
+        ]),
+        Line::from(vec![
             Span::styled("generator hidden ", theme.dim()),
             Span::raw(format!("{:?}", apg.generator_hidden)),
+            Span::styled("  (g)", theme.dim()),
         ]),
         Line::raw(""),
         Line::styled("Tower preview (per sample, inference)", theme.title()),

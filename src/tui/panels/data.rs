@@ -21,7 +21,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 Line::styled(format!("could not load the dataset: {error}"), theme.bad()),
                 Line::raw("press r to retry"),
             ],
-            (None, true) => vec![Line::raw(format!("loading and encoding {} ...", app.workspace.dataset))],
+            (None, true) => {
+                let seconds = app.data.loading_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+                let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][(seconds * 10.0) as usize % 10];
+                vec![Line::raw(format!(
+                    "{spinner} loading, encoding and counting {} ... {seconds:.1} s",
+                    app.workspace.dataset
+                ))]
+            }
             (None, false) => vec![Line::raw("no dataset loaded: press r")],
         };
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(block("Data")), area);
