@@ -22,8 +22,6 @@ use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSu
 /// Rows scored at once when evaluating.
 const EVAL_BATCH: usize = 8192;
 
-pub type Dev = Cpu;
-
 /// Trains `job`; an Err is a message for the user (the caller sends it as Failed).
 pub fn train(job: &TrainJob, control: &Control, events: &Sender<Event>) -> Result<(), String> {
     let send = |event: Event| {
@@ -51,11 +49,37 @@ pub fn train(job: &TrainJob, control: &Control, events: &Sender<Event>) -> Resul
     for warning in report.warnings {
         log(format!("warning: {warning}"));
     }
-    let device = match job.device.as_str() {
-        "cpu" => Dev::seed_from_u64(job.seed),
-        other => return Err(format!("device {other:?} is not available in this build: only \"cpu\"")),
+    match job.device.as_str() {
+        "cpu" => pool.install(|| train_on(job, &dataset, Cpu::seed_from_u64(job.seed), control, &send)),
+        other if other == "cuda" || other.starts_with("cuda:") => train_on_cuda(job, &dataset, other, control, &send),
+        other => Err(format!("unknown device {other:?}: use \"cpu\" or \"cuda[:N]\"")),
+    }
+}
+
+/// The dense tower on the GPU; embedding tables stay in host memory (see
+/// `model::embedding`): only the rows of a batch travel.
+#[cfg(feature = "cuda")]
+fn train_on_cuda(
+    job: &TrainJob,
+    dataset: &EncodedDataset,
+    device: &str,
+    control: &Control,
+    send: &dyn Fn(Event),
+) -> Result<(), String> {
+    let ordinal = match device.strip_prefix("cuda:") {
+        Some(n) => n.parse::<usize>().map_err(|_| format!("bad device {device:?}: use cuda or cuda:N"))?,
+        None => 0,
     };
-    pool.install(|| train_on(job, &dataset, device, control, &send))
+    let cuda = dfdx::tensor::Cuda::try_build(ordinal, job.seed)
+        .map_err(|e| format!("no usable GPU {device:?} ({e:?}): train with --device cpu"))?;
+    train_on(job, dataset, cuda, control, send)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn train_on_cuda(_: &TrainJob, _: &EncodedDataset, device: &str, _: &Control, _: &dyn Fn(Event)) -> Result<(), String> {
+    Err(format!(
+        "device {device:?} needs a build with CUDA: cargo build --release --features cuda (see the README), or use --device cpu"
+    ))
 }
 
 /// The metrics of the monitored kind, larger is better.
@@ -66,10 +90,10 @@ fn score(metrics: &EvalMetrics, monitor: Monitor) -> f64 {
     }
 }
 
-fn train_on(
+fn train_on<D: Device<f32>>(
     job: &TrainJob,
     dataset: &EncodedDataset,
-    device: Dev,
+    device: D,
     control: &Control,
     send: &dyn Fn(Event),
 ) -> Result<(), String> {
@@ -123,9 +147,9 @@ fn train_on(
             let step_start = Instant::now();
             let batch = model.batch(dataset, rows);
             let device_batch = model.to_device(&batch);
-            let logits = model.forward::<OwnedTape<f32, Dev>>(&device_batch, true);
+            let logits = model.forward::<OwnedTape<f32, D>>(&device_batch, true);
             let loss = dfdx::losses::binary_cross_entropy_with_logits_loss(logits, device_batch.labels.clone());
-            let loss_value = loss.array() as f64;
+            let loss_value = loss.as_vec()[0] as f64;
             if !loss_value.is_finite() {
                 return Err(format!("the training loss became {loss_value} at step {}: lower train.lr", step + 1));
             }
@@ -259,10 +283,10 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    fn take(model: &Model<Dev>) -> Self {
+    fn take<D: Device<f32>>(model: &Model<D>) -> Self {
         Snapshot { dense: model.params.snapshot(), tables: model.tables.iter().map(|t| t.weights.clone()).collect() }
     }
-    fn restore(self, model: &mut Model<Dev>) {
+    fn restore<D: Device<f32>>(self, model: &mut Model<D>) {
         model.params.restore(&self.dense);
         for (table, weights) in model.tables.iter_mut().zip(self.tables) {
             table.weights = weights;
@@ -272,7 +296,7 @@ impl Snapshot {
 }
 
 /// Click probabilities of `rows`, scored in large batches with merged weights.
-pub fn predict(model: &mut Model<Dev>, dataset: &EncodedDataset, rows: &[u32]) -> Vec<f32> {
+pub fn predict<D: Device<f32>>(model: &mut Model<D>, dataset: &EncodedDataset, rows: &[u32]) -> Vec<f32> {
     model.merge_for_inference();
     let mut scores = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(EVAL_BATCH) {
@@ -283,8 +307,8 @@ pub fn predict(model: &mut Model<Dev>, dataset: &EncodedDataset, rows: &[u32]) -
 }
 
 /// AUC, logloss, GAUC and per-group metrics of `rows`.
-pub fn evaluate(
-    model: &mut Model<Dev>,
+pub fn evaluate<D: Device<f32>>(
+    model: &mut Model<D>,
     dataset: &EncodedDataset,
     rows: &[u32],
     split: &str,
