@@ -19,12 +19,18 @@ pub struct ConditionBatch {
     pub z: Vec<f32>,
     /// For every row, which distinct condition it has.
     pub index: Vec<usize>,
+    /// When the batch is sorted by condition: `(start, len)` of each condition's rows.
+    pub segments: Option<Vec<(usize, usize)>>,
 }
 
 /// A batch on the host.
 #[derive(Debug, Clone)]
 pub struct Batch {
+    /// Dataset rows, in batch order (sorted by condition when there is one condition
+    /// input, so that each condition's rows are contiguous).
     pub rows: Vec<u32>,
+    /// For each batch row, its position in the rows asked for.
+    pub order: Vec<usize>,
     /// B x input width: embeddings (multi-valued fields averaged), then numbers.
     pub x0: Vec<f32>,
     /// B x fields: the linear terms of WDL / DeepFM.
@@ -36,6 +42,7 @@ pub struct Batch {
 pub struct DeviceCondition<D: Device<f32>> {
     pub z: Matrix<D, NoneTape>,
     pub index: Tensor<(usize,), usize, D>,
+    pub segments: Option<Vec<(usize, usize)>>,
 }
 
 /// A batch as leaf tensors on the device.
@@ -55,8 +62,33 @@ fn ids(column: &Column) -> &[u32] {
 }
 
 impl<D: Device<f32>> Model<D> {
-    /// Gathers the rows `rows` of `dataset` into a host batch.
+    /// Gathers the rows `rows` of `dataset` into a host batch. With one condition input
+    /// the rows are reordered so that equal conditions are contiguous (the loss is a mean,
+    /// so order does not matter; `order` maps back).
     pub fn batch(&self, dataset: &EncodedDataset, rows: &[u32]) -> Batch {
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        if let [condition] = self.conditions.as_slice() {
+            let columns: Vec<&[u32]> = condition.fields.iter().map(|f| ids(&dataset.fields[f.field].column)).collect();
+            order.sort_by_key(|&i| columns.iter().map(|c| c[rows[i] as usize]).collect::<Vec<u32>>());
+        }
+        let sorted: Vec<u32> = order.iter().map(|&i| rows[i]).collect();
+        let mut batch = self.batch_in_order(dataset, &sorted);
+        batch.order = order;
+        if self.conditions.len() == 1 {
+            let condition = &mut batch.conditions[0];
+            let mut segments: Vec<(usize, usize)> = Vec::with_capacity(condition.keys.len());
+            for (r, &g) in condition.index.iter().enumerate() {
+                match segments.get_mut(g) {
+                    Some(segment) => segment.1 += 1,
+                    None => segments.push((r, 1)),
+                }
+            }
+            condition.segments = Some(segments);
+        }
+        batch
+    }
+
+    fn batch_in_order(&self, dataset: &EncodedDataset, rows: &[u32]) -> Batch {
         let b = rows.len();
         let w = self.input_width;
         let mut x0 = vec![0f32; b * w];
@@ -134,7 +166,7 @@ impl<D: Device<f32>> Model<D> {
             })
             .collect();
         let labels = rows.iter().map(|&r| dataset.labels[r as usize] as f32).collect();
-        Batch { rows: rows.to_vec(), x0, wide, labels, conditions }
+        Batch { rows: rows.to_vec(), order: (0..b).collect(), x0, wide, labels, conditions }
     }
 
     /// Copies a host batch to the device as leaf tensors.
@@ -154,6 +186,7 @@ impl<D: Device<f32>> Model<D> {
                     z: device
                         .tensor_from_vec(cb.z.clone(), (cb.keys.len(), condition.fields.len() * condition.field_width)),
                     index: device.tensor_from_vec(cb.index.clone(), (b,)),
+                    segments: cb.segments.clone(),
                 })
                 .collect(),
         }

@@ -11,6 +11,9 @@ use crate::model::params::{Init, P, ParamSet};
 /// A batch of rows: B x N.
 pub type Matrix<D, T> = Tensor<(usize, usize), f32, D, T>;
 
+/// What a generator produced, head by head.
+type Generated<D, T> = Vec<(Head, Matrix<D, T>)>;
+
 /// U (N_in x K) and V (K x N_out) of a v5 layer multiplied out for inference.
 pub type MergedUv<D> = (Matrix<D, NoneTape>, Matrix<D, NoneTape>);
 
@@ -122,7 +125,37 @@ pub enum Condition<D: Device<f32>, T: Tape<f32, D>> {
     PerRow(Matrix<D, T>),
     /// Few distinct conditions (group- and mix-wise): z is G x D, `index` maps each of
     /// the B rows to its condition, so G runs G times instead of B.
-    Grouped { z: Matrix<D, T>, index: Tensor<(usize,), usize, D> },
+    /// With `segments`, the rows of each condition are contiguous (`(start, len)` per
+    /// condition, in order), so v4/v5 multiply each block by its own S in one GEMM
+    /// instead of gathering S per row.
+    Grouped { z: Matrix<D, T>, index: Tensor<(usize,), usize, D>, segments: Option<Vec<(usize, usize)>> },
+}
+
+/// (x U) S_g for contiguous blocks of rows sharing condition g: one GEMM per block,
+/// the blocks stacked back in order. `xu` is B x K, `cores` is G x K^2.
+fn by_segment<D: Device<f32>, T: Tp<D>>(
+    xu: Matrix<D, T>,
+    cores: Matrix<D, T>,
+    segments: &[(usize, usize)],
+    k: usize,
+) -> Matrix<D, T> {
+    let last = segments.len() - 1;
+    let (mut xu, mut cores) = (Some(xu), Some(cores));
+    let mut stacked: Option<Matrix<D, T>> = None;
+    for (g, &(start, len)) in segments.iter().enumerate() {
+        // The last block takes the tensors with their tapes; the others share them.
+        let (rows, core) = if g == last {
+            (xu.take().expect("present"), cores.take().expect("present"))
+        } else {
+            (xu.as_ref().expect("present").with_empty_tape(), cores.as_ref().expect("present").with_empty_tape())
+        };
+        let block = rows.slice((start..start + len, ..)).matmul(core.slice((g..g + 1, ..)).reshape_like(&(k, k)));
+        stacked = Some(match stacked {
+            None => block,
+            Some(above) => (above, block).concat_along(Axis::<0>),
+        });
+    }
+    stacked.expect("a batch has at least one condition")
 }
 
 /// An APG layer: h = ((x U) S_i) V + b with S_i = G(z_i) (APG-SPEC sections 2-4), or one
@@ -258,14 +291,22 @@ impl ApgLayer {
     ) -> Matrix<D, T> {
         let batch = x.shape().0;
         let (n, m, k) = (self.n_in, self.n_out, self.rank);
-        // Generate, then (for grouped conditions) gather the generated parts per row.
-        let generated: Vec<(Head, Matrix<D, T>)> = match condition {
-            Condition::PerRow(z) => self.generators[g].forward(params, z, training),
-            Condition::Grouped { z, index } => self.generators[g]
-                .forward(params, z, training)
-                .into_iter()
-                .map(|(head, out)| (head, out.gather(index.clone())))
-                .collect(),
+        // Generate, then (for grouped conditions) gather the generated parts per row; with
+        // contiguous segments the core S stays one row per condition.
+        let (generated, segments): (Generated<D, T>, Option<Vec<(usize, usize)>>) = match condition {
+            Condition::PerRow(z) => (self.generators[g].forward(params, z, training), None),
+            Condition::Grouped { z, index, segments } => {
+                let segments = segments.filter(|_| matches!(self.variant, Variant::V4 | Variant::V5));
+                let parts = self.generators[g]
+                    .forward(params, z, training)
+                    .into_iter()
+                    .map(|(head, out)| match (head, &segments) {
+                        (Head::Core, Some(_)) => (head, out),
+                        _ => (head, out.gather(index.clone())),
+                    })
+                    .collect();
+                (parts, segments)
+            }
         };
         let mut parts: Vec<(Head, Option<Matrix<D, T>>)> = generated.into_iter().map(|(h, t)| (h, Some(t))).collect();
         let mut take = |head: Head| -> Matrix<D, T> {
@@ -296,13 +337,19 @@ impl ApgLayer {
             }
             // ((x U) S_i) V with shared U, V.
             Variant::V4 | Variant::V5 => {
-                let s = take(Head::Core).reshape_like(&(batch, k, k));
                 let (u, v): (Matrix<D, T>, Matrix<D, T>) = match merged {
                     Some((u, v)) => (u.retaped::<T>(), v.retaped::<T>()),
                     None => self.shared_uv(params),
                 };
-                let xu = rows.reshape_like(&(batch, n)).matmul(u).reshape_like(&(batch, 1, k));
-                xu.matmul(s).reshape_like(&(batch, k)).matmul(v)
+                let xu = rows.reshape_like(&(batch, n)).matmul(u);
+                let xus = match segments {
+                    None => {
+                        let s = take(Head::Core).reshape_like(&(batch, k, k));
+                        xu.reshape_like(&(batch, 1, k)).matmul(s).reshape_like(&(batch, k))
+                    }
+                    Some(segments) => by_segment(xu, take(Head::Core), &segments, k),
+                };
+                xus.matmul(v)
             }
         };
         match self.bias {

@@ -345,6 +345,7 @@ impl<D: Device<f32>> Model<D> {
                                     slot.as_ref().expect("present").with_empty_tape()
                                 };
                                 let index = batch.conditions[g].index.clone();
+                                let segments = batch.conditions[g].segments.clone();
                                 // The last run takes the input with its tape; the others share it.
                                 let x = if g + 1 == count {
                                     input.take().expect("present")
@@ -353,7 +354,14 @@ impl<D: Device<f32>> Model<D> {
                                 };
                                 outputs.push(
                                     layer
-                                        .forward(params, x, Condition::Grouped { z, index }, g, merged, training)
+                                        .forward(
+                                            params,
+                                            x,
+                                            Condition::Grouped { z, index, segments },
+                                            g,
+                                            merged,
+                                            training,
+                                        )
                                         .relu(),
                                 );
                             }

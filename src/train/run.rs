@@ -298,10 +298,14 @@ impl Snapshot {
 /// Click probabilities of `rows`, scored in large batches with merged weights.
 pub fn predict<D: Device<f32>>(model: &mut Model<D>, dataset: &EncodedDataset, rows: &[u32]) -> Vec<f32> {
     model.merge_for_inference();
-    let mut scores = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(EVAL_BATCH) {
-        let batch = model.to_device(&model.batch(dataset, chunk));
-        scores.extend(model.forward::<NoneTape>(&batch, false).sigmoid().as_vec());
+    let mut scores = vec![0f32; rows.len()];
+    for (c, chunk) in rows.chunks(EVAL_BATCH).enumerate() {
+        let batch = model.batch(dataset, chunk);
+        let predicted = model.forward::<NoneTape>(&model.to_device(&batch), false).sigmoid().as_vec();
+        // Batches may be reordered by condition: put each score back in its row's place.
+        for (score, &position) in predicted.into_iter().zip(&batch.order) {
+            scores[c * EVAL_BATCH + position] = score;
+        }
     }
     scores
 }
