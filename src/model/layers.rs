@@ -11,6 +11,9 @@ use crate::model::params::{Init, P, ParamSet};
 /// A batch of rows: B x N.
 pub type Matrix<D, T> = Tensor<(usize, usize), f32, D, T>;
 
+/// `(start, len)` of each condition's block of rows in a batch sorted by condition.
+pub type Segments = Vec<(usize, usize)>;
+
 /// What a generator produced, head by head.
 type Generated<D, T> = Vec<(Head, Matrix<D, T>)>;
 
@@ -128,7 +131,7 @@ pub enum Condition<D: Device<f32>, T: Tape<f32, D>> {
     /// With `segments`, the rows of each condition are contiguous (`(start, len)` per
     /// condition, in order), so v4/v5 multiply each block by its own S in one GEMM
     /// instead of gathering S per row.
-    Grouped { z: Matrix<D, T>, index: Tensor<(usize,), usize, D>, segments: Option<Vec<(usize, usize)>> },
+    Grouped { z: Matrix<D, T>, index: Tensor<(usize,), usize, D>, segments: Option<Segments> },
 }
 
 /// (x U) S_g for contiguous blocks of rows sharing condition g: one GEMM per block,
@@ -293,7 +296,7 @@ impl ApgLayer {
         let (n, m, k) = (self.n_in, self.n_out, self.rank);
         // Generate, then (for grouped conditions) gather the generated parts per row; with
         // contiguous segments the core S stays one row per condition.
-        let (generated, segments): (Generated<D, T>, Option<Vec<(usize, usize)>>) = match condition {
+        let (generated, segments): (Generated<D, T>, Option<Segments>) = match condition {
             Condition::PerRow(z) => (self.generators[g].forward(params, z, training), None),
             Condition::Grouped { z, index, segments } => {
                 let segments = segments.filter(|_| matches!(self.variant, Variant::V4 | Variant::V5));
