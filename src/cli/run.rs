@@ -34,11 +34,11 @@ const NO_CUDA: &str = "this apg-bench was built without CUDA support; build it w
 
 /// `--device`: `cpu`, `cuda` or `cuda:N`.
 pub fn parse_device(device: &str) -> Result<String, String> {
-    let valid = match device.strip_prefix("cuda:") {
-        Some(ordinal) => !ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit()),
-        None => device == "cpu" || device == "cuda",
-    };
-    if valid { Ok(device.to_string()) } else { Err("use cpu, cuda or cuda:N".into()) }
+    if crate::config::experiment::is_device(device) {
+        Ok(device.to_string())
+    } else {
+        Err("use cpu, cuda or cuda:N".into())
+    }
 }
 
 pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bool) -> anyhow::Result<ExitCode> {

@@ -358,7 +358,7 @@ impl LoadedExperiment {
         let fields = self.dataset_fields();
         let has = |name: &str| fields.iter().any(|(n, _)| n == name);
         let names = || fields.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
-        if e.device != "cpu" && e.device != "cuda" && !e.device.starts_with("cuda:") {
+        if !is_device(&e.device) {
             return Err(self.error("device", format!("unknown device {:?}: use \"cpu\" or \"cuda[:N]\"", e.device)));
         }
         for (i, input) in e.model.inputs.iter().enumerate() {
@@ -565,6 +565,14 @@ impl LoadedExperiment {
     /// Width of the deep tower's input: embeddings plus one column per scaled number.
     pub fn input_width(&self) -> usize {
         self.input_fields().iter().map(|f| if self.numeric_is_scaled(f) { 1 } else { self.embedding_width(f) }).sum()
+    }
+}
+
+/// `cpu`, `cuda` or `cuda:N`.
+pub fn is_device(device: &str) -> bool {
+    match device.strip_prefix("cuda:") {
+        Some(ordinal) => !ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit()),
+        None => device == "cpu" || device == "cuda",
     }
 }
 
