@@ -123,6 +123,20 @@ fn keys_switch_panels_and_open_help() {
 }
 
 #[test]
+fn d_cycles_through_the_datasets_of_the_workspace() {
+    let mut app = app(true);
+    // The fixture's experiment names the same descriptor as the workspace: one dataset.
+    assert_eq!(app.data.datasets.len(), 1, "{:?}", app.data.datasets);
+    assert!(app.on_key(key(KeyCode::Char('d'))).is_empty());
+    assert_eq!(app.status, "this workspace uses one dataset");
+    // A second dataset (a built-in one) joins the list; d moves to it and reloads.
+    app.data.datasets.push("example-csv".into());
+    assert_eq!(app.on_key(key(KeyCode::Char('d'))), vec![Effect::LoadData]);
+    assert_eq!(app.dataset_reference(), "example-csv");
+    assert!(app.data.stats.is_none(), "the old statistics are not shown for the new dataset");
+}
+
+#[test]
 fn train_keys_start_queue_pause_and_stop() {
     let mut app = app(true);
     app.apply(Action::GoTo(Panel::Train));

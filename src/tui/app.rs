@@ -59,6 +59,11 @@ impl ExperimentEntry {
 /// What the Data panel shows.
 #[derive(Debug, Clone, Default)]
 pub struct DataState {
+    /// The datasets of the workspace: its default, then those its experiments use
+    /// (built-in names or descriptor paths), without repeats.
+    pub datasets: Vec<String>,
+    /// Which of them is shown.
+    pub current: usize,
     pub loading: bool,
     /// When the current load started, for the progress indicator.
     pub loading_since: Option<std::time::Instant>,
@@ -167,7 +172,32 @@ impl App {
         };
         app.experiments.sort_by(|a, b| a.path.cmp(&b.path));
         app.sync_conditions();
+        app.data.datasets = app.dataset_references();
         app
+    }
+
+    /// The workspace's dataset first, then every other dataset an experiment uses.
+    fn dataset_references(&self) -> Vec<String> {
+        let mut references = vec![self.workspace.dataset_reference()];
+        for experiment in self.experiments.iter().filter_map(|e| e.good.as_ref()) {
+            let file = &experiment.dataset.file;
+            let reference = match file.strip_prefix("<built-in>") {
+                Ok(name) => name.with_extension("").display().to_string(),
+                Err(_) => file.display().to_string(),
+            };
+            // Descriptor files compare by their real path (`a/../b.toml` is `b.toml`).
+            let real = |r: &str| std::fs::canonicalize(r).ok();
+            let same = |r: &String| *r == reference || (real(r).is_some() && real(r) == real(&reference));
+            if !references.iter().any(same) {
+                references.push(reference);
+            }
+        }
+        references
+    }
+
+    /// The dataset the Data panel shows.
+    pub fn dataset_reference(&self) -> String {
+        self.data.datasets.get(self.data.current).cloned().unwrap_or_else(|| self.workspace.dataset_reference())
     }
 
     pub fn selected_experiment(&self) -> Option<&ExperimentEntry> {
@@ -227,6 +257,13 @@ impl App {
                     self.data.field = (self.data.field + 1).min(fields.saturating_sub(1));
                 }
                 Action::Refresh => return vec![Effect::LoadData],
+                Action::NextDataset if self.data.datasets.len() > 1 => {
+                    self.data.current = (self.data.current + 1) % self.data.datasets.len();
+                    self.data.stats = None;
+                    self.data.field = 0;
+                    return vec![Effect::LoadData];
+                }
+                Action::NextDataset => self.status = "this workspace uses one dataset".into(),
                 _ => {}
             },
             Panel::Conditions => {

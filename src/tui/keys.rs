@@ -44,6 +44,7 @@ pub enum Action {
     EditFilter,
     CycleSort,
     Refresh,
+    NextDataset,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +84,10 @@ pub const GLOBAL: &[Binding] = &[
     key(KeyCode::Char('l'), Action::Right, "right"),
 ];
 
-const DATA: &[Binding] = &[key(KeyCode::Char('r'), Action::Refresh, "reload the dataset")];
+const DATA: &[Binding] = &[
+    key(KeyCode::Char('d'), Action::NextDataset, "next dataset of the workspace"),
+    key(KeyCode::Char('r'), Action::Refresh, "reload the dataset"),
+];
 
 const CONDITIONS: &[Binding] = &[
     key(KeyCode::Char('e'), Action::NextExperiment, "next experiment"),

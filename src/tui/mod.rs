@@ -236,7 +236,7 @@ impl Runtime {
                     app.data.loading = true;
                     app.data.loading_since = Some(Instant::now());
                     let sender = self.sender.clone();
-                    let reference = app.workspace.dataset_reference();
+                    let reference = app.dataset_reference();
                     std::thread::spawn(move || {
                         let _ = sender.send(AppEvent::Data(load_stats(&reference)));
                     });

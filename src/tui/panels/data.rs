@@ -22,12 +22,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 Line::raw("press r to retry"),
             ],
             (None, true) => {
+                let dataset = app.dataset_reference();
                 let seconds = app.data.loading_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
                 let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][(seconds * 10.0) as usize % 10];
-                vec![Line::raw(format!(
-                    "{spinner} loading, encoding and counting {} ... {seconds:.1} s",
-                    app.workspace.dataset
-                ))]
+                vec![Line::raw(format!("{spinner} loading, encoding and counting {dataset} ... {seconds:.1} s"))]
             }
             (None, false) => vec![Line::raw("no dataset loaded: press r")],
         };
@@ -58,7 +56,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             bayes.test_auc.map_or("n/a".into(), |a| format!("{a:.4}"))
         )));
     }
-    frame.render_widget(Paragraph::new(summary).block(block("Dataset")), top);
+    let title = if app.data.datasets.len() > 1 {
+        format!("Dataset {} of {} (d: next)", app.data.current + 1, app.data.datasets.len())
+    } else {
+        "Dataset".to_string()
+    };
+    frame.render_widget(Paragraph::new(summary).block(block(&title)), top);
 
     let [schema, detail] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     let rows: Vec<Row> = stats
