@@ -63,7 +63,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     };
     frame.render_widget(Paragraph::new(summary).block(block(&title)), top);
 
-    let [schema, detail] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
+    let [schema, detail] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(bottom);
     let rows: Vec<Row> = stats
         .fields
         .iter()
@@ -72,7 +72,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             let dense = f.dense.is_some();
             let cells = vec![
                 f.name.clone(),
-                if f.derived { format!("{}*", f.kind.name()) } else { f.kind.name().to_string() },
+                // Short kinds keep the table readable at 80 columns; * marks derived fields.
+                match (f.kind.name(), f.derived) {
+                    ("multi_categorical", _) => "multi".to_string(),
+                    ("categorical", true) => "derived*".to_string(),
+                    (kind, _) => kind.to_string(),
+                },
                 if dense { "-".into() } else { thousands(f.cardinality as u64) },
                 percent(1.0 - f.missing_share),
                 if dense { "-".into() } else { percent(f.oov_share_heldout) },
@@ -83,15 +88,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     let widths = [
-        Constraint::Length(16),
-        Constraint::Length(19),
+        Constraint::Min(10),
+        Constraint::Length(11),
         Constraint::Length(7),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Min(8),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Min(6),
     ];
-    let header =
-        Row::new(["field", "kind (* derived)", "values", "covered", "OOV h/o", "top value"]).style(theme.title());
+    let header = Row::new(["field", "kind", "values", "covered", "OOV h/o", "top value"]).style(theme.title());
     frame.render_widget(Table::new(rows, widths).header(header).block(block("Schema")), schema);
 
     let Some(field) = stats.fields.get(app.data.field) else { return };
@@ -101,12 +105,16 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     } else {
         let most = field.top.first().map_or(1, |v| v.rows).max(1);
         let label_width = field.top.iter().map(|v| v.value.chars().count()).max().unwrap_or(4).min(16);
-        lines.push(Line::styled(format!("{:label_width$}  rows (bar)           clicks", "value"), theme.dim()));
+        lines.push(Line::styled(format!("{:label_width$}  rows (bar)  clicks", "value"), theme.dim()));
+        // The bar takes what the panel leaves after the name, the count and the rate.
+        let inner = detail.width.saturating_sub(2) as usize;
+        let bar_cells = inner.saturating_sub(label_width + 18).clamp(3, 12);
+        let column = bar_cells + 8;
         for value in &field.top {
             let name: String = value.value.chars().take(label_width).collect();
             lines.push(Line::raw(format!(
-                "{name:label_width$}  {:<20} {:>6}",
-                bar(value.rows as f64 / most as f64, 12) + &format!(" {}", thousands(value.rows)),
+                "{name:label_width$}  {:<column$} {:>6}",
+                bar(value.rows as f64 / most as f64, bar_cells) + &format!(" {}", thousands(value.rows)),
                 percent(value.label_rate)
             )));
         }
