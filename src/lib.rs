@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod format;
 pub mod model;
 pub mod runs;
 pub mod train;

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::cli::table::{Table, percent, thousands};
+use crate::cli::table::Table;
 use crate::data::stats::{self, ConditionStats, DatasetStats, FieldStats};
 use crate::data::{self, LoadOptions, LoadedDescriptor, fetch as fetcher};
+use crate::format::{percent, thousands};
 
 /// Values listed by `inspect --field`.
 const FIELD_VALUES: usize = 50;

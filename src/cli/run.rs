@@ -12,12 +12,12 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::cli::table::{Table, thousands};
+use crate::cli::table::Table;
 use crate::config::ConfigError;
 use crate::config::experiment::LoadedExperiment;
 use crate::data::LoadOptions;
+use crate::format::{Format, duration, rate, thousands};
 use crate::runs::compare::mean_sd;
-use crate::runs::format::{Format, duration, rate};
 use crate::runs::groups::Stat;
 use crate::runs::{Manifest, RunStatus, RunWriter, eval_headline, phase_label};
 use crate::train::trainer::{self, TrainJob};

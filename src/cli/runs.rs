@@ -9,12 +9,12 @@ use serde_json::json;
 
 use crate::cli::run::render_summary;
 use crate::cli::table::Table;
+use crate::format::{Format, duration, rate, thousands};
 use crate::runs::columns::keys_help;
 use crate::runs::compare::{Align, CompareOptions, Comparison, Curve, EntryKind, compare, delta_words, mean_sd};
 use crate::runs::diff::{config_diff, read_flat_config};
 use crate::runs::export::{csv, markdown};
 use crate::runs::filter::{Filter, SortKey};
-use crate::runs::format::{Format, duration, rate, thousands};
 use crate::runs::groups::{Group, NOISE_RULE, groups};
 use crate::runs::history::History;
 use crate::runs::{Run, RunRow, edit};

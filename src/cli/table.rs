@@ -1,7 +1,5 @@
 //! Plain-text tables for the headless commands: left-aligned text, right-aligned numbers.
 
-pub use crate::runs::format::thousands;
-
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -52,8 +50,4 @@ impl Table {
         self.rows.iter().for_each(|r| out.push_str(&line(r)));
         out
     }
-}
-
-pub fn percent(share: f64) -> String {
-    format!("{:.1}%", share * 100.0)
 }

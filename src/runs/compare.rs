@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 
+use crate::format::Format;
 use crate::runs::RunError;
 use crate::runs::columns::RunRow;
 use crate::runs::diff::{FlatConfig, differing_keys, label, read_flat_config, shown};
-use crate::runs::format::Format;
 use crate::runs::groups::{Group, NOISE_RULE, Noise, Stat, group_label, split_members};
 use crate::runs::history::{History, Run};
 use crate::train::metrics::rela_impr;

@@ -1,8 +1,8 @@
 //! A comparison exported as Markdown (for notes and pull requests) or CSV (one row per
 //! entry and metric, full precision, for spreadsheets). JSON is the comparison serialised.
 
+use crate::format::Format;
 use crate::runs::compare::{Comparison, Curve, EntryKind, MetricRow, delta_words, mean_sd};
-use crate::runs::format::Format;
 use crate::runs::groups::Noise;
 
 /// Rows of the curve tables in exports.

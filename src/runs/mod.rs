@@ -9,7 +9,6 @@ pub mod diff;
 pub mod edit;
 pub mod export;
 pub mod filter;
-pub mod format;
 pub mod groups;
 pub mod history;
 mod manifest;

@@ -129,13 +129,17 @@ impl TrainState {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     LoadData,
+    /// Parse every experiment again (their dataset changed).
+    RecheckExperiments,
     StartTraining(PathBuf),
     Pause,
     Resume,
     Stop,
     SaveExperiment(PathBuf),
     LoadRuns,
-    Export { markdown: bool },
+    Export {
+        markdown: bool,
+    },
 }
 
 pub struct App {

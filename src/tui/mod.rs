@@ -189,11 +189,8 @@ fn event_loop(
                     Vec::new()
                 }
                 WatchEvent::DatasetChanged { result: Ok(_), .. } => {
-                    // Experiments are validated against the dataset: check them again.
-                    app.experiments = read_experiments(&app.workspace.root);
-                    app.sync_conditions();
                     app.status = "dataset descriptor changed: reloading".into();
-                    vec![Effect::LoadData]
+                    vec![Effect::LoadData, Effect::RecheckExperiments]
                 }
                 WatchEvent::DatasetChanged { result: Err(error), .. } => {
                     app.status = format!("dataset descriptor: {error}");
@@ -239,6 +236,23 @@ impl Runtime {
                     let reference = app.dataset_reference();
                     std::thread::spawn(move || {
                         let _ = sender.send(AppEvent::Data(load_stats(&reference)));
+                    });
+                }
+                Effect::RecheckExperiments => {
+                    // Experiments are validated against their dataset: parse them again
+                    // on a worker, and let the results arrive like any other file change.
+                    let sender = self.sender.clone();
+                    let root = app.workspace.root.clone();
+                    std::thread::spawn(move || {
+                        for entry in read_experiments(&root) {
+                            let result = match (entry.good, entry.error) {
+                                (_, Some(error)) => Err(error),
+                                (Some(good), None) => Ok(good),
+                                (None, None) => continue,
+                            };
+                            let event = WatchEvent::ExperimentChanged { path: entry.path, result };
+                            let _ = sender.send(AppEvent::Watch(Box::new(event)));
+                        }
                     });
                 }
                 Effect::LoadRuns => {

@@ -12,10 +12,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 use toml_edit::{Array, DocumentMut, Item, Table as TomlTable, value};
 
-use crate::cli::table::thousands;
 use crate::config::experiment::{
     Aggregation, ApgSpec, ConditionMode, InputAggregator, LoadedExperiment, OutputAggregator, Variant,
 };
+use crate::format::thousands;
 use crate::tui::app::{App, Effect};
 use crate::tui::keys::Action;
 

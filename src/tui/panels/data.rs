@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
-use crate::cli::table::{percent, thousands};
+use crate::format::{percent, thousands};
 use crate::tui::app::App;
 use crate::tui::panels::bar;
 

@@ -3,6 +3,11 @@
 
 use serde::Serialize;
 
+/// `0.554` -> `55.4%`.
+pub fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
 /// `1234567` -> `1,234,567`.
 pub fn thousands(n: impl Into<u64>) -> String {
     let digits = n.into().to_string();
