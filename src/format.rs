@@ -30,6 +30,17 @@ pub fn rate(per_second: f64) -> String {
     }
 }
 
+/// A measured figure with about three significant digits: `1.24M`, `56.3k`, `412`,
+/// `55.1`, `1.07`.
+pub fn figure(value: f64) -> String {
+    match value.abs() {
+        v if v >= 1e3 => rate(value),
+        v if v >= 100.0 => format!("{value:.0}"),
+        v if v >= 10.0 => format!("{value:.1}"),
+        _ => format!("{value:.2}"),
+    }
+}
+
 /// `1h02m`, `3m05s`, `12.3s`.
 pub fn duration(seconds: f64) -> String {
     let whole = seconds.round() as u64;

@@ -2,6 +2,7 @@
 //! CTR models. The engines (data, model, training, runs) know nothing of the terminal;
 //! the headless commands in `cli` and the TUI are thin front ends over them.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;

@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and the headless subcommands. Every
 //! command is a thin caller of the engines and can print `--json`.
 
+mod bench;
 mod data;
 mod run;
 mod runs;
@@ -53,6 +54,14 @@ pub enum Command {
     /// The workspace's run history: list, show, compare, diff, tag, note, rm, restore.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// Measure training/inference throughput, GEMM peak, embedding, data and TUI speed (use a release build).
+    Bench(bench::BenchArgs),
+    /// Internal: one measurement in a fresh process (peak memory is its own).
+    #[command(hide = true)]
+    BenchChild {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +118,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             run::run_seeds(&experiment, seed, count, device, json)
         }
         Some(Command::Runs(command)) => runs::run(&cli.workspace, command),
+        Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::BenchChild { args }) => {
+            crate::bench::child::main(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -19,24 +19,30 @@ pub struct EmbeddingTable {
     pub rows: usize,
     pub dim: usize,
     pub weights: Vec<f32>,
-    moment1: Vec<f32>,
-    moment2: Vec<f32>,
-    /// Gradient per touched row, accumulated over one batch.
-    pending: FxHashMap<u32, Vec<f32>>,
+    /// Adam's first and second moments of each row side by side, `[m (dim) | v (dim)]`,
+    /// so a row's update touches two places in memory, not three.
+    moments: Vec<f32>,
+    /// The rows touched by the current batch: slot of each id, ids in slot order, and
+    /// their accumulated gradients (slot x dim). Cleared, not freed, after each step.
+    slots: FxHashMap<u32, u32>,
+    touched_ids: Vec<u32>,
+    gradients: Vec<f32>,
     step: i32,
 }
 
 impl EmbeddingTable {
     pub fn new(name: impl Into<String>, rows: usize, dim: usize, rng: &mut Pcg64) -> Self {
-        let weights = (0..rows * dim).map(|_| (rng.sample::<f64, _>(StandardNormal) * INIT_STD) as f32).collect();
+        let mut weights = table_vec(rows * dim);
+        weights.iter_mut().for_each(|w| *w = (rng.sample::<f64, _>(StandardNormal) * INIT_STD) as f32);
         EmbeddingTable {
             name: name.into(),
             rows,
             dim,
             weights,
-            moment1: vec![0.0; rows * dim],
-            moment2: vec![0.0; rows * dim],
-            pending: FxHashMap::default(),
+            moments: table_vec(rows * 2 * dim),
+            slots: FxHashMap::default(),
+            touched_ids: Vec::new(),
+            gradients: Vec::new(),
             step: 0,
         }
     }
@@ -49,13 +55,19 @@ impl EmbeddingTable {
     /// Adds `scale * gradient` to row `id`'s pending gradient.
     pub fn accumulate(&mut self, id: u32, gradient: &[f32], scale: f32) {
         let dim = self.dim;
-        let entry = self.pending.entry(id).or_insert_with(|| vec![0.0; dim]);
-        entry.iter_mut().zip(gradient).for_each(|(e, g)| *e += scale * g);
+        let next = self.touched_ids.len() as u32;
+        let slot = *self.slots.entry(id).or_insert(next) as usize;
+        if slot == next as usize {
+            self.touched_ids.push(id);
+            self.gradients.resize(self.gradients.len() + dim, 0.0);
+        }
+        let pending = &mut self.gradients[slot * dim..(slot + 1) * dim];
+        pending.iter_mut().zip(gradient).for_each(|(p, g)| *p += scale * g);
     }
 
     /// Rows with a pending gradient.
     pub fn touched(&self) -> usize {
-        self.pending.len()
+        self.touched_ids.len()
     }
 
     /// Adam on the touched rows only (moments of other rows stay as they are, like
@@ -66,22 +78,71 @@ impl EmbeddingTable {
         let correction1 = 1.0 - beta1.powi(self.step);
         let correction2 = 1.0 - beta2.powi(self.step);
         let (lr, eps, l2) = (settings.lr as f32, settings.eps as f32, l2 as f32);
-        for (id, gradient) in self.pending.drain() {
-            let start = id as usize * self.dim;
-            for (j, g) in gradient.into_iter().enumerate() {
-                let i = start + j;
-                let g = g + l2 * self.weights[i];
-                self.moment1[i] = beta1 * self.moment1[i] + (1.0 - beta1) * g;
-                self.moment2[i] = beta2 * self.moment2[i] + (1.0 - beta2) * g * g;
-                let m_hat = self.moment1[i] / correction1;
-                let v_hat = self.moment2[i] / correction2;
-                self.weights[i] -= lr * m_hat / (v_hat.sqrt() + eps);
+        let dim = self.dim;
+        // Rows are scattered over a large table: ask for the rows a few slots ahead while
+        // updating this one, so their cache misses overlap instead of queueing.
+        const AHEAD: usize = 8;
+        for (slot, &id) in self.touched_ids.iter().enumerate() {
+            if let Some(&ahead) = self.touched_ids.get(slot + AHEAD) {
+                prefetch(&self.weights, ahead as usize * dim);
+                prefetch(&self.moments, ahead as usize * 2 * dim);
+                prefetch(&self.moments, ahead as usize * 2 * dim + dim);
+            }
+            let start = id as usize * dim;
+            let weights = &mut self.weights[start..start + dim];
+            let (m, v) = self.moments[2 * start..2 * start + 2 * dim].split_at_mut(dim);
+            let gradient = &self.gradients[slot * dim..(slot + 1) * dim];
+            for j in 0..dim {
+                let g = gradient[j] + l2 * weights[j];
+                m[j] = beta1 * m[j] + (1.0 - beta1) * g;
+                v[j] = beta2 * v[j] + (1.0 - beta2) * g * g;
+                let m_hat = m[j] / correction1;
+                let v_hat = v[j] / correction2;
+                weights[j] -= lr * m_hat / (v_hat.sqrt() + eps);
             }
         }
+        self.slots.clear();
+        self.touched_ids.clear();
+        self.gradients.clear();
     }
 
     pub fn entries(&self) -> usize {
         self.rows * self.dim
+    }
+}
+
+/// A zeroed vector for a table. Large ones ask Linux for transparent huge pages before
+/// their pages are first touched: rows are read at random, and with 4 KiB pages nearly
+/// every row of a million-row table also costs a TLB miss.
+fn table_vec(len: usize) -> Vec<f32> {
+    let values = vec![0f32; len];
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let (start, bytes) = (values.as_ptr() as usize, len * size_of::<f32>());
+        let first = start.next_multiple_of(HUGE);
+        let end = (start + bytes) / HUGE * HUGE;
+        if end > first {
+            // SAFETY: the range lies inside the allocation; MADV_HUGEPAGE only changes how
+            // the kernel backs it, never its contents. A refusal just leaves 4 KiB pages.
+            unsafe {
+                libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    values
+}
+
+/// A hint that `values[index]` will be read soon (no effect where unsupported).
+#[inline(always)]
+fn prefetch(values: &[f32], index: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if index < values.len() {
+        // SAFETY: the pointer is inside `values`; a prefetch never faults or writes.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(index).cast());
+        }
     }
 }
 

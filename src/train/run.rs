@@ -145,20 +145,10 @@ fn train_on<D: Device<f32>>(
                 break 'epochs;
             }
             let step_start = Instant::now();
-            let batch = model.batch(dataset, rows);
-            let device_batch = model.to_device(&batch);
-            let logits = model.forward::<OwnedTape<f32, D>>(&device_batch, true);
-            let loss = dfdx::losses::binary_cross_entropy_with_logits_loss(logits, device_batch.labels.clone());
-            let loss_value = loss.as_vec()[0] as f64;
+            let loss_value = train_step(&mut model, dataset, rows, &settings, spec.embedding_l2)?;
             if !loss_value.is_finite() {
                 return Err(format!("the training loss became {loss_value} at step {}: lower train.lr", step + 1));
             }
-            let mut grads = loss.backward();
-            model.params.adam_step(&mut grads, &settings).map_err(|e| format!("{e:?}"))?;
-            model
-                .update_embeddings(dataset, &batch, &device_batch, &mut grads, &settings, spec.embedding_l2)
-                .map_err(|e| format!("{e:?}"))?;
-            model.unmerge();
             train_seconds += step_start.elapsed().as_secs_f64();
             step += 1;
             samples += rows.len();
@@ -262,6 +252,42 @@ fn train_on<D: Device<f32>>(
     Ok(())
 }
 
+/// One optimisation step on `rows`: forward, backward, Adam on the dense parameters,
+/// row-wise Adam on the touched embedding rows. Returns the batch's mean loss.
+pub fn train_step<D: Device<f32>>(
+    model: &mut Model<D>,
+    dataset: &EncodedDataset,
+    rows: &[u32],
+    settings: &AdamSettings,
+    embedding_l2: f64,
+) -> Result<f64, String> {
+    let batch = model.batch(dataset, rows);
+    let device_batch = model.to_device(&batch);
+    let logits = model.forward::<OwnedTape<f32, D>>(&device_batch, true);
+    let loss = dfdx::losses::binary_cross_entropy_with_logits_loss(logits, device_batch.labels.clone());
+    let loss_value = loss.as_vec()[0] as f64;
+    let mut grads = loss.backward();
+    model.params.adam_step(&mut grads, settings).map_err(|e| format!("{e:?}"))?;
+    model
+        .update_embeddings(dataset, &batch, &device_batch, &mut grads, settings, embedding_l2)
+        .map_err(|e| format!("{e:?}"))?;
+    model.unmerge();
+    Ok(loss_value)
+}
+
+/// Click probabilities of one batch of `rows`, in the order of `rows` (call
+/// [`Model::merge_for_inference`] first for merged v5 weights).
+pub fn predict_batch<D: Device<f32>>(model: &Model<D>, dataset: &EncodedDataset, rows: &[u32]) -> Vec<f32> {
+    let batch = model.batch(dataset, rows);
+    let predicted = model.forward::<NoneTape>(&model.to_device(&batch), false).sigmoid().as_vec();
+    // Batches may be reordered by condition: put each score back in its row's place.
+    let mut scores = vec![0f32; rows.len()];
+    for (score, &position) in predicted.into_iter().zip(&batch.order) {
+        scores[position] = score;
+    }
+    scores
+}
+
 /// Blocks while paused; true when asked to stop.
 fn wait_while_paused(control: &Control, send: &dyn Fn(Event)) -> bool {
     if control.is_paused() {
@@ -298,16 +324,7 @@ impl Snapshot {
 /// Click probabilities of `rows`, scored in large batches with merged weights.
 pub fn predict<D: Device<f32>>(model: &mut Model<D>, dataset: &EncodedDataset, rows: &[u32]) -> Vec<f32> {
     model.merge_for_inference();
-    let mut scores = vec![0f32; rows.len()];
-    for (c, chunk) in rows.chunks(EVAL_BATCH).enumerate() {
-        let batch = model.batch(dataset, chunk);
-        let predicted = model.forward::<NoneTape>(&model.to_device(&batch), false).sigmoid().as_vec();
-        // Batches may be reordered by condition: put each score back in its row's place.
-        for (score, &position) in predicted.into_iter().zip(&batch.order) {
-            scores[c * EVAL_BATCH + position] = score;
-        }
-    }
-    scores
+    rows.chunks(EVAL_BATCH).flat_map(|chunk| predict_batch(model, dataset, chunk)).collect()
 }
 
 /// AUC, logloss, GAUC and per-group metrics of `rows`.
