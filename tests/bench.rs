@@ -1,0 +1,42 @@
+//! `apg-bench bench --quick --only tui,data --json`: the TUI figures are there and
+//! positive, the data section measured the generated CSV in child processes and either
+//! measured ml-100k or said why not. Figures are never asserted against targets here.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+#[test]
+fn quick_bench_of_tui_and_data_prints_figures_as_json() {
+    let output = Command::cargo_bin("apg-bench")
+        .unwrap()
+        .args(["bench", "--quick", "--only", "tui,data", "--json", "--threads", "1"])
+        // No shared datasets: ml-100k must be skipped, with the reason.
+        .env_remove("APG_BENCH_DATA")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&output.stdout));
+    });
+    assert_eq!(report["quick"], true);
+    let figures = report["figures"].as_array().unwrap();
+    let value = |key: &str| -> f64 {
+        let figure = figures.iter().find(|f| f["key"] == key).unwrap_or_else(|| panic!("no figure {key}: {report:#}"));
+        figure["value"].as_f64().unwrap()
+    };
+    for key in ["tui.draw.data", "tui.draw.conditions", "tui.draw.train", "tui.draw.runs", "tui.draw.help"] {
+        let ms = value(key);
+        assert!(ms > 0.0 && ms.is_finite(), "{key} = {ms}");
+    }
+    for key in ["data.csv-2m.rows-per-s", "data.csv-2m.peak-rss", "data.csv-2m.encoded", "data.csv-2m.cached"] {
+        let v = value(key);
+        assert!(v > 0.0 && v.is_finite(), "{key} = {v}");
+    }
+    let skipped = report["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|s| s["section"] == "data" && s["what"] == "ml-100k"),
+        "ml-100k is skipped without APG_BENCH_DATA: {report:#}"
+    );
+    assert!(figures.iter().all(|f| f["section"] == "tui" || f["section"] == "data"), "only tui and data ran");
+}
