@@ -6,7 +6,9 @@
 //!
 //! Shapes (ISSUE 6):
 //! - probe: 10 fields x 16 = 160 -> 256-128-64 -> 1; APG K = 32/16/8, P = 2K;
-//! - paper: 9 x 40 + 33 = 393 -> 1024-512-256 -> 1; APG K = 16, P = 32.
+//! - paper: 9 x 40 + 33 = 393 -> 1024-512-256 -> 1; APG K = 16, P = 32;
+//! - peer: the probe's tower with the peer's APG settings (K = 32 in every layer; P = 256
+//!   for v5, the peer's `apg_op`), for the side-by-side ratios.
 //!
 //! Every APG model here uses a linear generator (no hidden layer) and a static bias, as
 //! the peer does. Training samples/s covers the whole step: gathering the batch's
@@ -45,21 +47,30 @@ pub struct Spec {
 
 impl Spec {
     fn hidden(&self) -> &'static str {
-        if self.shape == "probe" { "[256, 128, 64]" } else { "[1024, 512, 256]" }
+        if self.shape == "paper" { "[1024, 512, 256]" } else { "[256, 128, 64]" }
+    }
+
+    /// K and P per layer.
+    fn rank_overparam(&self) -> (&'static str, &'static str) {
+        match self.shape {
+            "probe" => ("[32, 16, 8]", "[64, 32, 16]"),
+            "paper" => ("[16]", "[32]"),
+            _ => ("[32]", "[256]"),
+        }
     }
 
     /// Multiply-adds per sample of the dense tower (static MLP) for the GEMM-peak share.
     fn tower_macs(&self) -> usize {
-        let dims: &[usize] = if self.shape == "probe" { &[160, 256, 128, 64, 1] } else { &[393, 1024, 512, 256, 1] };
+        let dims: &[usize] = if self.shape == "paper" { &[393, 1024, 512, 256, 1] } else { &[160, 256, 128, 64, 1] };
         dims.windows(2).map(|w| w[0] * w[1]).sum()
     }
 
     /// The experiment file, as a user would write it.
     fn experiment(&self) -> String {
-        let embedding = if self.shape == "probe" {
-            "embedding_dim = 16".to_string()
+        let embedding = if self.shape == "paper" {
+            "embedding_dim = 40\nembedding_dims = { f0 = 33 }"
         } else {
-            "embedding_dim = 40\nembedding_dims = { f0 = 33 }".to_string()
+            "embedding_dim = 16"
         };
         let inputs = (0..FIELDS).map(|f| format!("\"f{f}\"")).collect::<Vec<_>>().join(", ");
         let mut text = format!(
@@ -67,8 +78,7 @@ impl Spec {
             self.hidden()
         );
         if self.variant != "static" {
-            let (rank, overparam) =
-                if self.shape == "probe" { ("[32, 16, 8]", "[64, 32, 16]") } else { ("[16]", "[32]") };
+            let (rank, overparam) = self.rank_overparam();
             text += &format!(
                 "[apg]\nvariant = \"{}\"\nrank = {rank}\noverparam = {overparam}\ngenerate_bias = false\n",
                 self.variant
@@ -92,6 +102,9 @@ pub fn grid(quick: bool) -> Vec<Spec> {
         for condition in ["group", "mix", "self"] {
             specs.push(Spec { shape: "probe", name: format!("apg-{variant}-{condition}"), variant, condition });
         }
+    }
+    for variant in ["v4", "v5"] {
+        specs.push(Spec { shape: "peer", name: format!("apg-{variant}-group"), variant, condition: "group" });
     }
     specs.push(Spec { shape: "paper", name: "mlp".into(), variant: "static", condition: "none" });
     for variant in ["v4", "v5"] {
@@ -252,7 +265,7 @@ pub fn peer_like_dataset(rows: usize, seed: u64) -> EncodedDataset {
     let mut rng = Pcg64::seed_from_u64(seed);
     let tables: Vec<f64> =
         (0..DOMAINS * (FIELDS - 1) * 50).map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal)).collect();
-    let mut columns: Vec<Vec<u32>> = vec![Vec::with_capacity(rows); FIELDS + 1];
+    let mut columns: Vec<Vec<u32>> = (0..=FIELDS).map(|_| Vec::with_capacity(rows)).collect();
     let mut labels = Vec::with_capacity(rows);
     for _ in 0..rows {
         let domain = rng.gen_range(0..DOMAINS);

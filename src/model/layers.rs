@@ -62,13 +62,24 @@ impl Dense {
 
     /// x (B, N_in) -> x W + b (B, N_out).
     pub fn forward<D: Device<f32>, T: Tp<D>>(&self, params: &ParamSet<D>, x: Matrix<D, T>) -> Matrix<D, T> {
-        let batch = x.shape().0;
         let y = x.matmul(params.matrix::<T>(self.weight));
         match self.bias {
-            Some(b) => y + params.vector::<T>(b).broadcast_like::<_, Axis<0>>(&(batch, self.n_out)),
+            Some(b) => add_bias(params, y, b),
             None => y,
         }
     }
+}
+
+/// `y + b` for every row of y. The bias is spread over the rows by a rank-1 GEMM
+/// (ones (B x 1) times b (1 x N)) and added to y as two same-shaped tensors: dfdx's
+/// broadcasting add walks a strided index per element, which cost ~20 % of a static
+/// MLP's inference; this way both directions run on vectorised kernels (the bias's
+/// gradient is the GEMM ones^T dY).
+pub fn add_bias<D: Device<f32>, T: Tp<D>>(params: &ParamSet<D>, y: Matrix<D, T>, bias: P) -> Matrix<D, T> {
+    let (batch, n) = *y.shape();
+    let ones: Matrix<D, NoneTape> = params.device.ones_like(&(batch, 1));
+    let spread = ones.retaped::<T>().matmul(params.matrix::<T>(bias).reshape_like(&(1, n)));
+    y + spread
 }
 
 /// What a generator head produces per instance.
@@ -144,7 +155,7 @@ fn by_segment<D: Device<f32>, T: Tp<D>>(
 ) -> Matrix<D, T> {
     let last = segments.len() - 1;
     let (mut xu, mut cores) = (Some(xu), Some(cores));
-    let mut stacked: Option<Matrix<D, T>> = None;
+    let mut blocks: Vec<Matrix<D, T>> = Vec::with_capacity(segments.len());
     for (g, &(start, len)) in segments.iter().enumerate() {
         // The last block takes the tensors with their tapes; the others share them.
         let (rows, core) = if g == last {
@@ -152,13 +163,26 @@ fn by_segment<D: Device<f32>, T: Tp<D>>(
         } else {
             (xu.as_ref().expect("present").with_empty_tape(), cores.as_ref().expect("present").with_empty_tape())
         };
-        let block = rows.slice((start..start + len, ..)).matmul(core.slice((g..g + 1, ..)).reshape_like(&(k, k)));
-        stacked = Some(match stacked {
-            None => block,
-            Some(above) => (above, block).concat_along(Axis::<0>),
-        });
+        blocks.push(rows.slice((start..start + len, ..)).matmul(core.slice((g..g + 1, ..)).reshape_like(&(k, k))));
     }
-    stacked.expect("a batch has at least one condition")
+    stack_rows(blocks)
+}
+
+/// The blocks stacked back in order, concatenated pairwise in a balanced tree: each row
+/// is copied log2(G) times instead of up to G times.
+fn stack_rows<D: Device<f32>, T: Tp<D>>(mut blocks: Vec<Matrix<D, T>>) -> Matrix<D, T> {
+    while blocks.len() > 1 {
+        let mut merged = Vec::with_capacity(blocks.len().div_ceil(2));
+        let mut pairs = blocks.into_iter();
+        while let Some(upper) = pairs.next() {
+            merged.push(match pairs.next() {
+                Some(lower) => (upper, lower).concat_along(Axis::<0>),
+                None => upper,
+            });
+        }
+        blocks = merged;
+    }
+    blocks.pop().expect("a batch has at least one condition")
 }
 
 /// An APG layer: h = ((x U) S_i) V + b with S_i = G(z_i) (APG-SPEC sections 2-4), or one
@@ -356,7 +380,7 @@ impl ApgLayer {
             }
         };
         match self.bias {
-            Some(b) => y + params.vector::<T>(b).broadcast_like::<_, Axis<0>>(&(batch, m)),
+            Some(b) => add_bias(params, y, b),
             None => y + take(Head::Bias),
         }
     }
