@@ -1,5 +1,6 @@
 //! Training: the trainer loop on its own thread, the optimiser, metrics and events.
 
+pub mod device;
 pub mod events;
 pub mod metrics;
 pub mod run;

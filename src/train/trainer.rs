@@ -94,7 +94,9 @@ pub fn spawn(job: TrainJob) -> TrainerHandle {
         .name("apg-trainer".into())
         .spawn(move || {
             let events: Sender<Event> = sender;
-            if let Err(error) = crate::train::run::train(&job, &thread_control, &events) {
+            let trained = crate::train::device::check(&job.device)
+                .and_then(|()| crate::train::run::train(&job, &thread_control, &events));
+            if let Err(error) = trained {
                 let _ = events.send(Event::Failed { error });
             }
         })
