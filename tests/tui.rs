@@ -12,6 +12,7 @@ use apg_bench::runs::history::History;
 use apg_bench::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase};
 use apg_bench::tui::app::{App, Effect, ExperimentEntry, Panel};
 use apg_bench::tui::keys::Action;
+use apg_bench::tui::panels::train::DeviceChoice;
 use apg_bench::tui::theme::Theme;
 use apg_bench::tui::view::{self, Timing};
 use ratatui::Terminal;
@@ -163,6 +164,62 @@ fn train_keys_start_queue_pause_and_stop() {
 }
 
 #[test]
+fn d_cycles_the_device_of_the_next_run() {
+    let mut app = app(true);
+    app.apply(Action::GoTo(Panel::Train));
+    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    let experiment = app.selected_experiment().unwrap().good.clone().unwrap();
+    assert_eq!(experiment.experiment.device, "cpu");
+    assert_eq!(app.train.next_device, DeviceChoice::Experiment);
+    assert_eq!(app.run_device(&experiment), "cpu");
+    assert!(render(&app, 120, 32).contains("next run on cpu (the experiment's)  d: change"));
+    app.on_key(key(KeyCode::Char('d')));
+    assert_eq!(app.train.next_device, DeviceChoice::Cpu);
+    assert_eq!(app.run_device(&experiment), "cpu");
+    assert!(render(&app, 120, 32).contains("next run on cpu (chosen with d)"));
+    app.on_key(key(KeyCode::Char('d')));
+    // cuda:0 is offered by CUDA builds only.
+    if cfg!(feature = "cuda") {
+        assert_eq!(app.train.next_device, DeviceChoice::Cuda);
+        assert_eq!(app.run_device(&experiment), "cuda:0");
+        assert!(render(&app, 120, 32).contains("next run on cuda:0 (chosen with d)"));
+        app.on_key(key(KeyCode::Char('d')));
+    }
+    assert_eq!(app.train.next_device, DeviceChoice::Experiment, "the cycle wraps around");
+    // The choice outlives the runs it starts.
+    app.on_key(key(KeyCode::Char('d')));
+    app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), app.run_device(&experiment));
+    assert_eq!(app.train.next_device, DeviceChoice::Cpu);
+    assert_eq!(app.train.device, "cpu");
+}
+
+/// A CUDA run on a machine without a usable GPU, failing as the trainer reports it.
+fn fail_on_gpu(app: &mut App) {
+    app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), "cuda:0".into());
+    app.on_train_event(Event::Log { line: "dataset tui-test: 3000 rows".into() });
+    app.on_train_event(Event::Failed {
+        error: "no usable GPU \"cuda:0\" (Driver(DriverError(CUDA_ERROR_NO_DEVICE, \"no CUDA-capable device is \
+                detected\"))): train with --device cpu"
+            .into(),
+    });
+}
+
+#[test]
+fn a_failed_gpu_run_says_which_key_picks_the_cpu() {
+    let mut app = app(true);
+    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    fail_on_gpu(&mut app);
+    assert_eq!(app.train.phase, Some(Phase::Failed));
+    assert!(app.status.starts_with("cuda:0 failed: choose cpu with d, then s · no usable GPU"), "{}", app.status);
+    assert!(app.train.log.iter().any(|l| l.starts_with("failed: no usable GPU")), "{:?}", app.train.log);
+    // A CPU run that fails gets no device advice.
+    app.run_started("apg-group".into(), "20260101-000100-apg-group-s1".into(), "cpu".into());
+    assert_eq!(app.status, "apg-group started on cpu", "a new run clears the old failure");
+    app.on_train_event(Event::Failed { error: "the training loss became NaN".into() });
+    assert_eq!(app.status, "training failed: the training loss became NaN");
+}
+
+#[test]
 fn condition_keys_edit_the_design() {
     let mut app = app(true);
     app.apply(Action::GoTo(Panel::Conditions));
@@ -244,6 +301,17 @@ fn snapshot_train_panel_while_training() {
     let mut app = app(true);
     app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
     feed_training(&mut app);
+    insta::assert_snapshot!(render(&app, 120, 32));
+}
+
+#[test]
+fn snapshot_train_panel_after_a_gpu_failure() {
+    let mut app = app(true);
+    // Without the broken experiment, whose error would take the status bar.
+    app.experiments.retain(|e| e.error.is_none());
+    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    fail_on_gpu(&mut app);
+    app.on_key(key(KeyCode::Char('d')));
     insta::assert_snapshot!(render(&app, 120, 32));
 }
 

@@ -15,6 +15,7 @@ use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSu
 use crate::tui::keys::{self, Action};
 use crate::tui::panels::conditions::ConditionsState;
 use crate::tui::panels::runs::RunsState;
+use crate::tui::panels::train::DeviceChoice;
 use crate::tui::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +92,10 @@ pub struct TrainState {
     pub summary: Option<RunSummary>,
     pub log: VecDeque<String>,
     pub queue: VecDeque<PathBuf>,
+    /// The device of the run shown.
     pub device: String,
+    /// The device of the runs started from now on (`d`).
+    pub next_device: DeviceChoice,
 }
 
 const LOG_LINES: usize = 200;
@@ -288,6 +292,7 @@ impl App {
                     _ => self.status = "nothing is training".into(),
                 },
                 Action::StopTraining if self.train.active() => return vec![Effect::Stop],
+                Action::CycleDevice => self.train.next_device = self.train.next_device.next(),
                 _ => {}
             },
             Panel::Runs => return crate::tui::panels::runs::apply(self, action),
@@ -326,10 +331,22 @@ impl App {
         vec![Effect::StartTraining(path)]
     }
 
+    /// The device a run of `experiment` started now trains on.
+    pub fn run_device(&self, experiment: &LoadedExperiment) -> String {
+        self.train.next_device.device(&experiment.experiment.device)
+    }
+
     /// A new run started (the event loop spawned it).
     pub fn run_started(&mut self, experiment: String, run_id: String, device: String) {
-        self.train = TrainState { queue: std::mem::take(&mut self.train.queue), device, ..Default::default() };
+        self.train = TrainState {
+            queue: std::mem::take(&mut self.train.queue),
+            next_device: self.train.next_device,
+            device,
+            ..Default::default()
+        };
         self.train.log(format!("run {run_id} of {experiment}"));
+        // A new run replaces the last one's news (a failure, say) in the status bar.
+        self.status = format!("{experiment} started on {}", self.train.device);
         self.train.experiment = Some(experiment);
         self.train.run_id = Some(run_id);
         self.train.phase = Some(Phase::LoadingData);
@@ -382,6 +399,13 @@ impl App {
                 t.log(format!("failed: {error}"));
                 t.phase = Some(Phase::Failed);
                 self.status = format!("training failed: {error}");
+                // The CLI's advice (--device cpu) has a key here; put it first, where
+                // a long error cannot push it off the screen.
+                if t.device.starts_with("cuda") {
+                    let advice = format!("{} failed: choose cpu with d, then s", t.device);
+                    t.log(advice.clone());
+                    self.status = format!("{advice} · {error}");
+                }
             }
         }
     }

@@ -24,6 +24,7 @@ pub enum Action {
     StopTraining,
     QueueRun,
     NextExperiment,
+    CycleDevice,
     // Conditions
     CycleMode,
     ToggleField,
@@ -110,6 +111,7 @@ const TRAIN: &[Binding] = &[
     key(KeyCode::Char('p'), Action::PauseResume, "pause / resume"),
     key(KeyCode::Char('x'), Action::StopTraining, "stop"),
     key(KeyCode::Char('a'), Action::QueueRun, "add to the queue"),
+    key(KeyCode::Char('d'), Action::CycleDevice, "device of the next run"),
 ];
 
 const RUNS: &[Binding] = &[

@@ -283,7 +283,7 @@ impl Runtime {
             app.status = format!("{} is not valid: not started", path.display());
             return;
         };
-        let device = experiment.experiment.device.clone();
+        let device = app.run_device(&experiment);
         let seed = experiment.experiment.seed;
         let mut writer = match RunWriter::create(&experiment, seed, &device) {
             Ok(writer) => writer,

@@ -1,6 +1,6 @@
-//! The Train panel: pick an experiment and start / pause / resume / stop it; live
-//! curves of the training loss and the validation AUC and logloss, per-group AUC bars,
-//! progress with samples/s and ETA, the device, the queue and the log tail.
+//! The Train panel: pick an experiment and start / pause / resume / stop it, choose the
+//! device of the next run; live curves of the training loss and the validation AUC and
+//! logloss, per-group AUC bars, progress with samples/s and ETA, the queue and the log tail.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -12,6 +12,43 @@ use crate::train::Phase;
 use crate::tui::app::App;
 use crate::tui::panels::bar;
 use crate::tui::theme::Theme;
+
+/// The device of the runs started from the panel, cycled with `d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// The experiment file's `device`.
+    #[default]
+    Experiment,
+    Cpu,
+    /// The first GPU: offered by builds with the `cuda` feature only.
+    Cuda,
+}
+
+impl DeviceChoice {
+    /// The choices this build offers, in the order `d` goes through them.
+    pub fn offered() -> &'static [DeviceChoice] {
+        if cfg!(feature = "cuda") {
+            &[DeviceChoice::Experiment, DeviceChoice::Cpu, DeviceChoice::Cuda]
+        } else {
+            &[DeviceChoice::Experiment, DeviceChoice::Cpu]
+        }
+    }
+
+    pub fn next(self) -> DeviceChoice {
+        let offered = Self::offered();
+        let at = offered.iter().position(|c| *c == self).unwrap_or(0);
+        offered[(at + 1) % offered.len()]
+    }
+
+    /// The device of a run of an experiment whose file says `own`.
+    pub fn device(self, own: &str) -> String {
+        match self {
+            DeviceChoice::Experiment => own.to_string(),
+            DeviceChoice::Cpu => "cpu".into(),
+            DeviceChoice::Cuda => "cuda:0".into(),
+        }
+    }
+}
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let theme = &app.theme;
@@ -79,7 +116,7 @@ fn truncate(text: &str, width: usize) -> String {
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     let t = &app.train;
     let theme = &app.theme;
-    let [line_area, gauge_area] = Layout::vertical([Constraint::Length(2), Constraint::Length(2)]).areas(area);
+    let [line_area, gauge_area] = Layout::vertical([Constraint::Length(3), Constraint::Length(1)]).areas(area);
     let selected = app.selected_experiment();
     let phase = match t.phase {
         None => "idle".to_string(),
@@ -90,12 +127,13 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
             t.experiment.clone().unwrap_or_else(|| selected.map(|e| e.name()).unwrap_or_default()),
             theme.accent(),
         ),
-        Span::raw(format!("  {phase}  device {}  ", t.device)),
+        Span::raw(format!("  {phase}  ")),
     ];
     if let Some(run) = &t.run_id {
+        spans.push(Span::raw(format!("on {}  ", t.device)));
         spans.push(Span::styled(run.clone(), theme.dim()));
     }
-    let mut lines = vec![Line::from(spans)];
+    let mut lines = vec![Line::from(spans), next_device_line(app)];
     if let Some(entry) = selected.filter(|e| e.error.is_some()) {
         lines.push(Line::styled(format!("{}", entry.error.as_ref().expect("filtered")), theme.bad()));
     } else if let Some(summary) = &t.summary {
@@ -105,7 +143,10 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
             summary.status, summary.samples_per_s
         )));
     } else {
-        lines.push(Line::styled("s: start  p: pause/resume  x: stop  a: queue  e/↑↓: experiment", theme.dim()));
+        lines.push(Line::styled(
+            "s: start  p: pause/resume  x: stop  a: queue  d: device  e/↑↓: experiment",
+            theme.dim(),
+        ));
     }
     frame.render_widget(Paragraph::new(lines), line_area);
     let ratio = if t.total_steps > 0 { (t.step as f64 / t.total_steps as f64).min(1.0) } else { 0.0 };
@@ -115,6 +156,23 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         _ => format!("{}/{} steps, {:.1}k samples/s{eta}", t.step, t.total_steps, t.samples_per_s / 1e3),
     };
     frame.render_widget(Gauge::default().gauge_style(theme.good()).ratio(ratio).label(label), gauge_area);
+}
+
+/// Where the next run will train: the selected experiment's own device or the one `d` chose.
+fn next_device_line(app: &App) -> Line<'static> {
+    let choice = app.train.next_device;
+    let own = app.selected_experiment().and_then(|e| e.good.as_ref()).map(|e| e.experiment.device.as_str());
+    let (device, how) = match (choice, own) {
+        (DeviceChoice::Experiment, None) => ("the experiment's device".to_string(), String::new()),
+        (DeviceChoice::Experiment, Some(own)) => (own.to_string(), " (the experiment's)".into()),
+        (chosen, _) => (chosen.device(""), " (chosen with d)".into()),
+    };
+    Line::from(vec![
+        Span::raw("next run on "),
+        Span::styled(device, app.theme.accent()),
+        Span::raw(how),
+        Span::styled("  d: change", app.theme.dim()),
+    ])
 }
 
 /// A line chart of one or more series against steps, axes fitted to the data.
