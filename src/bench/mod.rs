@@ -37,6 +37,10 @@ pub struct Options {
     pub only: Vec<String>,
     /// Model names to run in the `model` section (all when empty), e.g. `mlp`, `apg-v5-group`.
     pub models: Vec<String>,
+    /// Only "train" or only "infer" figures in the model section (both when None).
+    pub what: Option<String>,
+    /// Batch sizes of the model section (1024 and 4096 when empty).
+    pub batches: Vec<usize>,
     /// The shared datasets folder (APG_BENCH_DATA), for ml-100k.
     pub data_dir: Option<PathBuf>,
     /// Scratch folder for generated data and caches.

@@ -119,7 +119,7 @@ pub fn run(options: &Options, sink: &mut Sink) -> anyhow::Result<()> {
     std::fs::write(dir.join("bench.dataset.toml"), DESCRIPTOR)?;
     let rows = if options.quick { 100_000 } else { 400_000 };
     let dataset = peer_like_dataset(rows, 42);
-    let batches: &[usize] = &[1024, 4096];
+    let batches: &[usize] = if options.batches.is_empty() { &[1024, 4096] } else { &options.batches };
     for spec in grid(options.quick) {
         let selected = options.models.is_empty()
             || options.models.iter().any(|m| *m == spec.name || *m == format!("{}/{}", spec.shape, spec.name));
@@ -131,6 +131,9 @@ pub fn run(options: &Options, sink: &mut Sink) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("the bench's own experiment is invalid: {e}"))?;
         for &batch in batches {
             for what in ["train", "infer"] {
+                if options.what.as_ref().is_some_and(|w| w != what) {
+                    continue;
+                }
                 let samples = measure(&experiment, &dataset, batch, what, options)?;
                 let value = median(&samples);
                 let key = format!("model.{what}.{}.{}.b{batch}", spec.shape, spec.name);

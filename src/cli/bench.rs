@@ -26,6 +26,12 @@ pub struct BenchArgs {
     /// Only these models in the model section (comma separated), e.g. mlp,apg-v5-group or paper/mlp.
     #[arg(long, value_delimiter = ',')]
     pub model: Vec<String>,
+    /// Only training or only inference figures in the model section.
+    #[arg(long, value_parser = ["train", "infer"])]
+    pub what: Option<String>,
+    /// Batch sizes of the model section (comma separated; default 1024,4096).
+    #[arg(long, value_delimiter = ',')]
+    pub batch: Vec<usize>,
     /// The shared datasets folder, for the ml-100k figures (default: $APG_BENCH_DATA).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -42,6 +48,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         threads,
         only: args.only,
         models: args.model,
+        what: args.what,
+        batches: args.batch,
         data_dir: args.data_dir.or_else(|| std::env::var_os("APG_BENCH_DATA").map(PathBuf::from)),
         scratch: scratch.clone(),
     };

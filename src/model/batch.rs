@@ -3,6 +3,7 @@
 //! gradients of those leaves flow back into the touched embedding rows.
 
 use dfdx::prelude::*;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::data::{Column, EncodedDataset};
@@ -69,7 +70,10 @@ impl<D: Device<f32>> Model<D> {
         let mut order: Vec<usize> = (0..rows.len()).collect();
         if let [condition] = self.conditions.as_slice() {
             let columns: Vec<&[u32]> = condition.fields.iter().map(|f| ids(&dataset.fields[f.field].column)).collect();
-            order.sort_by_key(|&i| columns.iter().map(|c| c[rows[i] as usize]).collect::<Vec<u32>>());
+            match columns.as_slice() {
+                [column] => order.sort_by_key(|&i| column[rows[i] as usize]),
+                _ => order.sort_by_cached_key(|&i| columns.iter().map(|c| c[rows[i] as usize]).collect::<Vec<u32>>()),
+            }
         }
         let sorted: Vec<u32> = order.iter().map(|&i| rows[i]).collect();
         let mut batch = self.batch_in_order(dataset, &sorted);
@@ -92,35 +96,42 @@ impl<D: Device<f32>> Model<D> {
         let b = rows.len();
         let w = self.input_width;
         let mut x0 = vec![0f32; b * w];
-        let mut offset = 0;
-        for input in &self.inputs {
-            let column = &dataset.fields[input.field].column;
-            match (&input.kind, column) {
-                (InputKind::Single { table }, Column::Ids(ids)) => {
-                    let table = &self.tables[*table];
-                    for (r, &row) in rows.iter().enumerate() {
-                        x0[r * w + offset..r * w + offset + input.width].copy_from_slice(table.row(ids[row as usize]));
-                    }
-                }
-                (InputKind::Multi { table }, Column::Multi { offsets, ids }) => {
-                    let table = &self.tables[*table];
-                    for (r, &row) in rows.iter().enumerate() {
-                        let values = &ids[offsets[row as usize] as usize..offsets[row as usize + 1] as usize];
-                        let out = &mut x0[r * w + offset..r * w + offset + input.width];
-                        for &id in values {
-                            out.iter_mut().zip(table.row(id)).for_each(|(o, v)| *o += v / values.len() as f32);
+        // Blocks of rows are gathered in parallel (each block fills whole rows of x0):
+        // with large tables the gather waits on memory, and the matmul threads are idle.
+        const BLOCK: usize = 128;
+        let (inputs, tables) = (&self.inputs, &self.tables);
+        x0.par_chunks_mut(BLOCK * w).zip(rows.par_chunks(BLOCK)).for_each(|(x0, rows)| {
+            let mut offset = 0;
+            for input in inputs {
+                let column = &dataset.fields[input.field].column;
+                match (&input.kind, column) {
+                    (InputKind::Single { table }, Column::Ids(ids)) => {
+                        let table = &tables[*table];
+                        for (r, &row) in rows.iter().enumerate() {
+                            x0[r * w + offset..r * w + offset + input.width]
+                                .copy_from_slice(table.row(ids[row as usize]));
                         }
                     }
-                }
-                (InputKind::Dense, Column::Dense(values)) => {
-                    for (r, &row) in rows.iter().enumerate() {
-                        x0[r * w + offset] = values[row as usize];
+                    (InputKind::Multi { table }, Column::Multi { offsets, ids }) => {
+                        let table = &tables[*table];
+                        for (r, &row) in rows.iter().enumerate() {
+                            let values = &ids[offsets[row as usize] as usize..offsets[row as usize + 1] as usize];
+                            let out = &mut x0[r * w + offset..r * w + offset + input.width];
+                            for &id in values {
+                                out.iter_mut().zip(table.row(id)).for_each(|(o, v)| *o += v / values.len() as f32);
+                            }
+                        }
                     }
+                    (InputKind::Dense, Column::Dense(values)) => {
+                        for (r, &row) in rows.iter().enumerate() {
+                            x0[r * w + offset] = values[row as usize];
+                        }
+                    }
+                    _ => panic!("input {} does not match its column", input.name),
                 }
-                _ => panic!("input {} does not match its column", input.name),
+                offset += input.width;
             }
-            offset += input.width;
-        }
+        });
         let wide = (!self.wide.is_empty()).then(|| {
             let f = self.wide.len();
             let mut wide = vec![0f32; b * f];
@@ -146,15 +157,20 @@ impl<D: Device<f32>> Model<D> {
             .map(|condition| {
                 let columns: Vec<&[u32]> =
                     condition.fields.iter().map(|f| ids(&dataset.fields[f.field].column)).collect();
-                let mut distinct: FxHashMap<Vec<u32>, usize> = FxHashMap::default();
+                let mut distinct: FxHashMap<Box<[u32]>, usize> = FxHashMap::default();
                 let mut batch = ConditionBatch::default();
+                let mut key: Vec<u32> = Vec::with_capacity(columns.len());
                 for &row in rows {
-                    let key: Vec<u32> = columns.iter().map(|c| c[row as usize]).collect();
-                    let next = distinct.len();
-                    let g = *distinct.entry(key.clone()).or_insert_with(|| {
-                        batch.keys.push(key.clone());
-                        next
-                    });
+                    key.clear();
+                    key.extend(columns.iter().map(|c| c[row as usize]));
+                    let g = match distinct.get(key.as_slice()) {
+                        Some(&g) => g,
+                        None => {
+                            batch.keys.push(key.clone());
+                            distinct.insert(key.as_slice().into(), batch.keys.len() - 1);
+                            batch.keys.len() - 1
+                        }
+                    };
                     batch.index.push(g);
                 }
                 for key in &batch.keys {
@@ -268,11 +284,8 @@ impl<D: Device<f32>> Model<D> {
                 }
             }
         }
-        for table in &mut self.tables {
-            if table.touched() > 0 {
-                table.adam_step(settings, l2);
-            }
-        }
+        // The tables are independent: their updates run on the matmul threads.
+        self.tables.par_iter_mut().filter(|t| t.touched() > 0).for_each(|table| table.adam_step(settings, l2));
         Ok(())
     }
 }

@@ -75,9 +75,11 @@ impl EmbeddingTable {
     pub fn adam_step(&mut self, settings: &AdamSettings, l2: f64) {
         self.step += 1;
         let [beta1, beta2] = settings.betas.map(|b| b as f32);
-        let correction1 = 1.0 - beta1.powi(self.step);
-        let correction2 = 1.0 - beta2.powi(self.step);
-        let (lr, eps, l2) = (settings.lr as f32, settings.eps as f32, l2 as f32);
+        // Adam's bias corrections folded into two constants: one division and one square
+        // root per entry, in a loop the compiler vectorises.
+        let step_size = settings.lr as f32 / (1.0 - beta1.powi(self.step));
+        let inv_sqrt_correction2 = 1.0 / (1.0 - beta2.powi(self.step)).sqrt();
+        let (eps, l2) = (settings.eps as f32, l2 as f32);
         let dim = self.dim;
         // Rows are scattered over a large table: ask for the rows a few slots ahead while
         // updating this one, so their cache misses overlap instead of queueing.
@@ -92,13 +94,11 @@ impl EmbeddingTable {
             let weights = &mut self.weights[start..start + dim];
             let (m, v) = self.moments[2 * start..2 * start + 2 * dim].split_at_mut(dim);
             let gradient = &self.gradients[slot * dim..(slot + 1) * dim];
-            for j in 0..dim {
-                let g = gradient[j] + l2 * weights[j];
-                m[j] = beta1 * m[j] + (1.0 - beta1) * g;
-                v[j] = beta2 * v[j] + (1.0 - beta2) * g * g;
-                let m_hat = m[j] / correction1;
-                let v_hat = v[j] / correction2;
-                weights[j] -= lr * m_hat / (v_hat.sqrt() + eps);
+            for (((w, m), v), &g) in weights.iter_mut().zip(m).zip(v).zip(gradient) {
+                let g = g + l2 * *w;
+                *m = beta1 * *m + (1.0 - beta1) * g;
+                *v = beta2 * *v + (1.0 - beta2) * g * g;
+                *w -= step_size * *m / (v.sqrt() * inv_sqrt_correction2 + eps);
             }
         }
         self.slots.clear();
