@@ -198,12 +198,15 @@ fn measure(
     if what == "infer" {
         model.merge_for_inference();
     }
-    // Warm-up, and a first estimate of the step time to size the repetitions (~0.4 s).
+    // Warm-up (at least 3 steps and 0.2 s: the first steps grow the allocator's heap),
+    // and a first estimate of the step time to size the repetitions (~0.4 s each).
     let start = Instant::now();
-    for _ in 0..3 {
+    let mut warmup = 0;
+    while warmup < 3 || start.elapsed().as_secs_f64() < 0.2 {
         one(&mut model)?;
+        warmup += 1;
     }
-    let per_step = start.elapsed().as_secs_f64() / 3.0;
+    let per_step = start.elapsed().as_secs_f64() / warmup as f64;
     let target = if options.quick { 0.15 } else { 0.4 };
     let steps = ((target / per_step).ceil() as usize).clamp(2, 400);
     let mut samples = Vec::with_capacity(options.reps());

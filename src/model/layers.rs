@@ -145,25 +145,36 @@ pub enum Condition<D: Device<f32>, T: Tape<f32, D>> {
     Grouped { z: Matrix<D, T>, index: Tensor<(usize,), usize, D>, segments: Option<Segments> },
 }
 
-/// (x U) S_g for contiguous blocks of rows sharing condition g: one GEMM per block,
-/// the blocks stacked back in order. `xu` is B x K, `cores` is G x K^2.
+/// For contiguous blocks of rows sharing condition g: `rows_g F1_g F2_g ...`, one GEMM
+/// chain per block, the blocks stacked back in order. Each factor is G x (r c), one row
+/// per condition, with its (r, c). With `product_first` the factors are multiplied out
+/// first (`rows_g (F1_g F2_g ...)`: v2 rebuilds W). Costs one generation per condition
+/// and no per-row gathered matrices.
 fn by_segment<D: Device<f32>, T: Tp<D>>(
-    xu: Matrix<D, T>,
-    cores: Matrix<D, T>,
+    x: Matrix<D, T>,
+    factors: Vec<(Matrix<D, T>, (usize, usize))>,
     segments: &[(usize, usize)],
-    k: usize,
+    product_first: bool,
 ) -> Matrix<D, T> {
     let last = segments.len() - 1;
-    let (mut xu, mut cores) = (Some(xu), Some(cores));
+    let mut x = Some(x);
+    let mut factors: Vec<(Option<Matrix<D, T>>, (usize, usize))> =
+        factors.into_iter().map(|(f, shape)| (Some(f), shape)).collect();
     let mut blocks: Vec<Matrix<D, T>> = Vec::with_capacity(segments.len());
     for (g, &(start, len)) in segments.iter().enumerate() {
         // The last block takes the tensors with their tapes; the others share them.
-        let (rows, core) = if g == last {
-            (xu.take().expect("present"), cores.take().expect("present"))
-        } else {
-            (xu.as_ref().expect("present").with_empty_tape(), cores.as_ref().expect("present").with_empty_tape())
+        let share = |t: &mut Option<Matrix<D, T>>| {
+            if g == last { t.take().expect("present") } else { t.as_ref().expect("present").with_empty_tape() }
         };
-        blocks.push(rows.slice((start..start + len, ..)).matmul(core.slice((g..g + 1, ..)).reshape_like(&(k, k))));
+        let rows = share(&mut x).slice((start..start + len, ..));
+        let mut mats =
+            factors.iter_mut().map(|(f, (r, c))| share(f).slice((g..g + 1, ..)).reshape_like(&(*r, *c)));
+        let first = mats.next().expect("at least one factor");
+        blocks.push(if product_first {
+            rows.matmul(mats.fold(first, |w, f| w.matmul(f)))
+        } else {
+            mats.fold(rows.matmul(first), |h, f| h.matmul(f))
+        });
     }
     stack_rows(blocks)
 }
@@ -316,20 +327,20 @@ impl ApgLayer {
         merged: Option<&MergedUv<D>>,
         training: bool,
     ) -> Matrix<D, T> {
-        let batch = x.shape().0;
         let (n, m, k) = (self.n_in, self.n_out, self.rank);
-        // Generate, then (for grouped conditions) gather the generated parts per row; with
-        // contiguous segments the core S stays one row per condition.
+        // Generate, then (for grouped conditions without segments) gather the generated
+        // parts per row.
         let (generated, segments): (Generated<D, T>, Option<Segments>) = match condition {
             Condition::PerRow(z) => (self.generators[g].forward(params, z, training), None),
             Condition::Grouped { z, index, segments } => {
-                let segments = segments.filter(|_| matches!(self.variant, Variant::V4 | Variant::V5));
+                // With contiguous segments the generated matrices stay one row per
+                // condition; only the bias is gathered per row.
                 let parts = self.generators[g]
                     .forward(params, z, training)
                     .into_iter()
                     .map(|(head, out)| match (head, &segments) {
-                        (Head::Core, Some(_)) => (head, out),
-                        _ => (head, out.gather(index.clone())),
+                        (Head::Bias, _) | (_, None) => (head, out.gather(index.clone())),
+                        _ => (head, out),
                     })
                     .collect();
                 (parts, segments)
@@ -343,8 +354,37 @@ impl ApgLayer {
                 .and_then(|(_, t)| t.take())
                 .expect("the generator has every head the variant needs")
         };
+        let y = match (self.variant, segments) {
+            (Variant::Static, _) => unreachable!("static layers are Dense"),
+            // The grouped forms of v1..v3: each block of rows by its condition's matrices.
+            (Variant::V1, Some(segments)) => by_segment(x, vec![(take(Head::Full), (n, m))], &segments, false),
+            (variant @ (Variant::V2 | Variant::V3), Some(segments)) => {
+                let factors = vec![(take(Head::Left), (n, k)), (take(Head::Core), (k, k)), (take(Head::Right), (k, m))];
+                by_segment(x, factors, &segments, variant == Variant::V2)
+            }
+            (variant, segments) => self.per_row(params, x, variant, segments, merged, &mut take),
+        };
+        match self.bias {
+            Some(b) => add_bias(params, y, b),
+            None => y + take(Head::Bias),
+        }
+    }
+
+    /// The product of the per-row forms (v1..v3, one matrix per row) and of v4/v5 (shared
+    /// U and V, the core per row or per block of rows).
+    fn per_row<D: Device<f32>, T: Tp<D>>(
+        &self,
+        params: &ParamSet<D>,
+        x: Matrix<D, T>,
+        variant: Variant,
+        segments: Option<Segments>,
+        merged: Option<&MergedUv<D>>,
+        take: &mut dyn FnMut(Head) -> Matrix<D, T>,
+    ) -> Matrix<D, T> {
+        let batch = x.shape().0;
+        let (n, m, k) = (self.n_in, self.n_out, self.rank);
         let rows = x.reshape_like(&(batch, 1, n));
-        let y = match self.variant {
+        match variant {
             Variant::Static => unreachable!("static layers are Dense"),
             // x W_i with the whole W_i generated.
             Variant::V1 => rows.matmul(take(Head::Full).reshape_like(&(batch, n, m))).reshape_like(&(batch, m)),
@@ -374,14 +414,10 @@ impl ApgLayer {
                         let s = take(Head::Core).reshape_like(&(batch, k, k));
                         xu.reshape_like(&(batch, 1, k)).matmul(s).reshape_like(&(batch, k))
                     }
-                    Some(segments) => by_segment(xu, take(Head::Core), &segments, k),
+                    Some(segments) => by_segment(xu, vec![(take(Head::Core), (k, k))], &segments, false),
                 };
                 xus.matmul(v)
             }
-        };
-        match self.bias {
-            Some(b) => add_bias(params, y, b),
-            None => y + take(Head::Bias),
         }
     }
 }
