@@ -105,13 +105,7 @@ impl<D: Device<f32>> Model<D> {
             for input in inputs {
                 let column = &dataset.fields[input.field].column;
                 match (&input.kind, column) {
-                    (InputKind::Single { table }, Column::Ids(ids)) => {
-                        let table = &tables[*table];
-                        for (r, &row) in rows.iter().enumerate() {
-                            x0[r * w + offset..r * w + offset + input.width]
-                                .copy_from_slice(table.row(ids[row as usize]));
-                        }
-                    }
+                    (InputKind::Single { table }, Column::Ids(ids)) => tables[*table].gather(ids, rows, x0, w, offset),
                     (InputKind::Multi { table }, Column::Multi { offsets, ids }) => {
                         let table = &tables[*table];
                         for (r, &row) in rows.iter().enumerate() {

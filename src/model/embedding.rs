@@ -52,6 +52,19 @@ impl EmbeddingTable {
         &self.weights[start..start + self.dim]
     }
 
+    /// Copies row `column[rows[r]]` into `out[r * stride + offset..][..dim]` for every r,
+    /// asking for the rows a few places ahead (see [`EmbeddingTable::adam_step`]).
+    pub fn gather(&self, column: &[u32], rows: &[u32], out: &mut [f32], stride: usize, offset: usize) {
+        const AHEAD: usize = 16;
+        let dim = self.dim;
+        for (r, &row) in rows.iter().enumerate() {
+            if let Some(&ahead) = rows.get(r + AHEAD) {
+                prefetch(&self.weights, column[ahead as usize] as usize * dim);
+            }
+            out[r * stride + offset..r * stride + offset + dim].copy_from_slice(self.row(column[row as usize]));
+        }
+    }
+
     /// Adds `scale * gradient` to row `id`'s pending gradient.
     pub fn accumulate(&mut self, id: u32, gradient: &[f32], scale: f32) {
         let dim = self.dim;
@@ -83,7 +96,7 @@ impl EmbeddingTable {
         let dim = self.dim;
         // Rows are scattered over a large table: ask for the rows a few slots ahead while
         // updating this one, so their cache misses overlap instead of queueing.
-        const AHEAD: usize = 8;
+        const AHEAD: usize = 16;
         for (slot, &id) in self.touched_ids.iter().enumerate() {
             if let Some(&ahead) = self.touched_ids.get(slot + AHEAD) {
                 prefetch(&self.weights, ahead as usize * dim);

@@ -167,8 +167,7 @@ fn by_segment<D: Device<f32>, T: Tp<D>>(
             if g == last { t.take().expect("present") } else { t.as_ref().expect("present").with_empty_tape() }
         };
         let rows = share(&mut x).slice((start..start + len, ..));
-        let mut mats =
-            factors.iter_mut().map(|(f, (r, c))| share(f).slice((g..g + 1, ..)).reshape_like(&(*r, *c)));
+        let mut mats = factors.iter_mut().map(|(f, (r, c))| share(f).slice((g..g + 1, ..)).reshape_like(&(*r, *c)));
         let first = mats.next().expect("at least one factor");
         blocks.push(if product_first {
             rows.matmul(mats.fold(first, |w, f| w.matmul(f)))
