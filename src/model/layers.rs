@@ -145,6 +145,9 @@ pub enum Condition<D: Device<f32>, T: Tape<f32, D>> {
     Grouped { z: Matrix<D, T>, index: Tensor<(usize,), usize, D>, segments: Option<Segments> },
 }
 
+/// A per-condition factor of [`by_segment`] (taken by the last block) and its (r, c).
+type Factor<D, T> = (Option<Matrix<D, T>>, (usize, usize));
+
 /// For contiguous blocks of rows sharing condition g: `rows_g F1_g F2_g ...`, one GEMM
 /// chain per block, the blocks stacked back in order. Each factor is G x (r c), one row
 /// per condition, with its (r, c). With `product_first` the factors are multiplied out
@@ -158,8 +161,7 @@ fn by_segment<D: Device<f32>, T: Tp<D>>(
 ) -> Matrix<D, T> {
     let last = segments.len() - 1;
     let mut x = Some(x);
-    let mut factors: Vec<(Option<Matrix<D, T>>, (usize, usize))> =
-        factors.into_iter().map(|(f, shape)| (Some(f), shape)).collect();
+    let mut factors: Vec<Factor<D, T>> = factors.into_iter().map(|(f, shape)| (Some(f), shape)).collect();
     let mut blocks: Vec<Matrix<D, T>> = Vec::with_capacity(segments.len());
     for (g, &(start, len)) in segments.iter().enumerate() {
         // The last block takes the tensors with their tapes; the others share them.
