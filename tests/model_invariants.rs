@@ -452,7 +452,8 @@ fn condition_blocks_equal_per_row_gathering() {
 
         let grads = |batch: &apg_bench::model::batch::DeviceBatch<Cpu>| {
             let logits = model.forward::<OwnedTape<f32, Cpu>>(batch, true);
-            let mut grads = dfdx::losses::binary_cross_entropy_with_logits_loss(logits, batch.labels.clone()).backward();
+            let mut grads =
+                dfdx::losses::binary_cross_entropy_with_logits_loss(logits, batch.labels.clone()).backward();
             model
                 .params
                 .params
