@@ -90,9 +90,38 @@ impl EmbeddingTable {
         let [beta1, beta2] = settings.betas.map(|b| b as f32);
         // Adam's bias corrections folded into two constants: one division and one square
         // root per entry, in a loop the compiler vectorises.
-        let step_size = settings.lr as f32 / (1.0 - beta1.powi(self.step));
-        let inv_sqrt_correction2 = 1.0 / (1.0 - beta2.powi(self.step)).sqrt();
-        let (eps, l2) = (settings.eps as f32, l2 as f32);
+        let constants = RowAdam {
+            beta1,
+            beta2,
+            step_size: settings.lr as f32 / (1.0 - beta1.powi(self.step)),
+            inv_sqrt_correction2: 1.0 / (1.0 - beta2.powi(self.step)).sqrt(),
+            eps: settings.eps as f32,
+            l2: l2 as f32,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: this CPU has AVX2, checked just above.
+            unsafe { self.update_touched_avx2(&constants) };
+        } else {
+            self.update_touched(&constants);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.update_touched(&constants);
+        self.slots.clear();
+        self.touched_ids.clear();
+        self.gradients.clear();
+    }
+
+    /// [`EmbeddingTable::update_touched`] compiled for AVX2 (8 lanes instead of SSE's 4);
+    /// the same arithmetic, so the same results.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn update_touched_avx2(&mut self, c: &RowAdam) {
+        self.update_touched(c);
+    }
+
+    #[inline(always)]
+    fn update_touched(&mut self, c: &RowAdam) {
         let dim = self.dim;
         // Rows are scattered over a large table: ask for the rows a few slots ahead while
         // updating this one, so their cache misses overlap instead of queueing.
@@ -108,20 +137,27 @@ impl EmbeddingTable {
             let (m, v) = self.moments[2 * start..2 * start + 2 * dim].split_at_mut(dim);
             let gradient = &self.gradients[slot * dim..(slot + 1) * dim];
             for (((w, m), v), &g) in weights.iter_mut().zip(m).zip(v).zip(gradient) {
-                let g = g + l2 * *w;
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                *w -= step_size * *m / (v.sqrt() * inv_sqrt_correction2 + eps);
+                let g = g + c.l2 * *w;
+                *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+                *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+                *w -= c.step_size * *m / (v.sqrt() * c.inv_sqrt_correction2 + c.eps);
             }
         }
-        self.slots.clear();
-        self.touched_ids.clear();
-        self.gradients.clear();
     }
 
     pub fn entries(&self) -> usize {
         self.rows * self.dim
     }
+}
+
+/// The constants of one row-wise Adam step.
+struct RowAdam {
+    beta1: f32,
+    beta2: f32,
+    step_size: f32,
+    inv_sqrt_correction2: f32,
+    eps: f32,
+    l2: f32,
 }
 
 /// A zeroed vector for a table. Large ones ask Linux for transparent huge pages before
