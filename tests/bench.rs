@@ -40,3 +40,36 @@ fn quick_bench_of_tui_and_data_prints_figures_as_json() {
     );
     assert!(figures.iter().all(|f| f["section"] == "tui" || f["section"] == "data"), "only tui and data ran");
 }
+
+/// The model section names each figure by shape, model, variant, condition mode,
+/// train/infer and batch, and the runs section lists a fabricated history.
+#[test]
+fn quick_bench_of_one_model_and_the_history_names_its_figures() {
+    let output = Command::cargo_bin("apg-bench")
+        .unwrap()
+        .args(["bench", "--quick", "--only", "model,runs", "--model", "probe/apg-v5-mix", "--batch", "128"])
+        .args(["--json", "--threads", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let figures = report["figures"].as_array().unwrap();
+    for what in ["train", "infer"] {
+        let key = format!("model.{what}.probe.apg-v5-mix.b128");
+        let figure =
+            figures.iter().find(|f| f["key"] == key.as_str()).unwrap_or_else(|| panic!("no {key}: {report:#}"));
+        assert_eq!(figure["shape"], "probe");
+        assert_eq!(figure["model"], "apg-v5-mix");
+        assert_eq!(figure["variant"], "v5");
+        assert_eq!(figure["condition"], "mix");
+        assert_eq!(figure["what"], what);
+        assert_eq!(figure["batch"], 128);
+        assert_eq!(figure["unit"], "samples/s");
+        assert!(figure["value"].as_f64().unwrap() > 0.0);
+        assert_eq!(figure["samples"].as_array().unwrap().len(), 3, "quick mode: the median of 3");
+    }
+    let listing = figures.iter().find(|f| f["key"] == "runs.list.200").unwrap_or_else(|| panic!("{report:#}"));
+    assert!(listing["value"].as_f64().unwrap() > 0.0);
+    assert_eq!(figures.len(), 3, "two model figures and the listing: {report:#}");
+}

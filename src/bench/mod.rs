@@ -5,6 +5,7 @@
 //!   group-, mix- and self-wise conditions, on the probe shape and the paper's shape;
 //! - `embedding`: the cost of one embedding step at 10k and 1M ids per field;
 //! - `data`: ml-100k load cold and cached, rows/s of a 2,000,000-row CSV;
+//! - `runs`: listing a history of 1,000 run folders;
 //! - `tui`: time to draw each panel on a 200x50 TestBackend;
 //! - `memory`: peak RSS of a training run against what it must hold.
 //!
@@ -16,6 +17,7 @@ pub mod embedding;
 pub mod gemm;
 pub mod memory;
 pub mod models;
+pub mod runs;
 pub mod tui;
 
 use std::path::PathBuf;
@@ -24,7 +26,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 /// The sections, in the order they run.
-pub const SECTIONS: &[&str] = &["gemm", "model", "embedding", "data", "tui", "memory"];
+pub const SECTIONS: &[&str] = &["gemm", "model", "embedding", "data", "runs", "tui", "memory"];
 
 /// What to measure and how hard.
 #[derive(Debug, Clone)]
@@ -203,6 +205,9 @@ pub fn run(options: &Options, progress: &mut (dyn FnMut(&Figure) + Send)) -> any
         }
         if options.runs("data") {
             data::run(options, &mut sink)?;
+        }
+        if options.runs("runs") {
+            runs::run(options, &mut sink)?;
         }
         if options.runs("tui") {
             tui::run(options, &mut sink)?;

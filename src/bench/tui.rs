@@ -7,20 +7,21 @@
 //! cost of laying out and rendering the widgets into the buffer and diffing it, which is
 //! what the event loop pays on every redraw (terminal output comes on top when cells change).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use crate::bench::runs::{eval, fabricate_run};
 use crate::bench::{Figure, Options, Sink, median};
-use crate::config::experiment::{Experiment, LoadedExperiment};
+use crate::config::experiment::LoadedExperiment;
 use crate::config::workspace::Workspace;
 use crate::data::descriptor::BUILT_IN;
 use crate::data::{self, LoadOptions, LoadedDescriptor};
-use crate::runs::{History, Manifest, RunStatus};
-use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, ParamCounts, Phase, RunSummary};
+use crate::runs::History;
+use crate::train::{Event, MetricsRecord, ParamCounts, Phase};
 use crate::tui::app::{App, ExperimentEntry, Panel};
 use crate::tui::keys::Action;
 use crate::tui::theme::Theme;
@@ -169,21 +170,6 @@ fn build_app(root: &Path, rows: usize) -> anyhow::Result<App> {
     Ok(app)
 }
 
-fn eval(split: &str, auc: f64) -> EvalMetrics {
-    let groups = ["cold", "active", "d0", "d1", "d2", "d3", "d4", "d5"]
-        .iter()
-        .enumerate()
-        .map(|(i, value)| GroupMetrics {
-            field: if i < 2 { "user_activity".into() } else { "domain".into() },
-            value: value.to_string(),
-            rows: 1000 + i * 100,
-            auc: Some(auc - 0.01 + i as f64 / 400.0),
-            logloss: 0.5,
-        })
-        .collect();
-    EvalMetrics { split: split.into(), rows: 20_000, auc: Some(auc), logloss: 0.52, gauc: Some(auc), groups }
-}
-
 /// A made-up run of apg-group in progress: 4 epochs of 157 steps, a training record every
 /// 2 steps (~300) and a validation every 40 steps, with log lines.
 fn feed_training(app: &mut App) {
@@ -221,80 +207,4 @@ fn feed_training(app: &mut App) {
             app.on_train_event(Event::Phase { phase: Phase::Training });
         }
     }
-}
-
-/// One finished run folder shaped like a real one (as `examples/list_bench.rs` makes them).
-fn fabricate_run(runs: &Path, index: usize) -> anyhow::Result<()> {
-    let experiment_name = ["static-dnn", "apg-group", "apg-mix"][index % 3];
-    let seed = (index / 3 % 3 + 1) as u64;
-    let id = format!("20260101-{:06}-{experiment_name}-s{seed}", index * 100);
-    let dir: PathBuf = runs.join(&id);
-    std::fs::create_dir_all(&dir)?;
-    let manifest = Manifest {
-        id: id.clone(),
-        experiment: experiment_name.into(),
-        experiment_path: format!("experiments/{experiment_name}.toml").into(),
-        status: if index % 25 == 7 { RunStatus::Interrupted } else { RunStatus::Finished },
-        started: format!("2026-01-01T{:02}:{:02}:00Z", index / 60, index % 60),
-        ended: Some(format!("2026-01-01T{:02}:{:02}:30Z", index / 60, index % 60)),
-        host: "bench".into(),
-        pid: 1,
-        device: "cpu".into(),
-        seed,
-        version: env!("CARGO_PKG_VERSION").into(),
-        config_hash: format!("{:016x}", index % 3),
-        dataset_fingerprint: "c860726a7525abca".into(),
-        parent: String::new(),
-        error: None,
-        tags: if index.is_multiple_of(10) { vec!["keep".into()] } else { Vec::new() },
-        note: String::new(),
-    };
-    manifest.write(&dir)?;
-
-    let mut experiment: Experiment = toml::from_str("")?;
-    experiment.name = experiment_name.into();
-    experiment.seed = seed;
-    experiment.model.hidden = vec![128, 64];
-    if experiment_name != "static-dnn" {
-        experiment.apg.variant = crate::config::experiment::Variant::V5;
-        experiment.apg.rank = vec![32, 16];
-        experiment.apg.condition.fields = vec!["domain".into()];
-    }
-    std::fs::write(dir.join("config.toml"), toml::to_string(&experiment)?)?;
-
-    let auc = 0.78 + (index % 37) as f64 / 1000.0;
-    let mut lines = String::new();
-    for step in (7..=630).step_by(7) {
-        let record = MetricsRecord::Train {
-            step,
-            epoch: step / 157,
-            loss: 0.7 - step as f64 / 3000.0,
-            samples_per_s: 60_000.0,
-            elapsed_s: step as f64 / 50.0,
-        };
-        lines += &serde_json::to_string(&record)?;
-        lines.push('\n');
-        if step % 157 < 7 && step >= 157 {
-            let valid = auc - 0.02 + step as f64 / 30_000.0;
-            let record = MetricsRecord::Eval { step, epoch: step / 157, elapsed_s: 1.0, metrics: eval("valid", valid) };
-            lines += &serde_json::to_string(&record)?;
-            lines.push('\n');
-        }
-    }
-    std::fs::write(dir.join("metrics.jsonl"), lines)?;
-    let summary = RunSummary {
-        status: "finished".into(),
-        steps: 628,
-        epochs_done: 4.0,
-        best_step: Some(628),
-        best_valid: Some(eval("valid", auc)),
-        test: Some(eval("test", auc + 0.003)),
-        params: ParamCounts { dense: 51_713, embedding: 128_208 },
-        train_seconds: 11.0,
-        samples_per_s: 60_000.0,
-        stopped_early: false,
-        baseline: None,
-    };
-    std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
-    Ok(())
 }
