@@ -20,7 +20,7 @@ pub struct BenchArgs {
     /// Threads of the matrix kernels (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Only these sections (comma separated): gemm, model, embedding, data, tui, memory.
+    /// Only these sections (comma separated): gemm, model, embedding, data, runs, tui, memory.
     #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(SECTIONS))]
     pub only: Vec<String>,
     /// Only these models in the model section (comma separated), e.g. mlp,apg-v5-group or paper/mlp.
