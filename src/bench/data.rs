@@ -102,15 +102,7 @@ fn movielens(options: &Options, sink: &mut Sink, folder: &Path) -> anyhow::Resul
     let cache = folder.join("cache");
     let reps = options.reps();
 
-    let cold: Vec<LoadFigures> =
-        (0..reps).map(|_| load(options, &descriptor, &cache, true)).collect::<anyhow::Result<_>>()?;
-    // One load that writes the cache, then the cached loads.
-    load(options, &descriptor, &cache, false)?;
-    let cached: Vec<LoadFigures> =
-        (0..reps).map(|_| load(options, &descriptor, &cache, false)).collect::<anyhow::Result<_>>()?;
-    if let Some(miss) = cached.iter().find(|c| !c.from_cache) {
-        anyhow::bail!("ml-100k: a load after the cache was written did not use it ({miss:?})");
-    }
+    let (cold, cached) = cold_and_cached(options, &descriptor, &cache, "ml-100k")?;
 
     let cold_s: Vec<f64> = cold.iter().map(|c| c.seconds).collect();
     let cached_s: Vec<f64> = cached.iter().map(|c| c.seconds).collect();
@@ -161,6 +153,26 @@ fn movielens(options: &Options, sink: &mut Sink, folder: &Path) -> anyhow::Resul
     Ok(())
 }
 
+/// `reps` cold loads (no cache), one load that writes the cache, then `reps` loads from
+/// it, each in a fresh process.
+fn cold_and_cached(
+    options: &Options,
+    descriptor: &Path,
+    cache: &Path,
+    what: &str,
+) -> anyhow::Result<(Vec<LoadFigures>, Vec<LoadFigures>)> {
+    let reps = options.reps();
+    let cold: Vec<LoadFigures> =
+        (0..reps).map(|_| load(options, descriptor, cache, true)).collect::<anyhow::Result<_>>()?;
+    load(options, descriptor, cache, false)?;
+    let cached: Vec<LoadFigures> =
+        (0..reps).map(|_| load(options, descriptor, cache, false)).collect::<anyhow::Result<_>>()?;
+    if let Some(miss) = cached.iter().find(|c| !c.from_cache) {
+        anyhow::bail!("{what}: a load after the cache was written did not use it ({miss:?})");
+    }
+    Ok((cold, cached))
+}
+
 fn csv(options: &Options, sink: &mut Sink, folder: &Path) -> anyhow::Result<()> {
     let rows = if options.quick { CSV_ROWS_QUICK } else { CSV_ROWS };
     let csv = folder.join("bench.csv");
@@ -171,14 +183,7 @@ fn csv(options: &Options, sink: &mut Sink, folder: &Path) -> anyhow::Result<()> 
     let cache: PathBuf = folder.join("cache");
     let reps = options.reps();
 
-    let cold: Vec<LoadFigures> =
-        (0..reps).map(|_| load(options, &descriptor, &cache, true)).collect::<anyhow::Result<_>>()?;
-    load(options, &descriptor, &cache, false)?;
-    let cached: Vec<LoadFigures> =
-        (0..reps).map(|_| load(options, &descriptor, &cache, false)).collect::<anyhow::Result<_>>()?;
-    if let Some(miss) = cached.iter().find(|c| !c.from_cache) {
-        anyhow::bail!("bench CSV: a load after the cache was written did not use it ({miss:?})");
-    }
+    let (cold, cached) = cold_and_cached(options, &descriptor, &cache, "bench CSV")?;
     let _ = std::fs::remove_file(&csv);
     let _ = std::fs::remove_dir_all(&cache);
 

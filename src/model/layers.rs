@@ -363,7 +363,7 @@ impl ApgLayer {
                 let factors = vec![(take(Head::Left), (n, k)), (take(Head::Core), (k, k)), (take(Head::Right), (k, m))];
                 by_segment(x, factors, &segments, variant == Variant::V2)
             }
-            (variant, segments) => self.per_row(params, x, variant, segments, merged, &mut take),
+            (variant, segments) => self.multiply(params, x, variant, segments, merged, &mut take),
         };
         match self.bias {
             Some(b) => add_bias(params, y, b),
@@ -371,9 +371,10 @@ impl ApgLayer {
         }
     }
 
-    /// The product of the per-row forms (v1..v3, one matrix per row) and of v4/v5 (shared
-    /// U and V, the core per row or per block of rows).
-    fn per_row<D: Device<f32>, T: Tp<D>>(
+    /// x times the layer's matrices in the other forms: v1..v3 with a matrix per row (the
+    /// generated parts gathered, or generated, per row), and v4/v5 with the shared U and V
+    /// and the core per row or per block of rows.
+    fn multiply<D: Device<f32>, T: Tp<D>>(
         &self,
         params: &ParamSet<D>,
         x: Matrix<D, T>,
