@@ -73,3 +73,23 @@ fn quick_bench_of_one_model_and_the_history_names_its_figures() {
     assert!(listing["value"].as_f64().unwrap() > 0.0);
     assert_eq!(figures.len(), 3, "two model figures and the listing: {report:#}");
 }
+
+/// A model the bench does not have, or a batch of zero, is refused with a message, not
+/// measured as nothing (or a panic).
+#[test]
+fn unknown_models_and_empty_batches_are_refused() {
+    let output = Command::cargo_bin("apg-bench")
+        .unwrap()
+        .args(["bench", "--only", "model", "--model", "mlpp"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no model \"mlpp\" in the bench: choose from probe/mlp,"), "{stderr}");
+
+    let output =
+        Command::cargo_bin("apg-bench").unwrap().args(["bench", "--only", "model", "--batch", "0"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid value '0' for '--batch"), "{stderr}");
+}

@@ -114,16 +114,24 @@ pub fn grid(quick: bool) -> Vec<Spec> {
 }
 
 pub fn run(options: &Options, sink: &mut Sink) -> anyhow::Result<()> {
+    let grid = grid(options.quick);
+    let names = |spec: &Spec| [spec.name.clone(), format!("{}/{}", spec.shape, spec.name)];
+    if let Some(unknown) = options.models.iter().find(|m| !grid.iter().any(|spec| names(spec).contains(m))) {
+        let known: Vec<String> = grid.iter().map(|spec| format!("{}/{}", spec.shape, spec.name)).collect();
+        anyhow::bail!(
+            "no model {unknown:?} in the bench{}: choose from {}",
+            if options.quick { " (--quick)" } else { "" },
+            known.join(", ")
+        );
+    }
     let dir = options.scratch.join("models");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("bench.dataset.toml"), DESCRIPTOR)?;
     let rows = if options.quick { 100_000 } else { 400_000 };
     let dataset = peer_like_dataset(rows, 42);
     let batches: &[usize] = if options.batches.is_empty() { &[1024, 4096] } else { &options.batches };
-    for spec in grid(options.quick) {
-        let selected = options.models.is_empty()
-            || options.models.iter().any(|m| *m == spec.name || *m == format!("{}/{}", spec.shape, spec.name));
-        if !selected {
+    for spec in grid {
+        if !options.models.is_empty() && !options.models.iter().any(|m| names(&spec).contains(m)) {
             continue;
         }
         let file = dir.join(format!("{}-{}.toml", spec.shape, spec.name));
@@ -183,6 +191,7 @@ fn measure(
     let mut model = Model::new(experiment, dataset, Cpu::seed_from_u64(1), 1).map_err(anyhow::Error::msg)?;
     let settings = AdamSettings { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.0 };
     let train = &dataset.split.train;
+    anyhow::ensure!(batch <= train.len(), "batch {batch} is larger than the bench's {} training rows", train.len());
     let chunks: Vec<&[u32]> = train.chunks_exact(batch).collect();
     let mut next = 0usize;
     let mut one = |model: &mut Model<Cpu>| -> anyhow::Result<()> {

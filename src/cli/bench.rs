@@ -29,9 +29,9 @@ pub struct BenchArgs {
     /// Only training or only inference figures in the model section.
     #[arg(long, value_parser = ["train", "infer"])]
     pub what: Option<String>,
-    /// Batch sizes of the model section (comma separated; default 1024,4096).
-    #[arg(long, value_delimiter = ',')]
-    pub batch: Vec<usize>,
+    /// Batch sizes of the model section (comma separated, 1 to 100000; default 1024,4096).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch: Vec<u32>,
     /// The shared datasets folder, for the ml-100k figures (default: $APG_BENCH_DATA).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -49,7 +49,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         only: args.only,
         models: args.model,
         what: args.what,
-        batches: args.batch,
+        batches: args.batch.into_iter().map(|b| b as usize).collect(),
         data_dir: args.data_dir.or_else(|| std::env::var_os("APG_BENCH_DATA").map(PathBuf::from)),
         scratch: scratch.clone(),
     };
