@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use apg_bench::config::experiment::{LoadedExperiment, Variant};
+use apg_bench::config::experiment::{ApgInit, LoadedExperiment, Variant};
 use apg_bench::data::{self, EncodedDataset, LoadOptions, LoadedDescriptor};
 use apg_bench::model::Model;
 use apg_bench::model::layers::{ApgLayer, ApgSettings, Condition, Dense};
@@ -20,7 +20,14 @@ fn random(n: usize, seed: u64) -> Vec<f32> {
 }
 
 fn settings(variant: Variant, generate_bias: bool) -> ApgSettings {
-    ApgSettings { variant, generator_hidden: vec![], generator_dropout: 0.0, generate_bias, identity_init: false }
+    ApgSettings {
+        variant,
+        generator_hidden: vec![],
+        generator_dropout: 0.0,
+        generate_bias,
+        identity_init: false,
+        init: ApgInit::Xavier,
+    }
 }
 
 /// Output of one APG layer on a random batch with per-row conditions.

@@ -10,6 +10,7 @@ use rand_pcg::Pcg64;
 
 use crate::bench::{Figure, Options, Sink, median, time_reps};
 use crate::model::embedding::EmbeddingTable;
+use crate::config::experiment::EmbeddingOptimizer;
 use crate::model::params::AdamSettings;
 
 const FIELDS: usize = 10;
@@ -45,7 +46,7 @@ fn step_cost(
     {
         let mut rng = Pcg64::seed_from_u64(7);
         let mut tables: Vec<EmbeddingTable> =
-            (0..FIELDS).map(|f| EmbeddingTable::new(format!("f{f}"), vocab, DIM, &mut rng)).collect();
+            (0..FIELDS).map(|f| EmbeddingTable::new(format!("f{f}"), vocab, DIM, 0.01, &mut rng)).collect();
         // Fresh ids for every step, drawn up front so drawing is not timed. Zipf ranks are
         // scattered over the table, as hashed or interned ids are.
         let zipf = rand_distr::Zipf::new(vocab as u64, 1.05).expect("valid Zipf parameters");
@@ -70,7 +71,7 @@ fn step_cost(
                 for (r, &id) in column.iter().enumerate() {
                     table.accumulate(id, &gradient[r * w + f * DIM..r * w + (f + 1) * DIM], 1.0);
                 }
-                table.adam_step(settings, 0.0);
+                table.adam_step(settings, 0.0, EmbeddingOptimizer::LazyAdam);
             }
         };
         for ids in batches.iter().take(10) {

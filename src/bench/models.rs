@@ -26,8 +26,7 @@ use crate::bench::{Figure, Options, Sink, median};
 use crate::config::experiment::LoadedExperiment;
 use crate::data::{Column, EncodedDataset, EncodedField, EncodedKind, FieldInfo, Split};
 use crate::model::Model;
-use crate::model::params::AdamSettings;
-use crate::train::run::{predict_batch, train_step};
+use crate::train::run::{StepSettings, predict_batch, train_step};
 
 const DOMAINS: usize = 8;
 const VOCAB: usize = 10_000;
@@ -189,7 +188,8 @@ fn measure(
     options: &Options,
 ) -> anyhow::Result<Vec<f64>> {
     let mut model = Model::new(experiment, dataset, Cpu::seed_from_u64(1), 1).map_err(anyhow::Error::msg)?;
-    let settings = AdamSettings { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.0 };
+    // The experiment's own recipe (its defaults unless the bench shape says otherwise).
+    let settings = StepSettings::from_spec(&experiment.experiment.train);
     let train = &dataset.split.train;
     anyhow::ensure!(batch <= train.len(), "batch {batch} is larger than the bench's {} training rows", train.len());
     let chunks: Vec<&[u32]> = train.chunks_exact(batch).collect();
@@ -198,7 +198,7 @@ fn measure(
         let rows = chunks[next % chunks.len()];
         next += 1;
         if what == "train" {
-            train_step(model, dataset, rows, &settings, 0.0).map_err(anyhow::Error::msg)?;
+            train_step(model, dataset, rows, &settings).map_err(anyhow::Error::msg)?;
         } else {
             std::hint::black_box(predict_batch(model, dataset, rows));
         }

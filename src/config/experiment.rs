@@ -75,6 +75,11 @@ pub struct ModelSpec {
     pub dropout: f64,
     /// Cross layers of dcn / dcnv2.
     pub cross_layers: usize,
+    /// Standard deviation of the normal initial embedding values (docs/model.md,
+    /// "Initialisation").
+    pub embedding_std: f64,
+    /// Batch normalisation of every tower layer's pre-activation.
+    pub batch_norm: bool,
 }
 
 impl Default for ModelSpec {
@@ -87,9 +92,14 @@ impl Default for ModelSpec {
             hidden: vec![256, 128, 64],
             dropout: 0.0,
             cross_layers: 2,
+            embedding_std: DEFAULT_EMBEDDING_STD,
+            batch_norm: false,
         }
     }
 }
+
+/// Default of `model.embedding_std` (docs/accuracy.md has the measurements behind it).
+pub const DEFAULT_EMBEDDING_STD: f64 = 0.1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -178,6 +188,20 @@ impl Default for ConditionSpec {
     }
 }
 
+/// How the shared factors and generators of APG layers start (docs/model.md,
+/// "Initialisation").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApgInit {
+    /// The generated W_i = U S_i V starts He-scaled (variance 2 / N_in), like a dense
+    /// layer under ReLU: U ~ N(0, 1/N_in), V ~ N(0, 2/K), the generator's output bias
+    /// ~ N(0, 1/K) and its output weights ~ N(0, 1/(K fan_in)).
+    He,
+    /// U and V Xavier-normal, generators initialised like PyTorch's `Linear`.
+    #[default]
+    Xavier,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApgSpec {
@@ -195,6 +219,7 @@ pub struct ApgSpec {
     pub identity_init: bool,
     /// No gradient from the generator into the condition embeddings.
     pub detach_condition: bool,
+    pub init: ApgInit,
     pub condition: ConditionSpec,
 }
 
@@ -210,6 +235,7 @@ impl Default for ApgSpec {
             generate_bias: true,
             identity_init: false,
             detach_condition: false,
+            init: ApgInit::default(),
             condition: ConditionSpec::default(),
         }
     }
@@ -223,6 +249,19 @@ pub enum Monitor {
     Logloss,
 }
 
+/// How embedding rows are optimised (docs/model.md, "Optimiser").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbeddingOptimizer {
+    /// Adam over every row at every step, as torch.optim.Adam with dense gradients: rows
+    /// absent from a batch keep moving on their momentum and their moments decay.
+    Adam,
+    /// Adam on the rows of the batch only (torch's SparseAdam): a step costs the rows it
+    /// touches, whatever the vocabulary.
+    #[default]
+    LazyAdam,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainSpec {
@@ -233,6 +272,13 @@ pub struct TrainSpec {
     pub eps: f64,
     pub weight_decay: f64,
     pub embedding_l2: f64,
+    pub embedding_optimizer: EmbeddingOptimizer,
+    /// Rescale the gradient (dense and embedding parts together) to this global L2 norm
+    /// when it is larger (0: no clipping).
+    pub clip_norm: f64,
+    /// After an evaluation without improvement, multiply the learning rate by this
+    /// factor (1: constant learning rate). Never below 1e-6.
+    pub lr_plateau_factor: f64,
     /// Validate every N steps as well as at epoch ends (0: epoch ends only).
     pub eval_every: usize,
     pub monitor: Monitor,
@@ -255,6 +301,9 @@ impl Default for TrainSpec {
             eps: 1e-8,
             weight_decay: 0.0,
             embedding_l2: 0.0,
+            embedding_optimizer: EmbeddingOptimizer::default(),
+            clip_norm: 0.0,
+            lr_plateau_factor: 1.0,
             eval_every: 0,
             monitor: Monitor::Auc,
             patience: 2,
@@ -393,6 +442,9 @@ impl LoadedExperiment {
         if e.model.hidden.is_empty() || e.model.hidden.contains(&0) {
             return Err(self.error("model.hidden", "the deep tower needs at least one hidden layer, each wider than 0"));
         }
+        if !(e.model.embedding_std >= 0.0 && e.model.embedding_std <= 10.0) {
+            return Err(self.error("model.embedding_std", "embedding_std must be between 0 and 10"));
+        }
         if !(0.0..1.0).contains(&e.model.dropout) {
             return Err(self.error("model.dropout", "dropout must be in [0, 1)"));
         }
@@ -523,7 +575,7 @@ impl LoadedExperiment {
 
     fn validate_train(&self) -> Result<(), ConfigError> {
         let t = &self.experiment.train;
-        let checks: [(&str, bool, &str); 7] = [
+        let checks: [(&str, bool, &str); 9] = [
             (
                 "train.batch_size",
                 t.batch_size == 0 || t.batch_size > 1 << 20,
@@ -535,6 +587,12 @@ impl LoadedExperiment {
             ("train.eps", t.eps.is_nan() || t.eps <= 0.0, "eps must be positive"),
             ("train.weight_decay", t.weight_decay.is_nan() || t.weight_decay < 0.0, "weight_decay must be >= 0"),
             ("train.embedding_l2", t.embedding_l2.is_nan() || t.embedding_l2 < 0.0, "embedding_l2 must be >= 0"),
+            ("train.clip_norm", !(t.clip_norm >= 0.0 && t.clip_norm.is_finite()), "clip_norm must be >= 0 (0: off)"),
+            (
+                "train.lr_plateau_factor",
+                !(t.lr_plateau_factor > 0.0 && t.lr_plateau_factor <= 1.0),
+                "lr_plateau_factor must be in (0, 1] (1: constant learning rate)",
+            ),
         ];
         match checks.iter().find(|(_, bad, _)| *bad) {
             Some((key, _, message)) => Err(self.error(key, *message)),

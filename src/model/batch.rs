@@ -6,6 +6,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use crate::config::experiment::EmbeddingOptimizer;
 use crate::data::{Column, EncodedDataset};
 use crate::model::layers::Matrix;
 use crate::model::params::AdamSettings;
@@ -203,15 +204,13 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// Sends the gradients of the batch's leaves into the embedding rows they came
-    /// from, then takes a row-wise Adam step on every touched table.
-    pub fn update_embeddings(
+    /// from, as pending gradients of the tables (see [`Model::step_embeddings`]).
+    pub fn accumulate_embedding_gradients(
         &mut self,
         dataset: &EncodedDataset,
         batch: &Batch,
         device_batch: &DeviceBatch<D>,
         grads: &mut Gradients<f32, D>,
-        settings: &AdamSettings,
-        l2: f64,
     ) -> Result<(), D::Err> {
         let gradient_of = |grads: &mut Gradients<f32, D>, leaf: &Matrix<D, NoneTape>| -> Result<Vec<f32>, D::Err> {
             grads.get_or_alloc_mut(leaf)?;
@@ -278,8 +277,26 @@ impl<D: Device<f32>> Model<D> {
                 }
             }
         }
-        // The tables are independent: their updates run on the matmul threads.
-        self.tables.par_iter_mut().filter(|t| t.touched() > 0).for_each(|table| table.adam_step(settings, l2));
         Ok(())
+    }
+
+    /// One Adam step of every embedding table with its pending gradients: the touched
+    /// rows (lazy Adam) or every row (dense Adam).
+    pub fn step_embeddings(&mut self, settings: &AdamSettings, l2: f64, optimizer: EmbeddingOptimizer) {
+        // The tables are independent: their updates run on the matmul threads.
+        self.tables
+            .par_iter_mut()
+            .filter(|t| optimizer == EmbeddingOptimizer::Adam || t.touched() > 0)
+            .for_each(|table| table.adam_step(settings, l2, optimizer));
+    }
+
+    /// Sum of squares of the pending embedding gradients.
+    pub fn embedding_gradient_norm_sq(&self) -> f64 {
+        self.tables.iter().map(|t| t.pending_norm_sq()).sum()
+    }
+
+    /// Multiplies the pending embedding gradients by `factor`.
+    pub fn scale_embedding_gradients(&mut self, factor: f32) {
+        self.tables.iter_mut().for_each(|t| t.scale_pending(factor));
     }
 }

@@ -1,18 +1,22 @@
-//! Embedding tables kept off the dfdx tape (DFDX-NOTES trap 3): a batch's rows are
-//! gathered on the host into one leaf tensor, its gradient is read back after the
-//! backward pass, and only the touched rows are updated, by a row-wise (lazy) Adam, so
-//! a step costs the rows it touches, not the vocabulary. The tables live in host memory
+//! Embedding tables kept off the dfdx tape: a batch's rows are gathered on the host into
+//! one leaf tensor, its gradient is read back after the backward pass and sent to the
+//! rows it came from (docs/architecture.md, "Embeddings"). The tables live in host memory
 //! on every device: they are large and sparse, and only the gathered rows travel.
+//!
+//! Two optimisers (docs/model.md, "Optimiser"): dense Adam updates every row at every
+//! step, as torch.optim.Adam does with dense gradients (rows absent from the batch keep
+//! moving on their momentum, their moments decay); lazy Adam updates only the touched
+//! rows, so a step costs the rows it touches, not the vocabulary.
 
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rand_pcg::Pcg64;
 use rustc_hash::FxHashMap;
 
-use crate::model::params::AdamSettings;
+use rayon::prelude::*;
 
-/// Standard deviation of the initial embedding values.
-pub const INIT_STD: f64 = 0.1;
+use crate::config::experiment::EmbeddingOptimizer;
+use crate::model::params::AdamSettings;
 
 pub struct EmbeddingTable {
     pub name: String,
@@ -27,13 +31,19 @@ pub struct EmbeddingTable {
     slots: FxHashMap<u32, u32>,
     touched_ids: Vec<u32>,
     gradients: Vec<f32>,
+    /// Dense Adam: the slot of each row in this step (`NO_SLOT` when untouched); empty
+    /// until the first dense step.
+    row_slots: Vec<u32>,
     step: i32,
 }
 
+const NO_SLOT: u32 = u32::MAX;
+
 impl EmbeddingTable {
-    pub fn new(name: impl Into<String>, rows: usize, dim: usize, rng: &mut Pcg64) -> Self {
+    /// A table of `rows` x `dim` values drawn from N(0, std^2).
+    pub fn new(name: impl Into<String>, rows: usize, dim: usize, std: f64, rng: &mut Pcg64) -> Self {
         let mut weights = table_vec(rows * dim);
-        weights.iter_mut().for_each(|w| *w = (rng.sample::<f64, _>(StandardNormal) * INIT_STD) as f32);
+        weights.iter_mut().for_each(|w| *w = (rng.sample::<f64, _>(StandardNormal) * std) as f32);
         EmbeddingTable {
             name: name.into(),
             rows,
@@ -43,6 +53,7 @@ impl EmbeddingTable {
             slots: FxHashMap::default(),
             touched_ids: Vec::new(),
             gradients: Vec::new(),
+            row_slots: Vec::new(),
             step: 0,
         }
     }
@@ -78,14 +89,26 @@ impl EmbeddingTable {
         pending.iter_mut().zip(gradient).for_each(|(p, g)| *p += scale * g);
     }
 
+    /// Sum of squares of the pending gradients.
+    pub fn pending_norm_sq(&self) -> f64 {
+        self.gradients.iter().map(|&g| (g as f64) * (g as f64)).sum()
+    }
+
+    /// Multiplies the pending gradients by `factor`.
+    pub fn scale_pending(&mut self, factor: f32) {
+        self.gradients.iter_mut().for_each(|g| *g *= factor);
+    }
+
     /// Rows with a pending gradient.
     pub fn touched(&self) -> usize {
         self.touched_ids.len()
     }
 
-    /// Adam on the touched rows only (moments of other rows stay as they are, like
-    /// torch's SparseAdam); `l2` adds `l2 * w` to each touched row's gradient.
-    pub fn adam_step(&mut self, settings: &AdamSettings, l2: f64) {
+    /// One Adam step with the pending gradients. `Lazy`: the touched rows only (moments
+    /// of other rows stay as they are, like torch's SparseAdam), `l2` adding `l2 * w` to
+    /// each touched row's gradient. `Adam`: every row, untouched ones with a zero
+    /// gradient (plus `l2 * w`: the penalty covers the whole table).
+    pub fn adam_step(&mut self, settings: &AdamSettings, l2: f64, optimizer: EmbeddingOptimizer) {
         self.step += 1;
         let [beta1, beta2] = settings.betas.map(|b| b as f32);
         // Adam's bias corrections folded into two constants: one division and one square
@@ -98,18 +121,56 @@ impl EmbeddingTable {
             eps: settings.eps as f32,
             l2: l2 as f32,
         };
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: this CPU has AVX2, checked just above.
-            unsafe { self.update_touched_avx2(&constants) };
-        } else {
-            self.update_touched(&constants);
+        match optimizer {
+            EmbeddingOptimizer::LazyAdam => self.update_touched_dispatch(&constants),
+            EmbeddingOptimizer::Adam => self.update_all(&constants),
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        self.update_touched(&constants);
         self.slots.clear();
         self.touched_ids.clear();
         self.gradients.clear();
+    }
+
+    fn update_touched_dispatch(&mut self, constants: &RowAdam) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: this CPU has AVX2, checked just above.
+            unsafe { self.update_touched_avx2(constants) };
+        } else {
+            self.update_touched(constants);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.update_touched(constants);
+    }
+
+    /// Dense Adam: every row, in parallel blocks of rows.
+    fn update_all(&mut self, c: &RowAdam) {
+        const BLOCK: usize = 2048;
+        let dim = self.dim;
+        if self.row_slots.len() != self.rows {
+            self.row_slots = vec![NO_SLOT; self.rows];
+        }
+        for (slot, &id) in self.touched_ids.iter().enumerate() {
+            self.row_slots[id as usize] = slot as u32;
+        }
+        let (slots, gradients) = (&self.row_slots, &self.gradients);
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        self.weights
+            .par_chunks_mut(BLOCK * dim)
+            .zip(self.moments.par_chunks_mut(BLOCK * 2 * dim))
+            .zip(slots.par_chunks(BLOCK))
+            .for_each(|((weights, moments), slots)| {
+                #[cfg(target_arch = "x86_64")]
+                if avx2 {
+                    // SAFETY: this CPU has AVX2, checked above.
+                    unsafe { adam_rows_avx2(weights, moments, slots, gradients, dim, c) };
+                    return;
+                }
+                adam_rows(weights, moments, slots, gradients, dim, c);
+            });
+        for &id in &self.touched_ids {
+            self.row_slots[id as usize] = NO_SLOT;
+        }
     }
 
     /// [`EmbeddingTable::update_touched`] compiled for AVX2 (8 lanes instead of SSE's 4);
@@ -135,19 +196,52 @@ impl EmbeddingTable {
             let start = id as usize * dim;
             let weights = &mut self.weights[start..start + dim];
             let (m, v) = self.moments[2 * start..2 * start + 2 * dim].split_at_mut(dim);
-            let gradient = &self.gradients[slot * dim..(slot + 1) * dim];
-            for (((w, m), v), &g) in weights.iter_mut().zip(m).zip(v).zip(gradient) {
-                let g = g + c.l2 * *w;
-                *m = c.beta1 * *m + (1.0 - c.beta1) * g;
-                *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
-                *w -= c.step_size * *m / (v.sqrt() * c.inv_sqrt_correction2 + c.eps);
-            }
+            adam_row(weights, m, v, &self.gradients[slot * dim..(slot + 1) * dim], c);
         }
     }
 
     pub fn entries(&self) -> usize {
         self.rows * self.dim
     }
+}
+
+/// Adam on one row: `gradient` plus `l2 * w`.
+#[inline(always)]
+fn adam_row(weights: &mut [f32], m: &mut [f32], v: &mut [f32], gradient: &[f32], c: &RowAdam) {
+    for (((w, m), v), &g) in weights.iter_mut().zip(m).zip(v).zip(gradient) {
+        let g = g + c.l2 * *w;
+        *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+        *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+        *w -= c.step_size * *m / (v.sqrt() * c.inv_sqrt_correction2 + c.eps);
+    }
+}
+
+/// Adam on a block of consecutive rows; a row without a slot has a zero gradient.
+#[inline(always)]
+fn adam_rows(weights: &mut [f32], moments: &mut [f32], slots: &[u32], gradients: &[f32], dim: usize, c: &RowAdam) {
+    const ZEROS: [f32; 64] = [0.0; 64];
+    let zeros_long = (dim > ZEROS.len()).then(|| vec![0f32; dim]);
+    let zeros: &[f32] = zeros_long.as_deref().unwrap_or(&ZEROS[..dim]);
+    for ((w, mv), &slot) in weights.chunks_exact_mut(dim).zip(moments.chunks_exact_mut(2 * dim)).zip(slots) {
+        let (m, v) = mv.split_at_mut(dim);
+        let gradient =
+            if slot == NO_SLOT { zeros } else { &gradients[slot as usize * dim..(slot as usize + 1) * dim] };
+        adam_row(w, m, v, gradient, c);
+    }
+}
+
+/// [`adam_rows`] compiled for AVX2; the same arithmetic.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn adam_rows_avx2(
+    weights: &mut [f32],
+    moments: &mut [f32],
+    slots: &[u32],
+    gradients: &[f32],
+    dim: usize,
+    c: &RowAdam,
+) {
+    adam_rows(weights, moments, slots, gradients, dim, c);
 }
 
 /// The constants of one row-wise Adam step.
@@ -202,12 +296,12 @@ mod tests {
 
     #[test]
     fn only_touched_rows_move() {
-        let mut table = EmbeddingTable::new("t", 5, 3, &mut Pcg64::seed_from_u64(1));
+        let mut table = EmbeddingTable::new("t", 5, 3, 0.1, &mut Pcg64::seed_from_u64(1));
         let before = table.weights.clone();
         table.accumulate(2, &[1.0, -1.0, 0.5], 1.0);
         table.accumulate(2, &[1.0, -1.0, 0.5], 1.0);
         let settings = AdamSettings { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.0 };
-        table.adam_step(&settings, 0.0);
+        table.adam_step(&settings, 0.0, EmbeddingOptimizer::LazyAdam);
         for row in 0..5 {
             let moved = table.row(row) != &before[row as usize * 3..row as usize * 3 + 3];
             assert_eq!(moved, row == 2, "row {row}");

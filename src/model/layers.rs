@@ -5,7 +5,7 @@
 use dfdx::prelude::*;
 use rand_pcg::Pcg64;
 
-use crate::config::experiment::Variant;
+use crate::config::experiment::{ApgInit, Variant};
 use crate::model::params::{Init, P, ParamSet};
 
 /// A batch of rows: B x N.
@@ -222,6 +222,7 @@ pub struct ApgSettings {
     pub generator_dropout: f32,
     pub generate_bias: bool,
     pub identity_init: bool,
+    pub init: ApgInit,
 }
 
 impl ApgLayer {
@@ -237,19 +238,22 @@ impl ApgLayer {
         rng: &mut Pcg64,
     ) -> Self {
         let k = rank;
+        let he = settings.init == ApgInit::He;
+        // He: every factor scaled so that the product starts He-scaled (docs/model.md).
+        let normal = |variance: f64| Init::Normal { std: variance.sqrt() };
+        let factor = |he_variance: f64| if he { normal(he_variance) } else { Init::XavierNormal };
         let mut shared = Vec::new();
-        let xavier = Init::XavierNormal;
         match settings.variant {
             Variant::V4 => {
-                shared.push(params.add(format!("{name}.U"), &[n_in, k], xavier, rng));
-                shared.push(params.add(format!("{name}.V"), &[k, n_out], xavier, rng));
+                shared.push(params.add(format!("{name}.U"), &[n_in, k], factor(1.0 / n_in as f64), rng));
+                shared.push(params.add(format!("{name}.V"), &[k, n_out], factor(2.0 / k as f64), rng));
             }
             Variant::V5 => {
                 let p = overparam;
-                shared.push(params.add(format!("{name}.U_l"), &[n_in, p], xavier, rng));
-                shared.push(params.add(format!("{name}.U_r"), &[p, k], xavier, rng));
-                shared.push(params.add(format!("{name}.V_l"), &[k, p], xavier, rng));
-                shared.push(params.add(format!("{name}.V_r"), &[p, n_out], xavier, rng));
+                shared.push(params.add(format!("{name}.U_l"), &[n_in, p], factor(1.0 / n_in as f64), rng));
+                shared.push(params.add(format!("{name}.U_r"), &[p, k], factor(1.0 / p as f64), rng));
+                shared.push(params.add(format!("{name}.V_l"), &[k, p], factor(1.0 / k as f64), rng));
+                shared.push(params.add(format!("{name}.V_r"), &[p, n_out], factor(2.0 / p as f64), rng));
             }
             _ => {}
         }
@@ -263,6 +267,16 @@ impl ApgLayer {
         if settings.generate_bias {
             heads.insert(0, (Head::Bias, n_out));
         }
+        // Under He init each generated part starts with the variance its place in W_i
+        // needs: the head's bias carries it, the weights add a condition-dependent part of
+        // the same size per unit of z.
+        let head_variance = |head: Head| match head {
+            Head::Full => 2.0 / n_in as f64,
+            Head::Left => 1.0 / n_in as f64,
+            Head::Core => 1.0 / k as f64,
+            Head::Right => 2.0 / k as f64,
+            Head::Bias => 0.0,
+        };
         let generators = condition_widths
             .iter()
             .enumerate()
@@ -278,24 +292,18 @@ impl ApgLayer {
                     .iter()
                     .map(|&(head, size)| {
                         let label = format!("{prefix}.{head:?}").to_lowercase();
-                        // S = I at the start: the core head's bias is vec(I_K) (APG-SPEC 4).
-                        let bias_init = if head == Head::Core && settings.identity_init {
-                            Init::Identity { k }
+                        let variance = head_variance(head);
+                        let (weight_init, bias_init) = if he && head != Head::Bias {
+                            (normal(variance / from.max(1) as f64), normal(variance))
+                        } else if he {
+                            (Init::LinearUniform { fan_in: from }, Init::Zeros)
                         } else {
-                            Init::LinearUniform { fan_in: from }
+                            (Init::LinearUniform { fan_in: from }, Init::LinearUniform { fan_in: from })
                         };
-                        (
-                            head,
-                            Dense::with_init(
-                                params,
-                                &label,
-                                from,
-                                size,
-                                Init::LinearUniform { fan_in: from },
-                                Some(bias_init),
-                                rng,
-                            ),
-                        )
+                        // S = I at the start: the core head's bias is vec(I_K).
+                        let bias_init =
+                            if head == Head::Core && settings.identity_init { Init::Identity { k } } else { bias_init };
+                        (head, Dense::with_init(params, &label, from, size, weight_init, Some(bias_init), rng))
                     })
                     .collect();
                 Generator { trunk, heads, dropout: settings.generator_dropout }

@@ -118,6 +118,7 @@ impl<D: Device<f32>> Model<D> {
                 .ok_or_else(|| format!("the dataset has no field `{name}`"))
         };
 
+        let std = e.model.embedding_std;
         let mut inputs = Vec::new();
         for name in experiment.input_fields() {
             let field = field_index(&name)?;
@@ -126,7 +127,7 @@ impl<D: Device<f32>> Model<D> {
             let (kind, width) = match &encoded.column {
                 Column::Dense(_) => (InputKind::Dense, 1),
                 Column::Ids(_) | Column::Multi { .. } => {
-                    tables.push(EmbeddingTable::new(&name, encoded.info.vocab_size(), width, &mut rng));
+                    tables.push(EmbeddingTable::new(&name, encoded.info.vocab_size(), width, std, &mut rng));
                     let table = tables.len() - 1;
                     let kind = if matches!(encoded.column, Column::Ids(_)) {
                         InputKind::Single { table }
@@ -154,6 +155,7 @@ impl<D: Device<f32>> Model<D> {
                         format!("{}.wide", f.name),
                         dataset.fields[f.field].info.vocab_size(),
                         1,
+                        std,
                         &mut rng,
                     ));
                     (i, tables.len() - 1)
@@ -184,6 +186,7 @@ impl<D: Device<f32>> Model<D> {
                             format!("{name}.condition"),
                             vocab,
                             experiment.condition_width(name),
+                            std,
                             rng,
                         ));
                         tables.len() - 1
@@ -215,6 +218,7 @@ impl<D: Device<f32>> Model<D> {
             generator_dropout: apg.generator_dropout as f32,
             generate_bias: apg.generate_bias,
             identity_init: apg.identity_init,
+            init: apg.init,
         };
         let mut tower = Vec::new();
         let mut width = input_width;

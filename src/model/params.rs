@@ -17,6 +17,10 @@ pub enum Init {
     LinearUniform {
         fan_in: usize,
     },
+    /// N(0, std^2).
+    Normal {
+        std: f64,
+    },
     Zeros,
     /// Explicit values (e.g. vec(I) for an S = I start).
     Values(&'static [f32]),
@@ -79,6 +83,7 @@ impl<D: Device<f32>> ParamSet<D> {
                 let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
                 (0..n).map(|_| rng.gen_range(-bound..bound) as f32).collect()
             }
+            Init::Normal { std } => (0..n).map(|_| (rng.sample::<f64, _>(StandardNormal) * std) as f32).collect(),
             Init::Zeros => vec![0.0; n],
             Init::Constant(c) => vec![c; n],
             Init::Values(values) => values.to_vec(),
@@ -131,6 +136,30 @@ impl<D: Device<f32>> ParamSet<D> {
             let m2 = self.moment2.get_or_alloc_mut(&param.tensor)?;
             cfg.try_update(self.step, &mut param.tensor, m1, m2, grad)?;
         }
+        Ok(())
+    }
+
+    /// Sum of squares of every parameter's gradient in `grads`.
+    pub fn gradient_norm_sq(&self, grads: &mut Gradients<f32, D>) -> Result<f64, D::Err> {
+        let mut total = 0.0;
+        for param in &self.params {
+            grads.try_alloc_for(&param.tensor)?;
+            total += grads.get(&param.tensor).square().sum().as_vec()[0] as f64;
+        }
+        Ok(total)
+    }
+
+    /// Multiplies every parameter's gradient in `grads` by `factor`. dfdx gives no
+    /// write access to a gradient's storage, so the scaled gradients are produced by
+    /// a backward pass of sum(param * factor * grad), whose gradient is factor * grad.
+    pub fn scale_gradients(&self, grads: &mut Gradients<f32, D>, factor: f32) -> Result<(), D::Err> {
+        let mut scaled = Gradients::leaky();
+        for param in &self.params {
+            grads.try_alloc_for(&param.tensor)?;
+            let target = grads.get(&param.tensor) * factor;
+            scaled = (param.tensor.clone().traced(scaled) * target).sum().backward();
+        }
+        *grads = scaled;
         Ok(())
     }
 

@@ -11,13 +11,16 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64;
 
-use crate::config::experiment::Monitor;
+use crate::config::experiment::{EmbeddingOptimizer, Monitor, TrainSpec};
 use crate::data::{self, Column, EncodedDataset};
 use crate::model::Model;
 use crate::model::params::AdamSettings;
 use crate::train::metrics;
 use crate::train::trainer::{Control, TrainJob};
 use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};
+
+/// The learning rate decay on plateau never goes below this.
+const MIN_LR: f64 = 1e-6;
 
 /// Rows scored at once when evaluating.
 const EVAL_BATCH: usize = 8192;
@@ -122,7 +125,7 @@ fn train_on<D: Device<f32>>(
     });
     send(Event::Phase { phase: Phase::Training });
 
-    let settings = AdamSettings { lr: spec.lr, betas: spec.betas, eps: spec.eps, weight_decay: spec.weight_decay };
+    let mut settings = StepSettings::from_spec(spec);
     let start = Instant::now();
     let mut train_seconds = 0.0;
     let (mut step, mut loss_sum, mut loss_count, mut samples) = (0usize, 0.0f64, 0usize, 0usize);
@@ -145,7 +148,7 @@ fn train_on<D: Device<f32>>(
                 break 'epochs;
             }
             let step_start = Instant::now();
-            let loss_value = train_step(&mut model, dataset, rows, &settings, spec.embedding_l2)?;
+            let loss_value = train_step(&mut model, dataset, rows, &settings)?;
             if !loss_value.is_finite() {
                 return Err(format!("the training loss became {loss_value} at step {}: lower train.lr", step + 1));
             }
@@ -194,6 +197,13 @@ fn train_on<D: Device<f32>>(
                     bad_evals = 0;
                 } else {
                     bad_evals += 1;
+                    if spec.lr_plateau_factor < 1.0 {
+                        let lr = (settings.adam.lr * spec.lr_plateau_factor).max(MIN_LR.min(settings.adam.lr));
+                        if lr < settings.adam.lr {
+                            log(format!("no better validation {:?}: learning rate {:.3e} -> {lr:.3e}", spec.monitor, settings.adam.lr));
+                            settings.adam.lr = lr;
+                        }
+                    }
                 }
                 send(Event::Phase { phase: Phase::Training });
                 // Throughput windows measure training only, not evaluation.
@@ -252,25 +262,54 @@ fn train_on<D: Device<f32>>(
     Ok(())
 }
 
-/// One optimisation step on `rows`: forward, backward, Adam on the dense parameters,
-/// row-wise Adam on the touched embedding rows. Returns the batch's mean loss.
+/// How one optimisation step updates the model.
+#[derive(Debug, Clone, Copy)]
+pub struct StepSettings {
+    pub adam: AdamSettings,
+    pub embedding_l2: f64,
+    pub embedding_optimizer: EmbeddingOptimizer,
+    /// Global gradient-norm clipping (0: off).
+    pub clip_norm: f64,
+}
+
+impl StepSettings {
+    pub fn from_spec(spec: &TrainSpec) -> Self {
+        StepSettings {
+            adam: AdamSettings { lr: spec.lr, betas: spec.betas, eps: spec.eps, weight_decay: spec.weight_decay },
+            embedding_l2: spec.embedding_l2,
+            embedding_optimizer: spec.embedding_optimizer,
+            clip_norm: spec.clip_norm,
+        }
+    }
+}
+
+/// One optimisation step on `rows`: forward, backward, optional clipping of the whole
+/// gradient, Adam on the dense parameters and on the embeddings. Returns the batch's
+/// mean loss.
 pub fn train_step<D: Device<f32>>(
     model: &mut Model<D>,
     dataset: &EncodedDataset,
     rows: &[u32],
-    settings: &AdamSettings,
-    embedding_l2: f64,
+    settings: &StepSettings,
 ) -> Result<f64, String> {
+    let error = |e: D::Err| format!("{e:?}");
     let batch = model.batch(dataset, rows);
     let device_batch = model.to_device(&batch);
     let logits = model.forward::<OwnedTape<f32, D>>(&device_batch, true);
     let loss = dfdx::losses::binary_cross_entropy_with_logits_loss(logits, device_batch.labels.clone());
     let loss_value = loss.as_vec()[0] as f64;
     let mut grads = loss.backward();
-    model.params.adam_step(&mut grads, settings).map_err(|e| format!("{e:?}"))?;
-    model
-        .update_embeddings(dataset, &batch, &device_batch, &mut grads, settings, embedding_l2)
-        .map_err(|e| format!("{e:?}"))?;
+    model.accumulate_embedding_gradients(dataset, &batch, &device_batch, &mut grads).map_err(error)?;
+    if settings.clip_norm > 0.0 {
+        let norm = (model.params.gradient_norm_sq(&mut grads).map_err(error)? + model.embedding_gradient_norm_sq()).sqrt();
+        if norm > settings.clip_norm {
+            let factor = (settings.clip_norm / norm) as f32;
+            model.params.scale_gradients(&mut grads, factor).map_err(error)?;
+            model.scale_embedding_gradients(factor);
+        }
+    }
+    model.params.adam_step(&mut grads, &settings.adam).map_err(error)?;
+    model.step_embeddings(&settings.adam, settings.embedding_l2, settings.embedding_optimizer);
     model.unmerge();
     Ok(loss_value)
 }
