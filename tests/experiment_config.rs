@@ -46,8 +46,8 @@ fn unknown_key() {
     check(
         "unknown-key.toml",
         "{d}/unknown-key.toml:4:1: train: unknown field `learning_rate`, expected one of `batch_size`, `epochs`, \
-         `lr`, `betas`, `eps`, `weight_decay`, `embedding_l2`, `eval_every`, `monitor`, `patience`, `max_steps`, \
-         `shuffle`, `threads`",
+         `lr`, `betas`, `eps`, `weight_decay`, `embedding_l2`, `embedding_optimizer`, `clip_norm`, \
+         `lr_plateau_factor`, `eval_every`, `monitor`, `patience`, `max_steps`, `shuffle`, `threads`",
     );
 }
 
@@ -138,5 +138,33 @@ fn missing_experiment_file() {
     assert_eq!(
         run_error(&[&format!("{DIR}/no-such.toml")]),
         format!("error: {DIR}/no-such.toml: cannot read: No such file or directory (os error 2)")
+    );
+}
+
+#[test]
+fn detaching_a_condition_with_its_own_table() {
+    check(
+        "detach-separate-condition.toml",
+        "{d}/detach-separate-condition.toml:5:1: apg.detach_condition: the condition field \"domain\" has its own \
+         embedding table, which only the generator trains: detaching it would leave it at its random start. Detach \
+         only conditions that share the input embeddings (separate_embedding = false, the field among the inputs)",
+    );
+}
+
+#[test]
+fn generator_dropout_without_a_hidden_layer() {
+    check(
+        "generator-dropout-without-hidden.toml",
+        "{d}/generator-dropout-without-hidden.toml:5:1: apg.generator_dropout: generator dropout acts on the \
+         generator's hidden layers, and apg.generator_hidden is empty: add a hidden layer or remove generator_dropout",
+    );
+}
+
+#[test]
+fn generator_hidden_layer_of_width_zero() {
+    check(
+        "generator-hidden-zero.toml",
+        "{d}/generator-hidden-zero.toml:3:21: apg.generator_hidden[0]: generator hidden layers must be between 1 \
+         and 65536 wide",
     );
 }

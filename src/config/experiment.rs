@@ -99,7 +99,7 @@ impl Default for ModelSpec {
 }
 
 /// Default of `model.embedding_std` (docs/accuracy.md has the measurements behind it).
-pub const DEFAULT_EMBEDDING_STD: f64 = 0.1;
+pub const DEFAULT_EMBEDDING_STD: f64 = 0.01;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -255,10 +255,10 @@ pub enum Monitor {
 pub enum EmbeddingOptimizer {
     /// Adam over every row at every step, as torch.optim.Adam with dense gradients: rows
     /// absent from a batch keep moving on their momentum and their moments decay.
+    #[default]
     Adam,
     /// Adam on the rows of the batch only (torch's SparseAdam): a step costs the rows it
     /// touches, whatever the vocabulary.
-    #[default]
     LazyAdam,
 }
 
@@ -519,6 +519,19 @@ impl LoadedExperiment {
         if !(0.0..1.0).contains(&apg.generator_dropout) {
             return Err(self.error("apg.generator_dropout", "dropout must be in [0, 1)"));
         }
+        if apg.generator_dropout > 0.0 && apg.generator_hidden.is_empty() {
+            return Err(self.error(
+                "apg.generator_dropout",
+                "generator dropout acts on the generator's hidden layers, and apg.generator_hidden is empty: \
+                 add a hidden layer or remove generator_dropout",
+            ));
+        }
+        if let Some(i) = apg.generator_hidden.iter().position(|&h| h == 0 || h > 1 << 16) {
+            return Err(self.error(
+                &format!("apg.generator_hidden[{i}]"),
+                "generator hidden layers must be between 1 and 65536 wide",
+            ));
+        }
         let condition = &apg.condition;
         let fields = self.dataset_fields();
         let wanted = match condition.mode {
@@ -556,6 +569,20 @@ impl LoadedExperiment {
             }
             if condition.fields[..i].contains(name) {
                 return Err(self.error(&key, format!("{name:?} is listed twice")));
+            }
+        }
+        if apg.detach_condition && condition.mode != ConditionMode::SelfWise {
+            let inputs = self.input_fields();
+            let own_table = |name: &String| condition.separate_embedding || !inputs.contains(name);
+            if let Some(name) = condition.fields.iter().find(|name| own_table(name)) {
+                return Err(self.error(
+                    "apg.detach_condition",
+                    format!(
+                        "the condition field {name:?} has its own embedding table, which only the generator \
+                         trains: detaching it would leave it at its random start. Detach only conditions \
+                         that share the input embeddings (separate_embedding = false, the field among the inputs)"
+                    ),
+                ));
             }
         }
         if condition.mode == ConditionMode::Mix

@@ -169,6 +169,10 @@ pub enum DerivedKind {
     Frequency,
     /// Fixed edges over a numeric column, e.g. age buckets.
     Bucket,
+    /// The column's values permuted over the rows (by `seed`): a placebo with the same
+    /// values and frequencies and no relation to the label, for control experiments
+    /// (APG conditioned on it should not beat the static model).
+    Shuffled,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +195,9 @@ pub struct DerivedSpec {
     /// bucket: one label per bucket (edges + 1); default labels show the ranges.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// shuffled: seed of the permutation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -361,6 +368,19 @@ impl LoadedDescriptor {
                                 derived.labels.len()
                             ),
                         ));
+                    }
+                    if derived.threshold.is_some() || derived.quantiles.is_some() {
+                        return Err(
+                            self.error(&key("kind"), "threshold and quantiles apply to activity/frequency fields")
+                        );
+                    }
+                    if derived.seed.is_some() {
+                        return Err(self.error(&key("seed"), "seed applies to shuffled fields"));
+                    }
+                }
+                DerivedKind::Shuffled => {
+                    if !derived.edges.is_empty() || !derived.labels.is_empty() {
+                        return Err(self.error(&key("edges"), "edges and labels apply to bucket fields"));
                     }
                     if derived.threshold.is_some() || derived.quantiles.is_some() {
                         return Err(

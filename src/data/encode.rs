@@ -440,6 +440,19 @@ fn encode_derived(spec: &DerivedSpec, raw_column: &RawColumn, missing_rows: u64,
                 }
             }
         }
+        (DerivedKind::Shuffled, RawColumn::Interned { ids, values }) => {
+            use rand::SeedableRng;
+            use rand::seq::SliceRandom;
+            let seed = spec.seed.unwrap_or(0);
+            info.origin = format!("{} shuffled over the rows (seed {seed}): a placebo", spec.column);
+            // Index 0 is the out-of-vocabulary id, as in every other field.
+            info.vocab = std::iter::once(OOV.to_string())
+                .chain(values.values.iter().map(|v| String::from_utf8_lossy(v).into_owned()))
+                .collect();
+            let mut shuffled: Vec<u32> = ids.iter().map(|&id| id + 1).collect();
+            shuffled.shuffle(&mut rand_pcg::Pcg64::seed_from_u64(seed));
+            Column::Ids(shuffled)
+        }
         _ => unreachable!("derived columns are requested with the parse their kind needs"),
     };
     EncodedField { info, column }

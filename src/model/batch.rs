@@ -195,7 +195,7 @@ impl<D: Device<f32>> Model<D> {
                 .zip(&batch.conditions)
                 .map(|(condition, cb)| DeviceCondition {
                     z: device
-                        .tensor_from_vec(cb.z.clone(), (cb.keys.len(), condition.fields.len() * condition.field_width)),
+                        .tensor_from_vec(cb.z.clone(), (cb.keys.len(), condition.concat_width())),
                     index: device.tensor_from_vec(cb.index.clone(), (b,)),
                     segments: cb.segments.clone(),
                 })
@@ -267,12 +267,12 @@ impl<D: Device<f32>> Model<D> {
         if !self.detach_condition {
             for (c, (condition, cb)) in self.conditions.clone().iter().zip(&batch.conditions).enumerate() {
                 let grad = gradient_of(grads, &device_batch.conditions[c].z)?;
-                let width = condition.field_width;
-                let stride = condition.fields.len() * width;
+                let stride = condition.concat_width();
                 for (g, key) in cb.keys.iter().enumerate() {
-                    for (j, (field, &id)) in condition.fields.iter().zip(key).enumerate() {
-                        let start = g * stride + j * width;
+                    let mut start = g * stride;
+                    for ((field, &id), &width) in condition.fields.iter().zip(key).zip(&condition.field_widths) {
                         self.tables[field.table].accumulate(id, &grad[start..start + width], 1.0);
+                        start += width;
                     }
                 }
             }

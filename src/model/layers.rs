@@ -70,6 +70,83 @@ impl Dense {
     }
 }
 
+/// Batch normalisation of a layer's pre-activation (Ioffe and Szegedy, 2015): while
+/// training, each column is normalised by the batch's mean and variance, then scaled by
+/// gamma and shifted by beta; at inference the running averages of those statistics
+/// stand in for the batch's, as in PyTorch's `BatchNorm1d`.
+pub struct BatchNorm {
+    pub width: usize,
+    pub gamma: P,
+    pub beta: P,
+    pub running_mean: P,
+    pub running_var: P,
+    /// The last training batch's (rows, mean, biased variance), until folded into the
+    /// running statistics by [`BatchNorm::update_statistics`].
+    pending: std::sync::Mutex<Option<(usize, Vec<f32>, Vec<f32>)>>,
+}
+
+impl BatchNorm {
+    /// Added to the variance before the square root.
+    pub const EPS: f64 = 1e-5;
+    /// Weight of the newest batch in the running statistics.
+    pub const MOMENTUM: f32 = 0.1;
+
+    pub fn new<D: Device<f32>>(params: &mut ParamSet<D>, name: &str, width: usize, rng: &mut Pcg64) -> Self {
+        BatchNorm {
+            width,
+            gamma: params.add(format!("{name}.gamma"), &[width], Init::Constant(1.0), rng),
+            beta: params.add(format!("{name}.beta"), &[width], Init::Zeros, rng),
+            running_mean: params.add_statistic(format!("{name}.running_mean"), &[width], Init::Zeros, rng),
+            running_var: params.add_statistic(format!("{name}.running_var"), &[width], Init::Constant(1.0), rng),
+            pending: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// y (B, M) normalised, scaled and shifted. While training, the batch's statistics
+    /// are kept for [`BatchNorm::update_statistics`].
+    pub fn forward<D: Device<f32>, T: Tp<D>>(
+        &self,
+        params: &ParamSet<D>,
+        y: Matrix<D, T>,
+        training: bool,
+    ) -> Matrix<D, T> {
+        let shape = *y.shape();
+        let gamma = params.vector::<T>(self.gamma);
+        let beta = params.vector::<T>(self.beta);
+        if training {
+            let values = y.retaped::<NoneTape>();
+            let mean = values.clone().mean::<(usize,), Axis<0>>().as_vec();
+            let variance = values.var::<(usize,), Axis<0>>().as_vec();
+            *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((shape.0, mean, variance));
+            let normalized = y.normalize::<Axis<0>>(Self::EPS);
+            normalized * gamma.broadcast_like::<_, Axis<0>>(&shape) + beta.broadcast_like::<_, Axis<0>>(&shape)
+        } else {
+            // y * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
+            let inv_std = (params.vector::<T>(self.running_var) + Self::EPS as f32).sqrt().recip();
+            let scale = gamma * inv_std;
+            let shift = beta - params.vector::<T>(self.running_mean) * scale.with_empty_tape();
+            y * scale.broadcast_like::<_, Axis<0>>(&shape) + shift.broadcast_like::<_, Axis<0>>(&shape)
+        }
+    }
+
+    /// Folds the last training batch's statistics into the running ones (the variance
+    /// made unbiased, as PyTorch does).
+    pub fn update_statistics<D: Device<f32>>(&self, params: &mut ParamSet<D>) {
+        let Some((rows, mean, variance)) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let unbias = if rows > 1 { rows as f32 / (rows - 1) as f32 } else { 1.0 };
+        let momentum = Self::MOMENTUM;
+        let blend = |old: Vec<f32>, new: &[f32], factor: f32| -> Vec<f32> {
+            old.iter().zip(new).map(|(o, n)| (1.0 - momentum) * o + momentum * factor * n).collect()
+        };
+        let running_mean = blend(params.get(self.running_mean).tensor.as_vec(), &mean, 1.0);
+        let running_var = blend(params.get(self.running_var).tensor.as_vec(), &variance, unbias);
+        params.set(self.running_mean, &running_mean);
+        params.set(self.running_var, &running_var);
+    }
+}
+
 /// `y + b` for every row of y. The bias is spread over the rows by a rank-1 GEMM
 /// (ones (B x 1) times b (1 x N)) and added to y as two same-shaped tensors: dfdx's
 /// broadcasting add walks a strided index per element, which cost ~20 % of a static

@@ -18,7 +18,7 @@ use crate::config::experiment::{
 use crate::data::{Column, EncodedDataset};
 use batch::DeviceBatch;
 use embedding::EmbeddingTable;
-use layers::{ApgLayer, ApgSettings, Condition, Dense, Matrix, MergedUv};
+use layers::{ApgLayer, ApgSettings, BatchNorm, Condition, Dense, Matrix, MergedUv};
 use params::{Init, P, ParamSet};
 
 /// How an input field enters the deep tower's input.
@@ -56,16 +56,21 @@ pub struct ConditionInput {
     pub aggregator: InputAggregator,
     /// The learned query of attention aggregation.
     pub query: Option<P>,
-    /// Width of one field's embedding (all equal unless concatenated).
-    pub field_width: usize,
+    /// Width of each field's embedding (all equal unless concatenated).
+    pub field_widths: Vec<usize>,
 }
 
 impl ConditionInput {
+    /// Width of the fields' embeddings side by side: z before aggregation.
+    pub fn concat_width(&self) -> usize {
+        self.field_widths.iter().sum()
+    }
+
     /// Width of z after aggregation.
     pub fn width(&self) -> usize {
         match self.aggregator {
-            InputAggregator::Concat => self.fields.len() * self.field_width,
-            InputAggregator::Mean | InputAggregator::Attention => self.field_width,
+            InputAggregator::Concat => self.concat_width(),
+            InputAggregator::Mean | InputAggregator::Attention => self.field_widths[0],
         }
     }
 }
@@ -93,6 +98,9 @@ pub struct Model<D: Device<f32>> {
     pub output_aggregator: OutputAggregator,
     pub detach_condition: bool,
     pub tower: Vec<Layer>,
+    /// Batch norms of each tower layer's pre-activation (one per condition output of an
+    /// APG layer run under several conditions); empty lists without batch norm.
+    pub norms: Vec<Vec<BatchNorm>>,
     pub cross: Vec<Cross>,
     pub output: Dense,
     pub dropout: f32,
@@ -204,11 +212,17 @@ impl<D: Device<f32>> Model<D> {
             let groups: Vec<Vec<ConditionField>> =
                 if output { fields.into_iter().map(|f| vec![f]).collect() } else { vec![fields] };
             for (g, fields) in groups.into_iter().enumerate() {
-                let field_width = tables[fields[0].table].dim;
+                let field_widths: Vec<usize> = fields.iter().map(|f| tables[f.table].dim).collect();
                 let aggregator = if fields.len() == 1 { InputAggregator::Concat } else { apg.condition.input_agg };
-                let query = (aggregator == InputAggregator::Attention)
-                    .then(|| params.add(format!("condition{g}.query"), &[field_width], Init::XavierNormal, &mut rng));
-                conditions.push(ConditionInput { fields, aggregator, query, field_width });
+                if aggregator != InputAggregator::Concat && field_widths.windows(2).any(|w| w[0] != w[1]) {
+                    return Err(format!(
+                        "{aggregator:?} aggregation needs condition embeddings of one width; they are {field_widths:?}"
+                    ));
+                }
+                let query = (aggregator == InputAggregator::Attention).then(|| {
+                    params.add(format!("condition{g}.query"), &[field_widths[0]], Init::XavierNormal, &mut rng)
+                });
+                conditions.push(ConditionInput { fields, aggregator, query, field_widths });
             }
         }
 
@@ -221,9 +235,20 @@ impl<D: Device<f32>> Model<D> {
             init: apg.init,
         };
         let mut tower = Vec::new();
+        let mut norms = Vec::new();
         let mut width = input_width;
         for (i, &hidden) in e.model.hidden.iter().enumerate() {
             let name = format!("tower{i}");
+            let paths = match apg.condition.mode {
+                _ if !experiment.is_apg_layer(i) => 1,
+                ConditionMode::SelfWise => 1,
+                _ => conditions.len(),
+            };
+            norms.push(if e.model.batch_norm {
+                (0..paths).map(|g| BatchNorm::new(&mut params, &format!("{name}.norm{g}"), hidden, &mut rng)).collect()
+            } else {
+                Vec::new()
+            });
             let layer = if experiment.is_apg_layer(i) {
                 let widths: Vec<usize> = match apg.condition.mode {
                     ConditionMode::SelfWise => vec![width],
@@ -278,6 +303,7 @@ impl<D: Device<f32>> Model<D> {
             output_aggregator: apg.condition.output_agg,
             detach_condition: apg.detach_condition,
             tower,
+            norms,
             cross,
             output,
             dropout: e.model.dropout as f32,
@@ -324,7 +350,7 @@ impl<D: Device<f32>> Model<D> {
         let mut h = x0.with_empty_tape();
         for (i, layer) in self.tower.iter().enumerate() {
             h = match layer {
-                Layer::Dense(dense) => dense.forward(params, h).relu(),
+                Layer::Dense(dense) => self.normalize(i, 0, dense.forward(params, h), training).relu(),
                 Layer::Apg { layer, output_weights } => {
                     apg_seen += 1;
                     let last_use = apg_seen == apg_layers;
@@ -336,7 +362,8 @@ impl<D: Device<f32>> Model<D> {
                             } else {
                                 h.with_empty_tape()
                             };
-                            layer.forward(params, h, Condition::PerRow(z), 0, merged, training).relu()
+                            let y = layer.forward(params, h, Condition::PerRow(z), 0, merged, training);
+                            self.normalize(i, 0, y, training).relu()
                         }
                         _ => {
                             let count = conditions.len();
@@ -356,18 +383,9 @@ impl<D: Device<f32>> Model<D> {
                                 } else {
                                     input.as_ref().expect("present").with_empty_tape()
                                 };
-                                outputs.push(
-                                    layer
-                                        .forward(
-                                            params,
-                                            x,
-                                            Condition::Grouped { z, index, segments },
-                                            g,
-                                            merged,
-                                            training,
-                                        )
-                                        .relu(),
-                                );
+                                let condition = Condition::Grouped { z, index, segments };
+                                let y = layer.forward(params, x, condition, g, merged, training);
+                                outputs.push(self.normalize(i, g, y, training).relu());
                             }
                             self.aggregate_outputs(outputs, *output_weights, b, layer.n_out)
                         }
@@ -381,9 +399,26 @@ impl<D: Device<f32>> Model<D> {
         self.head(x0, h, batch)
     }
 
+    /// Tower layer `layer`'s pre-activation on path `path`, batch-normalised when the
+    /// model has batch norm.
+    fn normalize<T: Tape<f32, D>>(&self, layer: usize, path: usize, y: Matrix<D, T>, training: bool) -> Matrix<D, T> {
+        match self.norms[layer].get(path) {
+            Some(norm) => norm.forward(&self.params, y, training),
+            None => y,
+        }
+    }
+
+    /// Folds the batch statistics of the last training forward pass into the running
+    /// statistics of every batch norm.
+    pub fn update_norm_statistics(&mut self) {
+        for norm in self.norms.iter().flatten() {
+            norm.update_statistics(&mut self.params);
+        }
+    }
+
     /// z of one generator from its condition fields' embeddings (G, c * d).
     fn aggregate<T: Tape<f32, D>>(&self, input: &ConditionInput, z: Matrix<D, T>) -> Matrix<D, T> {
-        let (groups, c, d) = (z.shape().0, input.fields.len(), input.field_width);
+        let (groups, c, d) = (z.shape().0, input.fields.len(), input.field_widths[0]);
         match input.aggregator {
             InputAggregator::Concat => z,
             InputAggregator::Mean => {

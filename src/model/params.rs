@@ -36,6 +36,9 @@ pub struct Param<D: Device<f32>> {
     pub name: String,
     pub shape: Vec<usize>,
     pub tensor: Tensor<(usize,), f32, D>,
+    /// False for statistics kept with the model but not learned (batch norm's running
+    /// mean and variance): Adam leaves them alone, checkpoints and snapshots keep them.
+    pub trainable: bool,
 }
 
 impl<D: Device<f32>> Param<D> {
@@ -91,8 +94,20 @@ impl<D: Device<f32>> ParamSet<D> {
         };
         assert_eq!(values.len(), n, "initial values of {} fit its shape", shape.len());
         let tensor = self.device.tensor_from_vec(values, (n,));
-        self.params.push(Param { name: name.into(), shape: shape.to_vec(), tensor });
+        self.params.push(Param { name: name.into(), shape: shape.to_vec(), tensor, trainable: true });
         P(self.params.len() - 1)
+    }
+
+    /// Adds a statistic of `shape` that is kept with the model but not learned.
+    pub fn add_statistic(&mut self, name: impl Into<String>, shape: &[usize], init: Init, rng: &mut Pcg64) -> P {
+        let p = self.add(name, shape, init, rng);
+        self.params[p.0].trainable = false;
+        p
+    }
+
+    /// Overwrites a parameter's values (`values` has its length).
+    pub fn set(&mut self, p: P, values: &[f32]) {
+        self.params[p.0].tensor.copy_from(values);
     }
 
     pub fn get(&self, p: P) -> &Param<D> {
@@ -115,9 +130,13 @@ impl<D: Device<f32>> ParamSet<D> {
         self.params[p.0].tensor.retaped::<T>()
     }
 
-    /// Total number of scalars.
+    /// Total number of learned scalars.
     pub fn count(&self) -> usize {
-        self.params.iter().map(Param::len).sum()
+        self.params.iter().filter(|p| p.trainable).map(Param::len).sum()
+    }
+
+    fn trainable(&self) -> impl Iterator<Item = &Param<D>> {
+        self.params.iter().filter(|p| p.trainable)
     }
 
     /// One Adam step over every parameter from `grads` (dfdx's kernel, so it runs where
@@ -130,7 +149,7 @@ impl<D: Device<f32>> ParamSet<D> {
             eps: config.eps,
             weight_decay: (config.weight_decay > 0.0).then_some(WeightDecay::L2(config.weight_decay)),
         };
-        for param in &mut self.params {
+        for param in self.params.iter_mut().filter(|p| p.trainable) {
             let grad = grads.get_or_alloc_mut(&param.tensor)?;
             let m1 = self.moment1.get_or_alloc_mut(&param.tensor)?;
             let m2 = self.moment2.get_or_alloc_mut(&param.tensor)?;
@@ -142,7 +161,7 @@ impl<D: Device<f32>> ParamSet<D> {
     /// Sum of squares of every parameter's gradient in `grads`.
     pub fn gradient_norm_sq(&self, grads: &mut Gradients<f32, D>) -> Result<f64, D::Err> {
         let mut total = 0.0;
-        for param in &self.params {
+        for param in self.trainable() {
             grads.try_alloc_for(&param.tensor)?;
             total += grads.get(&param.tensor).square().sum().as_vec()[0] as f64;
         }
@@ -154,7 +173,7 @@ impl<D: Device<f32>> ParamSet<D> {
     /// a backward pass of sum(param * factor * grad), whose gradient is factor * grad.
     pub fn scale_gradients(&self, grads: &mut Gradients<f32, D>, factor: f32) -> Result<(), D::Err> {
         let mut scaled = Gradients::leaky();
-        for param in &self.params {
+        for param in self.trainable() {
             grads.try_alloc_for(&param.tensor)?;
             let target = grads.get(&param.tensor) * factor;
             scaled = (param.tensor.clone().traced(scaled) * target).sum().backward();

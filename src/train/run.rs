@@ -299,6 +299,7 @@ pub fn train_step<D: Device<f32>>(
     let loss = dfdx::losses::binary_cross_entropy_with_logits_loss(logits, device_batch.labels.clone());
     let loss_value = loss.as_vec()[0] as f64;
     let mut grads = loss.backward();
+    model.update_norm_statistics();
     model.accumulate_embedding_gradients(dataset, &batch, &device_batch, &mut grads).map_err(error)?;
     if settings.clip_norm > 0.0 {
         let norm = (model.params.gradient_norm_sq(&mut grads).map_err(error)? + model.embedding_gradient_norm_sq()).sqrt();
