@@ -312,7 +312,7 @@ fn detached_conditions_send_no_gradient_into_their_embeddings() {
 }
 
 /// The ids of `table`'s rows that `rows` read.
-fn touched_ids(model: &Model<Cpu>, dataset: &EncodedDataset, table: &str, rows: &[u32]) -> Vec<u32> {
+fn touched_ids(dataset: &EncodedDataset, table: &str, rows: &[u32]) -> Vec<u32> {
     let field = table.split('.').next().unwrap();
     let column = &dataset.field(field).unwrap().column;
     let mut ids: Vec<u32> = rows
@@ -327,7 +327,6 @@ fn touched_ids(model: &Model<Cpu>, dataset: &EncodedDataset, table: &str, rows: 
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    assert!(model.tables.iter().any(|t| t.name == table));
     ids
 }
 
@@ -357,7 +356,7 @@ fn lazy_adam_moves_exactly_the_rows_a_batch_touched() {
     train_step(&mut model, &dataset, &rows, &step_settings(EmbeddingOptimizer::LazyAdam)).unwrap();
     let mut untouched = 0;
     for (table, before) in model.tables.iter().zip(&before) {
-        let touched = touched_ids(&model, &dataset, &table.name, &rows);
+        let touched = touched_ids(&dataset, &table.name, &rows);
         for id in 0..table.rows as u32 {
             let old = &before[id as usize * table.dim..(id as usize + 1) * table.dim];
             if touched.contains(&id) {
