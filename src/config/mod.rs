@@ -2,9 +2,8 @@
 //! TOML parsing with errors that name file, line, column and key path, and the watcher
 //! that hot-reloads them.
 
-mod error;
 pub mod experiment;
 pub mod watch;
 pub mod workspace;
 
-pub use error::{ConfigError, parse_toml};
+pub use crate::toml_error::{ConfigError, parse_toml};

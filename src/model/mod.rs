@@ -21,6 +21,15 @@ use embedding::EmbeddingTable;
 use layers::{ApgLayer, ApgSettings, Condition, Dense, Matrix, MergedUv};
 use params::{Init, P, ParamSet};
 
+/// How many parameters a model has: reported in run summaries and the TUI.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ParamCounts {
+    /// Dense (tower, APG, generator, cross, output) parameters.
+    pub dense: usize,
+    /// Embedding table entries (rows x width, all tables).
+    pub embedding: usize,
+}
+
 /// How an input field enters the deep tower's input.
 #[derive(Debug, Clone)]
 pub enum InputKind {
@@ -477,10 +486,7 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// Dense parameters and embedding entries.
-    pub fn param_counts(&self) -> crate::train::ParamCounts {
-        crate::train::ParamCounts {
-            dense: self.params.count(),
-            embedding: self.tables.iter().map(EmbeddingTable::entries).sum(),
-        }
+    pub fn param_counts(&self) -> ParamCounts {
+        ParamCounts { dense: self.params.count(), embedding: self.tables.iter().map(EmbeddingTable::entries).sum() }
     }
 }

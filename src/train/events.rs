@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::ParamCounts;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -57,14 +59,6 @@ pub enum MetricsRecord {
         elapsed_s: f64,
         metrics: EvalMetrics,
     },
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ParamCounts {
-    /// Dense (tower, APG, generator, cross, output) parameters.
-    pub dense: usize,
-    /// Embedding table entries (rows x width, all tables).
-    pub embedding: usize,
 }
 
 /// RelaImpr of this run's test AUC against a named baseline run (APG-SPEC 7).
