@@ -1,6 +1,6 @@
 //! APG models on dfdx with runtime shapes: embeddings off the tape, a deep tower whose
 //! hidden layers can be APG layers conditioned group-, mix- or self-wise, and the base
-//! models DNN, WDL, DeepFM, DCN and DCNv2 (APG-SPEC sections 3-6).
+//! models DNN, WDL, DeepFM, DCN and DCNv2 (docs/model.md).
 
 pub mod batch;
 pub mod checkpoint;
@@ -412,7 +412,7 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// Output aggregation of a layer run once per condition: mean, or a learned softmax
-    /// weighting (APG-SPEC 5.2; the paper fixes no aggregator).
+    /// weighting (docs/model.md, "Conditions"; the paper fixes no aggregator).
     fn aggregate_outputs<T: Tape<f32, D>>(
         &self,
         outputs: Vec<Matrix<D, T>>,

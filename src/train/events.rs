@@ -61,7 +61,8 @@ pub enum MetricsRecord {
     },
 }
 
-/// RelaImpr of this run's test AUC against a named baseline run (APG-SPEC 7).
+/// RelaImpr of this run's test AUC against a named baseline run (docs/model.md, "Loss
+/// and metrics").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineComparison {
     pub run: String,
