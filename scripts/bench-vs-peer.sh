@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # apg-bench and the PyTorch reference implementation (PEER_SRC; "the peer" below) side by
 # side, on this machine, in one call: the same model shapes and data distribution, the
-# same thread count, measured in alternation (apg-bench, peer, apg-bench, peer, ...) because this VM's speed drifts.
+# same thread count, measured in alternation (apg-bench, peer, apg-bench, peer, ...)
+# because this VM's speed drifts.
 # Prints a Markdown table of samples/s with the ratio apg-bench / peer.
 #
 #   scripts/bench-vs-peer.sh            # threads 1 and 2, 2 rounds
