@@ -1,6 +1,7 @@
 //! apg-bench: a terminal research workbench for APG (Adaptive Parameter Generation)
 //! CTR models. The engines (data, model, training, runs) know nothing of the terminal;
-//! the headless commands in `cli` and the TUI are thin front ends over them.
+//! the headless commands in `cli` and the TUI are thin front ends over them. The module
+//! stack, threads and run folders: docs/architecture.md; the models: docs/model.md.
 
 pub mod bench;
 pub mod cli;
