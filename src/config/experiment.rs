@@ -98,7 +98,7 @@ impl Default for ModelSpec {
     }
 }
 
-/// Default of `model.embedding_std` (docs/accuracy.md has the measurements behind it).
+/// Default of `model.embedding_std` (docs/model.md, "Initialisation").
 pub const DEFAULT_EMBEDDING_STD: f64 = 0.1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
