@@ -46,8 +46,8 @@ fn unknown_key() {
     check(
         "unknown-key.toml",
         "{d}/unknown-key.toml:4:1: train: unknown field `learning_rate`, expected one of `batch_size`, `epochs`, \
-         `lr`, `betas`, `eps`, `weight_decay`, `embedding_l2`, `eval_every`, `monitor`, `patience`, `max_steps`, \
-         `shuffle`, `threads`",
+         `lr`, `betas`, `eps`, `weight_decay`, `embedding_l2`, `embedding_optimizer`, `clip_norm`, \
+         `lr_plateau_factor`, `eval_every`, `monitor`, `patience`, `max_steps`, `shuffle`, `threads`",
     );
 }
 
