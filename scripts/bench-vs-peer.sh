@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# apg-bench and the PyTorch peer (../shared/peer) side by side, on this machine, in one
-# call: the same model shapes and data distribution, the same thread count, measured in
-# alternation (apg-bench, peer, apg-bench, peer, ...) because this VM's speed drifts.
+# apg-bench and the PyTorch reference implementation (PEER_SRC; "the peer" below) side by
+# side, on this machine, in one call: the same model shapes and data distribution, the
+# same thread count, measured in alternation (apg-bench, peer, apg-bench, peer, ...)
+# because this VM's speed drifts.
 # Prints a Markdown table of samples/s with the ratio apg-bench / peer.
 #
 #   scripts/bench-vs-peer.sh            # threads 1 and 2, 2 rounds
@@ -11,6 +12,8 @@
 # a virtual environment under target/peer, never in CI. Results: target/bench-vs-peer/.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# The PyTorch reference implementation (PEER_SRC): a folder holding its bench.py and
+# gen_data.py; by default beside this checkout.
 PEER_SRC=${PEER_SRC:-$ROOT/../shared/peer}
 PEER_DIR=${PEER_DIR:-$ROOT/target/peer}
 OUT=${OUT:-$ROOT/target/bench-vs-peer}

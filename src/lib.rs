@@ -1,13 +1,16 @@
 //! apg-bench: a terminal research workbench for APG (Adaptive Parameter Generation)
 //! CTR models. The engines (data, model, training, runs) know nothing of the terminal;
-//! the headless commands in `cli` and the TUI are thin front ends over them.
+//! the headless commands in `cli` and the TUI are thin front ends over them. The module
+//! stack, threads and run folders: docs/architecture.md; the models: docs/model.md.
 
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;
 pub mod format;
+pub mod metrics;
 pub mod model;
 pub mod runs;
+pub mod toml_error;
 pub mod train;
 pub mod tui;

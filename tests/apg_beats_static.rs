@@ -1,6 +1,7 @@
-//! APG-SPEC section 8, last invariant: on data whose click rule differs by domain, an
-//! APG model conditioned on the domain reaches a clearly higher test AUC than the static
-//! model of the same widths. Narrow towers make the difference visible in seconds.
+//! The last model invariant (docs/model.md, "What the tests check"): on data whose
+//! click rule differs by domain, an APG model conditioned on the domain reaches a
+//! clearly higher test AUC than the static model of the same widths. Narrow towers make
+//! the difference visible in seconds.
 
 use std::path::Path;
 

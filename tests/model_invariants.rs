@@ -1,7 +1,7 @@
-//! The invariants of APG-SPEC section 8 on fresh random inputs: v2 == v3, v5 training
-//! == v5 merged, v4 with S = I equals a static layer, parameter counts, gradients against
-//! central finite differences for every variant and condition mode, and every
-//! parameter receiving a gradient.
+//! The model invariants (docs/model.md, "What the tests check") on fresh random inputs:
+//! v2 == v3, v5 training == v5 merged, v4 with S = I equals a static layer, parameter
+//! counts, gradients against central finite differences for every variant and condition
+//! mode, and every parameter receiving a gradient.
 
 use std::path::Path;
 

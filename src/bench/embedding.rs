@@ -9,8 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::bench::{Figure, Options, Sink, median, time_reps};
-use crate::model::embedding::EmbeddingTable;
 use crate::config::experiment::EmbeddingOptimizer;
+use crate::model::embedding::EmbeddingTable;
 use crate::model::params::AdamSettings;
 
 const FIELDS: usize = 10;

@@ -1,4 +1,4 @@
-//! `apg-bench bench`: the performance figures of ISSUE 6, measured in this process after
+//! `apg-bench bench`: the performance figures of BENCHMARKS.md, measured in this process after
 //! warm-up, each the median of several repetitions. Sections:
 //! - `gemm`: this machine's f32 GEMM peak through dfdx's matmul (the yardstick);
 //! - `model`: training and inference samples/s of the static MLP and APG v3/v4/v5 with

@@ -1,10 +1,11 @@
 //! Training and inference throughput of the real model code (`Model`, `train_step`,
-//! `predict_batch`) on batches of an in-memory dataset shaped like the PyTorch peer's
-//! (../shared/peer/gen_data.py): field f0 is the domain (8 values), f1..f9 have 10,000
+//! `predict_batch`) on batches of an in-memory dataset shaped like the one the PyTorch
+//! reference implementation generates (its `gen_data.py`; scripts/bench-vs-peer.sh finds it
+//! through PEER_SRC): field f0 is the domain (8 values), f1..f9 have 10,000
 //! ids each, and the click depends on per-domain tables. A derived field `f1b` (4
 //! buckets of f1) gives the mix-wise condition {f0, f1b} its 32 combinations.
 //!
-//! Shapes (ISSUE 6):
+//! Shapes (the targets they are measured against are in BENCHMARKS.md, "Targets"):
 //! - probe: 10 fields x 16 = 160 -> 256-128-64 -> 1; APG K = 32/16/8, P = 2K;
 //! - paper: 9 x 40 + 33 = 393 -> 1024-512-256 -> 1; APG K = 16, P = 32;
 //! - peer: the probe's tower with the peer's APG settings (K = 32 in every layer; P = 256

@@ -207,7 +207,7 @@ fn run_once(file: &Path, seed: Option<u64>, device_flag: Option<String>) -> anyh
         if let (Event::Finished { summary }, Some((run, baseline_auc))) = (&mut event, &baseline)
             && let Some(auc) = summary.test.as_ref().and_then(|t| t.auc)
         {
-            let rela_impr = crate::train::metrics::rela_impr(auc, *baseline_auc);
+            let rela_impr = crate::metrics::rela_impr(auc, *baseline_auc);
             summary.baseline = Some(BaselineComparison { run: run.clone(), baseline_auc: *baseline_auc, rela_impr });
         }
         if let Err(error) = writer.record(&event) {

@@ -1,10 +1,9 @@
-//! Configuration files written by users (dataset descriptors, workspaces, experiments):
-//! TOML parsing with errors that name file, line, column and key path, and the watcher
-//! that hot-reloads them.
+//! Configuration files written by users (workspaces, experiments), validated against
+//! their dataset, and the watcher that hot-reloads them (and the dataset descriptors).
+//! TOML parsing and its file:line:col errors live in [`crate::toml_error`], below `data`.
 
-mod error;
 pub mod experiment;
 pub mod watch;
 pub mod workspace;
 
-pub use error::{ConfigError, parse_toml};
+pub use crate::toml_error::{ConfigError, parse_toml};

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, parse_toml};
 use crate::data::synthetic::SyntheticSpec;
+use crate::toml_error::{ConfigError, parse_toml};
 
 /// Built-in descriptors, embedded in the binary so they work from any folder.
 pub const BUILT_IN: &[(&str, &str)] = &[

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::ConfigError;
+use crate::toml_error::ConfigError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {

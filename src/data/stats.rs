@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::data::encode::{Column, EncodedDataset, EncodedField, EncodedKind};
-use crate::train::metrics;
+use crate::metrics;
 
 /// Categorical fields with at most this many values are condition candidates.
 pub const MAX_CONDITION_VALUES: usize = 200;

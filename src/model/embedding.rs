@@ -224,8 +224,7 @@ fn adam_rows(weights: &mut [f32], moments: &mut [f32], slots: &[u32], gradients:
     let zeros: &[f32] = zeros_long.as_deref().unwrap_or(&ZEROS[..dim]);
     for ((w, mv), &slot) in weights.chunks_exact_mut(dim).zip(moments.chunks_exact_mut(2 * dim)).zip(slots) {
         let (m, v) = mv.split_at_mut(dim);
-        let gradient =
-            if slot == NO_SLOT { zeros } else { &gradients[slot as usize * dim..(slot as usize + 1) * dim] };
+        let gradient = if slot == NO_SLOT { zeros } else { &gradients[slot as usize * dim..(slot as usize + 1) * dim] };
         adam_row(w, m, v, gradient, c);
     }
 }

@@ -1,5 +1,5 @@
 //! The building blocks over runtime-shape dfdx tensors: the dense layer, the generator
-//! and the APG layer in every variant of APG-SPEC section 3. Row-vector convention:
+//! and the APG layer in every variant (docs/model.md, "Variants"). Row-vector convention:
 //! a batch X is B x N_in, a layer maps N_in -> N_out.
 
 use dfdx::prelude::*;
@@ -274,7 +274,7 @@ fn stack_rows<D: Device<f32>, T: Tp<D>>(mut blocks: Vec<Matrix<D, T>>) -> Matrix
     blocks.pop().expect("a batch has at least one condition")
 }
 
-/// An APG layer: h = ((x U) S_i) V + b with S_i = G(z_i) (APG-SPEC sections 2-4), or one
+/// An APG layer: h = ((x U) S_i) V + b with S_i = G(z_i) (docs/model.md), or one
 /// of the ablation variants. With several conditions (output aggregation) the layer runs
 /// once per condition; the caller aggregates.
 pub struct ApgLayer {
@@ -390,7 +390,7 @@ impl ApgLayer {
     }
 
     /// The shared U (N_in x K) and V (K x N_out): stored (v4) or multiplied out (v5,
-    /// APG-SPEC section 3: U = U_l U_r, V = V_l V_r), once per forward pass.
+    /// U = U_l U_r, V = V_l V_r), once per forward pass.
     pub fn shared_uv<D: Device<f32>, T: Tp<D>>(&self, params: &ParamSet<D>) -> (Matrix<D, T>, Matrix<D, T>) {
         match self.shared[..] {
             [u, v] => (params.matrix::<T>(u), params.matrix::<T>(v)),

@@ -1,6 +1,6 @@
 //! APG models on dfdx with runtime shapes: embeddings off the tape, a deep tower whose
 //! hidden layers can be APG layers conditioned group-, mix- or self-wise, and the base
-//! models DNN, WDL, DeepFM, DCN and DCNv2 (APG-SPEC sections 3-6).
+//! models DNN, WDL, DeepFM, DCN and DCNv2 (docs/model.md).
 
 pub mod batch;
 pub mod checkpoint;
@@ -20,6 +20,15 @@ use batch::DeviceBatch;
 use embedding::EmbeddingTable;
 use layers::{ApgLayer, ApgSettings, BatchNorm, Condition, Dense, Matrix, MergedUv};
 use params::{Init, P, ParamSet};
+
+/// How many parameters a model has: reported in run summaries and the TUI.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ParamCounts {
+    /// Dense (tower, APG, generator, cross, output) parameters.
+    pub dense: usize,
+    /// Embedding table entries (rows x width, all tables).
+    pub embedding: usize,
+}
 
 /// How an input field enters the deep tower's input.
 #[derive(Debug, Clone)]
@@ -438,7 +447,7 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// Output aggregation of a layer run once per condition: mean, or a learned softmax
-    /// weighting (APG-SPEC 5.2; the paper fixes no aggregator).
+    /// weighting (docs/model.md, "Conditions"; the paper fixes no aggregator).
     fn aggregate_outputs<T: Tape<f32, D>>(
         &self,
         outputs: Vec<Matrix<D, T>>,
@@ -512,10 +521,7 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// Dense parameters and embedding entries.
-    pub fn param_counts(&self) -> crate::train::ParamCounts {
-        crate::train::ParamCounts {
-            dense: self.params.count(),
-            embedding: self.tables.iter().map(EmbeddingTable::entries).sum(),
-        }
+    pub fn param_counts(&self) -> ParamCounts {
+        ParamCounts { dense: self.params.count(), embedding: self.tables.iter().map(EmbeddingTable::entries).sum() }
     }
 }

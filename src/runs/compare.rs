@@ -5,12 +5,12 @@
 use serde::Serialize;
 
 use crate::format::Format;
+use crate::metrics::rela_impr;
 use crate::runs::RunError;
 use crate::runs::columns::RunRow;
 use crate::runs::diff::{FlatConfig, differing_keys, label, read_flat_config, shown};
 use crate::runs::groups::{Group, NOISE_RULE, Noise, Stat, group_label, split_members};
 use crate::runs::history::{History, Run};
-use crate::train::metrics::rela_impr;
 
 /// What the curves are aligned by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::ParamCounts;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -59,15 +61,8 @@ pub enum MetricsRecord {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ParamCounts {
-    /// Dense (tower, APG, generator, cross, output) parameters.
-    pub dense: usize,
-    /// Embedding table entries (rows x width, all tables).
-    pub embedding: usize,
-}
-
-/// RelaImpr of this run's test AUC against a named baseline run (APG-SPEC 7).
+/// RelaImpr of this run's test AUC against a named baseline run (docs/model.md, "Loss
+/// and metrics").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineComparison {
     pub run: String,

@@ -1,9 +1,10 @@
-//! Training: the trainer loop on its own thread, the optimiser, metrics and events.
+//! Training: the trainer loop on its own thread, the optimiser, evaluation (with the
+//! metrics of [`crate::metrics`]) and the events a run reports (docs/architecture.md).
 
 pub mod device;
 pub mod events;
-pub mod metrics;
 pub mod run;
 pub mod trainer;
 
-pub use events::{BaselineComparison, EvalMetrics, Event, GroupMetrics, MetricsRecord, ParamCounts, Phase, RunSummary};
+pub use crate::model::ParamCounts;
+pub use events::{BaselineComparison, EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};

@@ -13,9 +13,9 @@ use rand_pcg::Pcg64;
 
 use crate::config::experiment::{EmbeddingOptimizer, Monitor, TrainSpec};
 use crate::data::{self, Column, EncodedDataset};
+use crate::metrics;
 use crate::model::Model;
 use crate::model::params::AdamSettings;
-use crate::train::metrics;
 use crate::train::trainer::{Control, TrainJob};
 use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};
 
@@ -200,7 +200,10 @@ fn train_on<D: Device<f32>>(
                     if spec.lr_plateau_factor < 1.0 {
                         let lr = (settings.adam.lr * spec.lr_plateau_factor).max(MIN_LR.min(settings.adam.lr));
                         if lr < settings.adam.lr {
-                            log(format!("no better validation {:?}: learning rate {:.3e} -> {lr:.3e}", spec.monitor, settings.adam.lr));
+                            log(format!(
+                                "no better validation {:?}: learning rate {:.3e} -> {lr:.3e}",
+                                spec.monitor, settings.adam.lr
+                            ));
                             settings.adam.lr = lr;
                         }
                     }
@@ -302,7 +305,8 @@ pub fn train_step<D: Device<f32>>(
     model.update_norm_statistics();
     model.accumulate_embedding_gradients(dataset, &batch, &device_batch, &mut grads).map_err(error)?;
     if settings.clip_norm > 0.0 {
-        let norm = (model.params.gradient_norm_sq(&mut grads).map_err(error)? + model.embedding_gradient_norm_sq()).sqrt();
+        let norm =
+            (model.params.gradient_norm_sq(&mut grads).map_err(error)? + model.embedding_gradient_norm_sq()).sqrt();
         if norm > settings.clip_norm {
             let factor = (settings.clip_norm / norm) as f32;
             model.params.scale_gradients(&mut grads, factor).map_err(error)?;

@@ -1,5 +1,7 @@
-//! Errors for user-written TOML files. Every message names the file, the line and
-//! column, and the key path, e.g. `datasets/x.toml:7:8: fields[1].kind: unknown variant`.
+//! Parsing of user-written TOML files (dataset descriptors, experiments, workspaces, run
+//! manifests) and their errors. Every message names the file, the line and column, and
+//! the key path, e.g. `datasets/x.toml:7:8: fields[1].kind: unknown variant`. A bottom
+//! module: `data` and `config` both use it (re-exported as `config::{ConfigError, parse_toml}`).
 
 use std::fmt;
 use std::ops::Range;

@@ -1,5 +1,6 @@
-//! Evaluation metrics of APG-SPEC section 7: AUC (Mann-Whitney, ties counted 1/2),
-//! logloss with clipped probabilities, GAUC over a group field, RelaImpr.
+//! Evaluation metrics (docs/model.md, "Loss and metrics"): AUC (Mann-Whitney, ties
+//! counted 1/2), logloss with clipped probabilities, GAUC over a group field, RelaImpr.
+//! A bottom module: training, the data statistics and run comparison all use it.
 
 /// Area under the ROC curve; None when the labels hold only one class.
 /// Equals P(score of a random positive > score of a random negative) + 1/2 P(tie).
