@@ -1,6 +1,7 @@
 //! The data engine on every format: exact counts on the real datasets (found through
 //! APG_BENCH_DATA, skipped with a message when it is unset), CSV round trips, vocabulary
-//! and OOV rules, split determinism, derived fields on a hand-made table, and the cache.
+//! and OOV rules, split determinism, derived fields on a hand-made table (the shuffled
+//! placebo included), and the cache.
 
 use std::path::{Path, PathBuf};
 
@@ -182,9 +183,14 @@ fn latin1_and_tab_separated_files_decode() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("data.csv"), b"user\ttitle\ttags\ty\nu1\tMis\xe9rables\tx\t1\nu2\tplain\tx\t0\n")
         .unwrap();
-    let text = CSV_DESCRIPTOR.replace("separator = \";\"", "separator = \"\\t\"\nencoding = \"latin-1\"");
+    let text = CSV_DESCRIPTOR.replace("separator = \";\"", "separator = \"\\t\"\nencoding = \"latin-1\"")
+        + "[[derived]]\nname = \"title_placebo\"\nkind = \"shuffled\"\ncolumn = \"title\"\nseed = 3\n";
     let (dataset, _) = load_text(tmp.path(), &text);
     assert_eq!(value(&dataset, "title", 0), "Misérables");
+    // A shuffled field decodes its values as the file's fields do.
+    let mut placebo = vec![value(&dataset, "title_placebo", 0), value(&dataset, "title_placebo", 1)];
+    placebo.sort();
+    assert_eq!(placebo, ["Misérables", "plain"]);
 }
 
 /// A hand-made table: 10 rows, user a has 5 rows, b 3, c 1, d 1 (in training).
@@ -334,4 +340,68 @@ fn the_synthetic_default_is_deterministic_and_has_headroom() {
     assert!(domain.rows_max > 3 * domain.rows_min, "{} vs {}", domain.rows_max, domain.rows_min);
     // Cold and active users both exist.
     assert_eq!(stats.conditions.iter().find(|c| c.field == "user_activity").unwrap().values, 2);
+}
+
+/// `kind = "shuffled"`: the source column's values permuted over all rows by `seed`, a
+/// placebo with the same values and frequencies. Checked against a categorical field of
+/// the same column (every row in training, so its vocabulary holds every value and
+/// empty cells read `<missing>`): the same multiset of values row by row, index 0 (the
+/// OOV id) never used, the same permutation for the same seed (in one load, in another
+/// folder, from the cache) and another for another seed (the cache is not reused
+/// across seeds).
+#[test]
+fn shuffled_fields_permute_the_column_over_the_rows() {
+    // 40 users of 3 rows each; cities of unequal frequencies, one cell in 7 empty.
+    let mut csv = String::from("user,city,y\n");
+    for i in 0..120 {
+        let city = if i % 7 == 3 { String::new() } else { format!("c{}", (i * i) % 11) };
+        csv += &format!("u{},{city},{}\n", i % 40, i % 2);
+    }
+    let descriptor = |seed: u64| {
+        format!(
+            "name = \"placebo\"\n[source]\nformat = \"csv\"\ndir = [\".\"]\npath = \"data.csv\"\n[label]\ncolumn = \"y\"\n\
+             [[fields]]\nname = \"user\"\nkind = \"categorical\"\n\
+             [[fields]]\nname = \"city\"\nkind = \"categorical\"\n\
+             [[derived]]\nname = \"user_placebo\"\nkind = \"shuffled\"\ncolumn = \"user\"\nseed = {seed}\n\
+             [[derived]]\nname = \"user_placebo_again\"\nkind = \"shuffled\"\ncolumn = \"user\"\nseed = {seed}\n\
+             [[derived]]\nname = \"city_placebo\"\nkind = \"shuffled\"\ncolumn = \"city\"\nseed = {seed}\n\
+             [split]\nratios = [1.0, 0.0, 0.0]\n"
+        )
+    };
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&first, &second] {
+        std::fs::write(dir.path().join("data.csv"), &csv).unwrap();
+    }
+    let (dataset, report) = load_text(first.path(), &descriptor(1));
+    assert!(!report.from_cache);
+    let values = |dataset: &EncodedDataset, field: &str| (0..120).map(|r| value(dataset, field, r)).collect::<Vec<_>>();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    for (source, placebo) in [("user", "user_placebo"), ("city", "city_placebo")] {
+        let field = dataset.field(placebo).unwrap();
+        assert!(field.info.derived);
+        assert_eq!(field.info.vocab[0], "<oov>", "{placebo}: index 0 is the OOV id");
+        assert!(ids(&dataset, placebo).iter().all(|&id| id != 0), "{placebo}: a row holds the OOV id");
+        let (original, shuffled) = (values(&dataset, source), values(&dataset, placebo));
+        assert_eq!(sorted(shuffled.clone()), sorted(original.clone()), "{placebo}: the same values, as often");
+        let mut distinct = sorted(original.clone());
+        distinct.dedup();
+        assert_eq!(field.info.vocab.len(), distinct.len() + 1, "{placebo}: one id per value, plus OOV");
+        let unmoved = original.iter().zip(&shuffled).filter(|(a, b)| a == b).count();
+        assert!(unmoved < 30, "{placebo}: {unmoved} of 120 rows kept their value: not shuffled");
+    }
+    assert!(values(&dataset, "city").contains(&"<missing>".to_string()));
+    let user_placebo = values(&dataset, "user_placebo");
+    assert_eq!(values(&dataset, "user_placebo_again"), user_placebo, "the same seed, the same permutation");
+    let (elsewhere, _) = load_text(second.path(), &descriptor(1));
+    assert_eq!(values(&elsewhere, "user_placebo"), user_placebo, "the same seed in another load");
+    let (other_seed, report) = load_text(first.path(), &descriptor(2));
+    assert!(!report.from_cache, "another seed is another dataset, not the cached one");
+    let same = user_placebo.iter().zip(values(&other_seed, "user_placebo")).filter(|(a, b)| **a == *b).count();
+    assert!(same < 30, "seeds 1 and 2 agree on {same} of 120 rows");
+    let (cached, report) = load_text(second.path(), &descriptor(1));
+    assert!(report.from_cache);
+    assert_eq!(values(&cached, "user_placebo"), user_placebo, "the cache keeps the permutation");
 }

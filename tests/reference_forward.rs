@@ -1,9 +1,13 @@
 //! The model against an independent plain-loop f64 reference (tests/reference): the
-//! forward pass of every variant, condition mode and base model on random weights,
-//! the gradients written back into embedding rows, and the optimiser paths (lazy and
-//! dense Adam on embeddings, weight decay, embedding L2) against hand-written Adam.
+//! forward pass of every variant, condition mode and base model on random weights (with
+//! and without batch norm, in evaluation and training), the gradients written back into
+//! embedding rows, batch norm's running statistics, and the optimiser paths (lazy and
+//! dense Adam on embeddings, weight decay, embedding L2, gradient clipping) against
+//! hand-written Adam.
 
 mod reference;
+
+use std::collections::HashMap;
 
 use apg_bench::config::experiment::EmbeddingOptimizer;
 use apg_bench::data::{Column, EncodedDataset};
@@ -14,7 +18,7 @@ use apg_bench::train::run::{StepSettings, train_step};
 use dfdx::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use reference::{Reference, central_difference, close, load, random_model, uniform};
+use reference::{NORM_MOMENTUM, Norm, Reference, central_difference, close, load, random_model, uniform};
 
 /// The deep tower every configuration starts from: fields of widths 4, 5, 4, 4, 6 and
 /// a number (input width 24), K = 5 then 3 (never square with N_in or N_out), P = 7, 6.
@@ -69,6 +73,17 @@ fn configurations() -> Vec<(String, String)> {
         ("v1 self, static bias", apg("v1", "generate_bias = false", "mode = \"self\"")),
         ("v5 self", apg("v5", "", "mode = \"self\"")),
     ];
+    // Mix-wise concat over condition embeddings of different widths: both fields shared
+    // with the inputs (domain 4, device 6), and three fields, the widest first and
+    // condition-only (device 6, domain 4, user 3), so that no stride of the first
+    // field's width can slice z right by chance.
+    more.push(("v4 mix concat, widths 4 and 6", apg("v4", "", MIX).replace("tags = 6\n", "tags = 6\ndevice = 6\n")));
+    more.push((
+        "v5 mix concat, widths 6, 4 and 3, condition-only device",
+        apg("v5", "", "mode = \"mix\"\nfields = [\"device\", \"domain\", \"user\"]\nembedding_dim = 6")
+            .replace("tags = 6\n", "tags = 6\nuser = 3\n")
+            .replace("[model]\n", "[model]\ninputs = [\"user\", \"item\", \"domain\", \"tags\", \"price\"]\n"),
+    ));
     let equal_widths = |config: String| config.replace("[model.embedding_dims]\nitem = 5\ntags = 6\n", "");
     let base = |config: String, base: &str| config.replace("[model]\n", &format!("[model]\nbase = \"{base}\"\n"));
     more.push(("deepfm static", base(equal_widths(TOWER.to_string()), "deepfm")));
@@ -83,7 +98,26 @@ fn configurations() -> Vec<(String, String)> {
         base(apg("v4", "", "mode = \"self\""), "dcnv2").replace("[model]\n", "[model]\ncross_layers = 2\n"),
     ));
     configs.extend(more.into_iter().map(|(n, c)| (n.to_string(), c)));
+    configs.extend(batch_norm_configurations());
     configs
+}
+
+/// Models with batch norm: every dense and APG pre-activation normalised, one norm per
+/// condition path of the mix-wise output-aggregated layers.
+fn batch_norm_configurations() -> Vec<(String, String)> {
+    let norm = |config: String| config.replace("[model]\n", "[model]\nbatch_norm = true\n");
+    vec![
+        ("static, batch norm".into(), norm(TOWER.to_string())),
+        ("v4 group, batch norm".into(), norm(apg("v4", "", GROUP))),
+        (
+            "v5 mix output attention, batch norm".into(),
+            norm(apg("v5", "", &format!("{MIX}\naggregation = \"output\"\noutput_agg = \"attention\""))),
+        ),
+        (
+            "v3 self, first layer static, batch norm".into(),
+            norm(apg("v3", "layers = [false, true]", "mode = \"self\"")),
+        ),
+    ]
 }
 
 /// Every third row: 54 rows whose conditions come in no particular order.
@@ -94,8 +128,13 @@ fn batch_rows() -> Vec<u32> {
 /// The model's eval logits of `rows`, each with the dataset row it belongs to (the batch
 /// may be reordered by condition: `order` says where each requested row went).
 fn model_logits(model: &Model<Cpu>, dataset: &EncodedDataset, rows: &[u32]) -> Vec<(u32, f64)> {
+    forward_logits(model, dataset, rows, false)
+}
+
+/// The model's logits of `rows` in evaluation or training mode, by dataset row.
+fn forward_logits(model: &Model<Cpu>, dataset: &EncodedDataset, rows: &[u32], training: bool) -> Vec<(u32, f64)> {
     let batch = model.batch(dataset, rows);
-    let logits = model.forward::<NoneTape>(&model.to_device(&batch), false).as_vec();
+    let logits = model.forward::<NoneTape>(&model.to_device(&batch), training).as_vec();
     assert_eq!(logits.len(), rows.len());
     batch
         .order
@@ -264,6 +303,13 @@ fn embedding_gradients_match_the_reference() {
             .replace("[model]\n", "[model]\ninputs = [\"user\", \"item\", \"domain\", \"tags\", \"price\"]\n"),
         ),
         ("v3 self", apg("v3", "", "mode = \"self\"")),
+        // z = [device (6, condition-only) | domain (4, shared)]: each field's slice of
+        // z's gradient goes back into its own table's row.
+        (
+            "v2 mix concat, widths 6 and 4",
+            apg("v2", "", "mode = \"mix\"\nfields = [\"device\", \"domain\"]\nembedding_dim = 6")
+                .replace("[model]\n", "[model]\ninputs = [\"user\", \"item\", \"domain\", \"tags\", \"price\"]\n"),
+        ),
     ];
     let rows: Vec<u32> = (0..reference::ROWS as u32).step_by(5).collect();
     for (name, config) in configs {
@@ -280,33 +326,26 @@ fn embedding_gradients_match_the_reference() {
     }
 }
 
-/// With `detach_condition` the shared domain table learns through the input path only,
-/// and the condition-only device table not at all.
+/// With `detach_condition` the condition fields' tables (shared with the inputs: a
+/// condition-only table cannot be detached, the configuration refuses it) learn
+/// through the input path only; attached, through both.
 #[test]
 fn detached_conditions_send_no_gradient_into_their_embeddings() {
-    let config = |detach: bool| {
-        apg("v4", &format!("detach_condition = {detach}"), &format!("{MIX}\nembedding_dim = 4"))
-            .replace("[model]\n", "[model]\ninputs = [\"user\", \"item\", \"domain\", \"tags\", \"price\"]\n")
-    };
+    let config = |detach: bool| apg("v4", &format!("detach_condition = {detach}"), MIX);
     let rows: Vec<u32> = (0..reference::ROWS as u32).step_by(4).collect();
     for detach in [true, false] {
         let (experiment, dataset) = load(&config(detach));
         let mut model = random_model(&experiment, &dataset, 31);
         let reference = Reference::new(&experiment, &model, &dataset);
         let gradients = pending_gradients(&mut model, &dataset, &rows);
-        let of = |table: &str| &gradients.iter().find(|(n, _)| n == table).unwrap().1;
-        let input_only = reference_gradient(&reference, &dataset, &rows, "domain", Path::Input);
-        let both = reference_gradient(&reference, &dataset, &rows, "domain", Path::Both);
-        let apart = input_only.iter().zip(&both).filter(|(a, b)| (*a - *b).abs() > 1e-3).count();
-        assert!(apart >= 4, "the condition path must change the domain gradient for the test to tell");
-        let device = reference_gradient(&reference, &dataset, &rows, "device.condition", Path::Condition);
-        if detach {
-            assert_gradients("detached: domain", of("domain"), &input_only);
-            assert!(of("device.condition").iter().all(|&g| g == 0.0), "detached: the device table got a gradient");
-        } else {
-            assert_gradients("attached: domain", of("domain"), &both);
-            assert_gradients("attached: device.condition", of("device.condition"), &device);
-            assert!(device.iter().any(|g| g.abs() > 1e-3));
+        for table in ["domain", "device"] {
+            let actual = &gradients.iter().find(|(n, _)| n == table).unwrap().1;
+            let input_only = reference_gradient(&reference, &dataset, &rows, table, Path::Input);
+            let both = reference_gradient(&reference, &dataset, &rows, table, Path::Both);
+            let apart = input_only.iter().zip(&both).filter(|(a, b)| (*a - *b).abs() > 1e-3).count();
+            assert!(apart >= 4, "{table}: the condition path must change the gradient for the test to tell");
+            let (what, expected) = if detach { ("detached", &input_only) } else { ("attached", &both) };
+            assert_gradients(&format!("{what}: {table}"), actual, expected);
         }
     }
 }
@@ -625,4 +664,221 @@ fn dropout_is_inverted_and_off_at_evaluation() {
     let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
     let ratio = mean(&train) / mean(&eval);
     assert!((ratio - 1.0).abs() < 0.03, "training / eval mean activation {ratio}");
+}
+
+/// Training forward with batch norm: every pre-activation column is normalised by the
+/// batch's own mean and biased variance, whatever the running statistics hold (random
+/// here, far from the batch's, so that reading them instead changes most logits).
+#[test]
+fn batch_norm_in_training_normalises_by_the_batch() {
+    for (name, config) in batch_norm_configurations() {
+        let (experiment, dataset) = load(&config);
+        let model = random_model(&experiment, &dataset, 13);
+        assert_eq!(model.dropout, 0.0, "{name}: no dropout, so training differs from evaluation by batch norm only");
+        let reference = Reference::new(&experiment, &model, &dataset);
+        let rows = batch_rows();
+        let by_row = |norm: Norm| -> HashMap<u32, f64> {
+            rows.iter().copied().zip(reference.forward(&dataset, &rows, norm).0).collect()
+        };
+        let (batch, running) = (by_row(Norm::Batch), by_row(Norm::Running));
+        let logits = forward_logits(&model, &dataset, &rows, true);
+        let mut telling = 0;
+        for &(row, actual) in &logits {
+            let expected = batch[&row];
+            assert!(close(actual, expected), "{name}: row {row}: model {actual} vs reference {expected}");
+            telling += !close(running[&row], expected) as usize;
+        }
+        assert!(telling * 2 > logits.len(), "{name}: only {telling} logits tell batch from running statistics");
+        let spread = logits.iter().map(|l| l.1).fold(f64::NEG_INFINITY, f64::max)
+            - logits.iter().map(|l| l.1).fold(f64::INFINITY, f64::min);
+        assert!(spread > 0.02, "{name}: the logits barely vary ({spread})");
+    }
+}
+
+/// The values of every dense parameter, by name.
+fn param_values(model: &Model<Cpu>) -> HashMap<String, Vec<f32>> {
+    model.params.params.iter().map(|p| (p.name.clone(), p.tensor.as_vec())).collect()
+}
+
+/// One training step folds each norm's batch statistics into its running ones:
+/// new = (1 - 0.1) old + 0.1 batch, the variance made unbiased (x B / (B - 1)). The
+/// batch statistics are those of the step's own forward pass, before Adam moved the
+/// weights: with lr = 0.05 the weights move enough that statistics taken after the
+/// update, or a biased variance, would miss the tolerance on most entries (checked).
+/// Weight decay is on, so Adam would also move the statistics if it treated them as
+/// weights; gamma and beta, which are weights, must move.
+#[test]
+fn one_step_folds_the_batch_statistics_into_the_running_ones() {
+    // Layer 0 dense (one norm), layer 1 APG under two conditions (two norms).
+    let config = apg("v4", "layers = [false, true]", &format!("{MIX}\naggregation = \"output\""))
+        .replace("[model]\n", "[model]\nbatch_norm = true\n");
+    let (experiment, dataset) = load(&config);
+    let mut model = random_model(&experiment, &dataset, 17);
+    let rows = batch_rows();
+    let before = param_values(&model);
+    let (_, trace) = Reference::new(&experiment, &model, &dataset).forward(&dataset, &rows, Norm::Batch);
+    let mut settings = step_settings(EmbeddingOptimizer::LazyAdam);
+    settings.adam = AdamSettings { lr: 0.05, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.5 };
+    train_step(&mut model, &dataset, &rows, &settings).unwrap();
+    let after = param_values(&model);
+    let (_, trace_after_update) = Reference::new(&experiment, &model, &dataset).forward(&dataset, &rows, Norm::Batch);
+    let norms: Vec<(usize, usize)> = trace.iter().map(|p| (p.layer, p.path)).collect();
+    assert_eq!(norms, [(0, 0), (1, 0), (1, 1)]);
+    let b = rows.len() as f64;
+    let (mut checked, mut stale, mut biased) = (0, 0, 0);
+    for (pre, post) in trace.iter().zip(&trace_after_update) {
+        let (mean, var) = pre.statistics();
+        let (mean_post, var_post) = post.statistics();
+        let prefix = format!("tower{}.norm{}", pre.layer, pre.path);
+        let unbiased = b / (b - 1.0);
+        for (stat, batch, batch_post, factor) in
+            [("running_mean", &mean, &mean_post, 1.0), ("running_var", &var, &var_post, unbiased)]
+        {
+            let name = format!("{prefix}.{stat}");
+            let blend = |old: f32, batch: f64| (1.0 - NORM_MOMENTUM) * old as f64 + NORM_MOMENTUM * batch;
+            for (j, (&old, &new)) in before[&name].iter().zip(&after[&name]).enumerate() {
+                let expected = blend(old, factor * batch[j]);
+                assert!(close(new as f64, expected), "{name}[{j}]: model {new} vs reference {expected} (was {old})");
+                stale += !close(expected, blend(old, factor * batch_post[j])) as usize;
+                biased += (factor != 1.0 && !close(expected, blend(old, batch[j]))) as usize;
+                checked += 1;
+            }
+        }
+        for weight in ["gamma", "beta"] {
+            let name = format!("{prefix}.{weight}");
+            let moved = before[&name].iter().zip(&after[&name]).filter(|(a, b)| (*a - *b).abs() > 0.01).count();
+            assert!(moved * 2 > before[&name].len(), "{name}: Adam trains it ({moved} entries moved)");
+        }
+    }
+    assert_eq!(checked, 2 * (12 + 8 + 8));
+    assert!(stale * 2 > checked, "only {stale} of {checked} statistics tell the batch before the update from after");
+    assert!(biased * 4 > checked, "only {biased} of {checked} variances tell unbiased from biased");
+}
+
+/// The running statistics are kept with the model but are not parameters: they are not
+/// counted, and Adam leaves them alone even when the tape gave them a gradient (an
+/// evaluation-mode forward pass reads them) and weight decay would pull them to zero.
+#[test]
+fn running_statistics_are_not_learned() {
+    let output = &format!("{MIX}\naggregation = \"output\"");
+    // Pre-activation widths of every norm: gamma and beta are learned, 2 per column.
+    let cases: [(String, Vec<(usize, usize)>); 4] = [
+        (TOWER.to_string(), vec![(0, 12), (1, 8)]),
+        (apg("v4", "", GROUP), vec![(0, 12), (1, 8)]),
+        (apg("v4", "", output), vec![(0, 12), (0, 12), (1, 8), (1, 8)]),
+        (apg("v4", "layers = [false, true]", output), vec![(0, 12), (1, 8), (1, 8)]),
+    ];
+    for (config, norms) in cases {
+        let (without, dataset) = load(&config);
+        let (with, _) = load(&config.replace("[model]\n", "[model]\nbatch_norm = true\n"));
+        let plain = Model::new(&without, &dataset, Cpu::default(), 1).unwrap();
+        let normed = Model::new(&with, &dataset, Cpu::default(), 1).unwrap();
+        let learned: usize = norms.iter().map(|(_, width)| 2 * width).sum();
+        assert_eq!(normed.params.count(), plain.params.count() + learned, "{config}");
+        assert_eq!(normed.param_counts().dense, normed.params.count());
+        let mut expected_statistics = Vec::new();
+        for (i, &(layer, width)) in norms.iter().enumerate() {
+            let path = norms[..i].iter().filter(|(l, _)| *l == layer).count();
+            for stat in ["running_mean", "running_var"] {
+                expected_statistics.push((format!("tower{layer}.norm{path}.{stat}"), vec![width]));
+            }
+        }
+        let mut statistics: Vec<(String, Vec<usize>)> =
+            normed.params.params.iter().filter(|p| !p.trainable).map(|p| (p.name.clone(), p.shape.clone())).collect();
+        statistics.sort();
+        expected_statistics.sort();
+        assert_eq!(statistics, expected_statistics, "{config}");
+    }
+
+    let (experiment, dataset) = load(&apg("v4", "", output).replace("[model]\n", "[model]\nbatch_norm = true\n"));
+    let mut model = random_model(&experiment, &dataset, 19);
+    let batch = model.batch(&dataset, &batch_rows());
+    let device_batch = model.to_device(&batch);
+    let logits = model.forward::<OwnedTape<f32, Cpu>>(&device_batch, false);
+    let mut grads = dfdx::losses::binary_cross_entropy_with_logits_loss(logits, device_batch.labels.clone()).backward();
+    for param in model.params.params.iter().filter(|p| !p.trainable) {
+        grads.try_alloc_for(&param.tensor).unwrap();
+        let gradient = grads.get(&param.tensor).as_vec();
+        assert!(gradient.iter().any(|g| g.abs() > 1e-4), "{}: the eval forward gives it a gradient", param.name);
+    }
+    let before = param_values(&model);
+    let settings = AdamSettings { lr: 0.05, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.5 };
+    model.params.adam_step(&mut grads, &settings).unwrap();
+    for param in &model.params.params {
+        let (old, new) = (&before[&param.name], param.tensor.as_vec());
+        if param.trainable {
+            assert_ne!(old, &new, "{}: Adam moves a weight", param.name);
+        } else {
+            assert_eq!(old, &new, "{}: Adam moved a running statistic", param.name);
+        }
+    }
+}
+
+/// Read-out settings for gradient clipping: with betas 0, Adam's first step moves an
+/// entry by u = -lr g / (|g| + eps), so g = -u eps / (lr - |u|). lr = 1e4 and eps = 1
+/// make the step ~1e4 g, far above the f32 spacing of the weights it is added to, so
+/// each gradient is read back to ~1e-7 relative.
+const READ_LR: f64 = 1e4;
+
+/// The gradient of one `train_step` with `clip_norm`, read back from its Adam step:
+/// the trainable dense entries, then every embedding entry (lazy Adam: 0 for rows the
+/// batch did not touch).
+fn gradient_of_one_step(clip_norm: f64) -> (Vec<f64>, Vec<f64>) {
+    let (experiment, dataset) = load(&apg("v4", "", MIX).replace("[model]\n", "[model]\nbase = \"wdl\"\n"));
+    let mut model = random_model(&experiment, &dataset, 23);
+    let dense_before: Vec<Vec<f32>> =
+        model.params.params.iter().filter(|p| p.trainable).map(|p| p.tensor.as_vec()).collect();
+    let tables_before: Vec<Vec<f32>> = model.tables.iter().map(|t| t.weights.clone()).collect();
+    let settings = StepSettings {
+        adam: AdamSettings { lr: READ_LR, betas: [0.0, 0.0], eps: 1.0, weight_decay: 0.0 },
+        embedding_l2: 0.0,
+        embedding_optimizer: EmbeddingOptimizer::LazyAdam,
+        clip_norm,
+    };
+    train_step(&mut model, &dataset, &batch_rows(), &settings).unwrap();
+    let read = |before: &[f32], after: &[f32]| -> Vec<f64> {
+        before
+            .iter()
+            .zip(after)
+            .map(|(&b, &a)| {
+                let u = (a - b) as f64;
+                -u / (READ_LR - u.abs())
+            })
+            .collect()
+    };
+    let dense_after = model.params.params.iter().filter(|p| p.trainable).map(|p| p.tensor.as_vec());
+    let dense = dense_before.iter().zip(dense_after).flat_map(|(b, a)| read(b, &a)).collect();
+    let embedding = tables_before.iter().zip(&model.tables).flat_map(|(b, t)| read(b, &t.weights)).collect();
+    (dense, embedding)
+}
+
+/// `train.clip_norm`: when the L2 norm N of the whole gradient (dense parameters and
+/// embedding rows together) exceeds c, both parts are scaled by c / N before Adam;
+/// otherwise nothing changes. Each part holds at least a tenth of N^2, so scaling one
+/// part only, or by a norm of one part only (off by >= 5 %), fails the 1e-5 check.
+#[test]
+fn clip_norm_scales_the_whole_gradient_by_one_factor() {
+    let (dense, embedding) = gradient_of_one_step(0.0);
+    let sq = |v: &[f64]| v.iter().map(|g| g * g).sum::<f64>();
+    let norm = (sq(&dense) + sq(&embedding)).sqrt();
+    eprintln!("gradient norm {norm:.4}: dense {:.4}, embedding {:.4}", sq(&dense).sqrt(), sq(&embedding).sqrt());
+    for (part, values) in [("dense", &dense), ("embedding", &embedding)] {
+        assert!(sq(values) > 0.1 * norm * norm, "the {part} part holds too little of the norm to tell");
+    }
+    for clip_norm in [norm / 50.0, 2.0 * norm] {
+        let factor = if clip_norm < norm { clip_norm / norm } else { 1.0 };
+        let (clipped_dense, clipped_embedding) = gradient_of_one_step(clip_norm);
+        for (part, clipped, full) in [("dense", &clipped_dense, &dense), ("embedding", &clipped_embedding, &embedding)]
+        {
+            for (i, (c, f)) in clipped.iter().zip(full.iter()).enumerate() {
+                let expected = factor * f;
+                assert!(
+                    (c - expected).abs() <= 1e-5 * expected.abs() + 1e-10,
+                    "clip_norm {clip_norm}: {part}[{i}]: {c} vs {expected} ({factor} x {f})"
+                );
+            }
+        }
+        let clipped = (sq(&clipped_dense) + sq(&clipped_embedding)).sqrt();
+        assert!((clipped - clip_norm.min(norm)).abs() <= 1e-5 * clipped, "norm after clipping {clipped}");
+    }
 }

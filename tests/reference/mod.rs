@@ -90,11 +90,16 @@ pub fn uniform(n: usize, bound: f32, rng: &mut Pcg64) -> Vec<f32> {
 
 /// A model whose every dense parameter and embedding entry is drawn from U(-0.5, 0.5),
 /// so that no zero-initialised bias, identity or symmetric start hides a wrong index.
+/// Batch norms' running variances are drawn from U(0.5, 1.5) instead (a variance is
+/// positive), so that neither the initial 1 nor a missing square root goes unnoticed.
 pub fn random_model(experiment: &LoadedExperiment, dataset: &EncodedDataset, seed: u64) -> Model<Cpu> {
     let mut model = Model::new(experiment, dataset, Cpu::seed_from_u64(seed), seed).unwrap();
     let mut rng = Pcg64::seed_from_u64(seed + 1000);
     for param in &mut model.params.params {
-        let values = uniform(param.len(), 0.5, &mut rng);
+        let mut values = uniform(param.len(), 0.5, &mut rng);
+        if param.name.ends_with(".running_var") {
+            values.iter_mut().for_each(|v| *v += 1.0);
+        }
         param.tensor.copy_from(&values);
     }
     for table in &mut model.tables {
@@ -119,6 +124,45 @@ struct Spec {
     generator_hidden: usize,
     generate_bias: bool,
     cross_layers: usize,
+    batch_norm: bool,
+}
+
+/// Which statistics batch norm divides by.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Norm {
+    /// The stored running mean and variance (evaluation).
+    Running,
+    /// Each column's mean and biased variance over the batch (training).
+    Batch,
+}
+
+/// Added to the variance under the square root, and the weight of a batch in the
+/// running statistics: PyTorch's `BatchNorm1d` defaults, written out here rather than
+/// read from the model.
+pub const NORM_EPS: f64 = 1e-5;
+pub const NORM_MOMENTUM: f64 = 0.1;
+
+/// The pre-activations (before batch norm) of tower layer `layer` on condition path
+/// `path`, one vector per batch row.
+pub struct PreActivation {
+    pub layer: usize,
+    pub path: usize,
+    pub rows: Vec<Vec<f64>>,
+}
+
+impl PreActivation {
+    /// Each column's mean and biased variance over the rows.
+    pub fn statistics(&self) -> (Vec<f64>, Vec<f64>) {
+        column_statistics(&self.rows)
+    }
+}
+
+fn column_statistics(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let b = rows.len() as f64;
+    let m = rows[0].len();
+    let mean: Vec<f64> = (0..m).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / b).collect();
+    let var = (0..m).map(|j| rows.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / b).collect();
+    (mean, var)
 }
 
 /// An input field of the tower, in the order the reference expects: embedded fields in
@@ -189,6 +233,7 @@ impl Reference {
             generator_hidden: e.apg.generator_hidden.len(),
             generate_bias: e.apg.generate_bias,
             cross_layers: e.model.cross_layers,
+            batch_norm: e.model.batch_norm,
         };
         let names: Vec<String> = if e.model.inputs.is_empty() {
             dataset.fields.iter().map(|f| f.info.name.clone()).collect()
@@ -349,36 +394,86 @@ impl Reference {
         matmul(x, (1, n), &w, m).iter().zip(bias).map(|(y, b)| y + b).collect()
     }
 
-    /// The logit of dataset row `row`.
+    /// The logit of dataset row `row` (evaluation: batch norm by the running statistics).
     pub fn logit(&self, dataset: &EncodedDataset, row: usize) -> f64 {
-        let x0 = self.x0(dataset, row);
+        self.forward(dataset, &[row as u32], Norm::Running).0[0]
+    }
+
+    /// Batch norm of one layer's pre-activations `y` (one vector per row), in place.
+    fn batch_norm(&self, layer: usize, path: usize, y: &mut [Vec<f64>], norm: Norm) {
+        if !self.spec.batch_norm {
+            return;
+        }
+        let m = y[0].len();
+        let name = |what: &str| format!("tower{layer}.norm{path}.{what}");
+        let (mean, var) = match norm {
+            Norm::Running => {
+                (self.param(&name("running_mean"), &[m]).to_vec(), self.param(&name("running_var"), &[m]).to_vec())
+            }
+            Norm::Batch => column_statistics(y),
+        };
+        let (gamma, beta) = (self.param(&name("gamma"), &[m]), self.param(&name("beta"), &[m]));
+        for row in y {
+            for j in 0..m {
+                row[j] = (row[j] - mean[j]) / (var[j] + NORM_EPS).sqrt() * gamma[j] + beta[j];
+            }
+        }
+    }
+
+    /// The logits of dataset rows `rows`, seen as one batch (which matters only to batch
+    /// norm with `Norm::Batch`), and every layer's pre-activations.
+    pub fn forward(&self, dataset: &EncodedDataset, rows: &[u32], norm: Norm) -> (Vec<f64>, Vec<PreActivation>) {
+        let x0: Vec<Vec<f64>> = rows.iter().map(|&r| self.x0(dataset, r as usize)).collect();
         let mut h = x0.clone();
+        let mut trace = Vec::new();
         for (i, &m) in self.spec.hidden.iter().enumerate() {
-            h = if !self.spec.apg_layers[i] {
-                relu(self.dense(&format!("tower{i}"), &h, m))
+            // One function per condition path: row index and its input -> pre-activation.
+            type Path<'a> = Box<dyn Fn(usize, &[f64]) -> Vec<f64> + 'a>;
+            let paths: Vec<Path> = if !self.spec.apg_layers[i] {
+                vec![Box::new(move |_, x: &[f64]| self.dense(&format!("tower{i}"), x, m))]
             } else {
                 match (self.spec.mode, self.spec.aggregation) {
-                    (ConditionMode::SelfWise, _) => relu(self.apg_layer(i, &h, &h, 0)),
-                    (ConditionMode::Mix, Aggregation::Output) => {
-                        let outputs: Vec<Vec<f64>> = (0..self.spec.fields.len())
-                            .map(|g| {
-                                let z = self.condition(dataset, &self.spec.fields[g], row);
-                                relu(self.apg_layer(i, &h, &z, g))
+                    (ConditionMode::SelfWise, _) => vec![Box::new(move |_, x: &[f64]| self.apg_layer(i, x, x, 0))],
+                    (ConditionMode::Mix, Aggregation::Output) => (0..self.spec.fields.len())
+                        .map(|g| -> Path {
+                            Box::new(move |r, x: &[f64]| {
+                                let z = self.condition(dataset, &self.spec.fields[g], rows[r] as usize);
+                                self.apg_layer(i, x, &z, g)
                             })
-                            .collect();
-                        let count = outputs.len();
-                        let weights = match self.spec.output_agg {
-                            OutputAggregator::Mean => vec![1.0 / count as f64; count],
-                            OutputAggregator::Attention => {
-                                softmax(self.param(&format!("tower{i}.output_weights"), &[count]))
-                            }
-                        };
-                        (0..m).map(|j| outputs.iter().zip(&weights).map(|(o, w)| w * o[j]).sum()).collect()
-                    }
-                    _ => relu(self.apg_layer(i, &h, &self.aggregated_condition(dataset, row), 0)),
+                        })
+                        .collect(),
+                    _ => vec![Box::new(move |r, x: &[f64]| {
+                        self.apg_layer(i, x, &self.aggregated_condition(dataset, rows[r] as usize), 0)
+                    })],
                 }
             };
+            let outputs: Vec<Vec<Vec<f64>>> = paths
+                .iter()
+                .enumerate()
+                .map(|(g, path)| {
+                    let mut y: Vec<Vec<f64>> = h.iter().enumerate().map(|(r, x)| path(r, x)).collect();
+                    trace.push(PreActivation { layer: i, path: g, rows: y.clone() });
+                    self.batch_norm(i, g, &mut y, norm);
+                    y.into_iter().map(relu).collect()
+                })
+                .collect();
+            let count = outputs.len();
+            let weights = match self.spec.output_agg {
+                _ if count == 1 => vec![1.0],
+                OutputAggregator::Mean => vec![1.0 / count as f64; count],
+                OutputAggregator::Attention => softmax(self.param(&format!("tower{i}.output_weights"), &[count])),
+            };
+            h = (0..rows.len())
+                .map(|r| (0..m).map(|j| outputs.iter().zip(&weights).map(|(o, w)| w * o[r][j]).sum()).collect())
+                .collect();
         }
+        let logits = rows.iter().enumerate().map(|(r, &row)| self.head(dataset, row as usize, &x0[r], &h[r])).collect();
+        (logits, trace)
+    }
+
+    /// The logit of dataset row `row` from its tower input `x0` and the tower's output `h`.
+    fn head(&self, dataset: &EncodedDataset, row: usize, x0: &[f64], h: &[f64]) -> f64 {
+        let h = h.to_vec();
         let w = x0.len();
         let mut logit = match self.spec.base {
             BaseModel::Dnn | BaseModel::Wdl => self.dense("output", &h, 1)[0],
@@ -394,7 +489,7 @@ impl Reference {
                 self.dense("output", &h, 1)[0] + 0.5 * fm
             }
             BaseModel::Dcn | BaseModel::Dcnv2 => {
-                let mut x = x0.clone();
+                let mut x = x0.to_vec();
                 for l in 0..self.spec.cross_layers {
                     let b = self.param(&format!("cross{l}.bias"), &[w]);
                     x = if self.spec.base == BaseModel::Dcn {
