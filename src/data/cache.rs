@@ -19,7 +19,7 @@ use crate::data::load::SourceFile;
 
 const MAGIC: &[u8; 8] = b"APGCACHE";
 /// Bump when the encoding or the layout changes: older caches then read as stale.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4;
 
 /// Hex fingerprint of the descriptor (its meaning, not its layout) and the source bytes.

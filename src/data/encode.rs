@@ -165,7 +165,8 @@ pub fn encode(descriptor: &LoadedDescriptor, raw: RawTable, fingerprint: String)
     for derived in &d.derived {
         let parse = if derived.kind == DerivedKind::Bucket { Parse::Number } else { Parse::Interned };
         let index = column(&derived.column, &parse);
-        derived_fields.push(encode_derived(derived, &raw.columns[index], raw.missing[index], &split.train));
+        let source = (&raw.columns[index], raw.missing[index], raw.encoding);
+        derived_fields.push(encode_derived(derived, source, &split.train));
     }
     let field_columns: Vec<usize> = d
         .fields
@@ -394,7 +395,13 @@ fn bucket_labels(edges: &[f64], labels: &[String]) -> Vec<String> {
     vocab
 }
 
-fn encode_derived(spec: &DerivedSpec, raw_column: &RawColumn, missing_rows: u64, train: &[u32]) -> EncodedField {
+/// A derived field from its source: the raw column, its count of empty cells and the
+/// file's text encoding.
+fn encode_derived(
+    spec: &DerivedSpec,
+    (raw_column, missing_rows, encoding): (&RawColumn, u64, Encoding),
+    train: &[u32],
+) -> EncodedField {
     let mut info = FieldInfo {
         name: spec.name.clone(),
         kind: EncodedKind::Categorical,
@@ -445,9 +452,13 @@ fn encode_derived(spec: &DerivedSpec, raw_column: &RawColumn, missing_rows: u64,
             use rand::seq::SliceRandom;
             let seed = spec.seed.unwrap_or(0);
             info.origin = format!("{} shuffled over the rows (seed {seed}): a placebo", spec.column);
-            // Index 0 is the out-of-vocabulary id, as in every other field.
+            // Index 0 is the out-of-vocabulary id, as in every other field; values are
+            // decoded and empty cells named as a categorical field of the column has them.
             info.vocab = std::iter::once(OOV.to_string())
-                .chain(values.values.iter().map(|v| String::from_utf8_lossy(v).into_owned()))
+                .chain((0..values.values.len() as u32).map(|id| {
+                    let text = values.text(id, encoding);
+                    if text.is_empty() { MISSING.to_string() } else { text }
+                }))
                 .collect();
             let mut shuffled: Vec<u32> = ids.iter().map(|&id| id + 1).collect();
             shuffled.shuffle(&mut rand_pcg::Pcg64::seed_from_u64(seed));
