@@ -80,10 +80,13 @@ pub struct BatchNorm {
     pub beta: P,
     pub running_mean: P,
     pub running_var: P,
-    /// The last training batch's (rows, mean, biased variance), until folded into the
-    /// running statistics by [`BatchNorm::update_statistics`].
-    pending: std::sync::Mutex<Option<(usize, Vec<f32>, Vec<f32>)>>,
+    /// The last training batch's statistics, until folded into the running statistics
+    /// by [`BatchNorm::update_statistics`].
+    pending: std::sync::Mutex<Option<BatchStatistics>>,
 }
+
+/// A training batch's rows, and each column's mean and biased variance.
+type BatchStatistics = (usize, Vec<f32>, Vec<f32>);
 
 impl BatchNorm {
     /// Added to the variance before the square root.
