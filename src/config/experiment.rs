@@ -196,9 +196,9 @@ pub enum ApgInit {
     /// The generated W_i = U S_i V starts He-scaled (variance 2 / N_in), like a dense
     /// layer under ReLU: U ~ N(0, 1/N_in), V ~ N(0, 2/K), the generator's output bias
     /// ~ N(0, 1/K) and its output weights ~ N(0, 1/(K fan_in)).
+    #[default]
     He,
     /// U and V Xavier-normal, generators initialised like PyTorch's `Linear`.
-    #[default]
     Xavier,
 }
 

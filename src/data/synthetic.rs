@@ -15,7 +15,7 @@ use crate::data::DataError;
 use crate::data::raw::RawTable;
 
 /// Bump whenever the generated data changes for a given spec: caches key on it.
-pub const GENERATOR_VERSION: u32 = 3;
+pub const GENERATOR_VERSION: u32 = 4;
 
 /// Columns the generator produces, in order.
 pub const COLUMNS: [&str; 8] = ["user", "item", "item_category", "domain", "device", "hour", "price", "click"];
@@ -42,6 +42,10 @@ pub struct SyntheticSpec {
     pub user_skew: f64,
     /// Scale of the domain-specific interactions; 0 makes every domain follow one rule.
     pub domain_strength: f64,
+    /// Scale of each domain's own effect tables over item (by item id mod 50), category,
+    /// hour and device, which no two domains share (like the effects in real domains
+    /// that follow different rules); 0 turns them off.
+    pub domain_rules: f64,
 }
 
 impl Default for SyntheticSpec {
@@ -57,6 +61,7 @@ impl Default for SyntheticSpec {
             item_skew: 1.1,
             user_skew: 1.0,
             domain_strength: 1.0,
+            domain_rules: 0.5,
         }
     }
 }
@@ -135,7 +140,15 @@ struct World {
     domain_readout: Vec<Vec<f64>>,
     domain_price: Vec<f64>,
     domain_devices: Vec<Weighted>,
+    /// Per domain, independent effects of item bucket, category, hour and device.
+    domain_item: Vec<Vec<f64>>,
+    domain_category: Vec<Vec<f64>>,
+    domain_hour: Vec<Vec<f64>>,
+    domain_device: Vec<Vec<f64>>,
 }
+
+/// Items share their domain-specific effect by id modulo this (as hashed ids do).
+const ITEM_BUCKETS: usize = 50;
 
 impl World {
     fn new(spec: &SyntheticSpec, users: &Weighted, rng: &mut Pcg64) -> Self {
@@ -151,7 +164,19 @@ impl World {
         let mix = |shared: &[f64], rng: &mut Pcg64| -> Vec<f64> {
             shared.iter().map(|s| 0.4 * s + strength * normal(rng)).collect()
         };
+        // The domain rules come from their own stream, so the rest of the world (and every
+        // row's features) stays what it was without them.
+        let mut rules_rng = Pcg64::seed_from_u64(spec.seed ^ 0x5eed_d0a1);
+        let mut tables = |size: usize| -> Vec<Vec<f64>> {
+            (0..spec.domains).map(|_| normals(size, &mut rules_rng).iter().map(|v| spec.domain_rules * v).collect()).collect()
+        };
+        let (domain_item, domain_category, domain_hour, domain_device) =
+            (tables(ITEM_BUCKETS), tables(spec.categories), tables(24), tables(DEVICES.len()));
         World {
+            domain_item,
+            domain_category,
+            domain_hour,
+            domain_device,
             user_domain,
             user_active,
             user_bias: normals(spec.users, rng),
@@ -199,7 +224,12 @@ impl World {
             .sum();
         let price = self.domain_price[domain] * (self.item_price[item].ln() - 1.5);
         let (taste_weight, popularity_weight) = if self.user_active[user] { (1.0, 0.2) } else { (0.3, 0.6) };
+        let rules = self.domain_item[domain][item % ITEM_BUCKETS]
+            + self.domain_category[domain][category]
+            + self.domain_hour[domain][hour]
+            + self.domain_device[domain][device];
         self.domain_base[domain]
+            + rules
             + 0.3 * self.user_bias[user]
             + popularity_weight * self.item_bias[item]
             + taste_weight * taste
@@ -217,6 +247,9 @@ pub fn generate(spec: &SyntheticSpec, table: &mut RawTable) -> Result<(), DataEr
     let invalid = |message: String| DataError::Invalid { dataset: "synthetic".into(), message };
     if spec.rows < 10 || spec.domains == 0 || spec.users == 0 || spec.items == 0 || spec.categories == 0 {
         return Err(invalid("synthetic: rows must be >= 10 and domains, users, items, categories >= 1".into()));
+    }
+    if !(spec.domain_rules >= 0.0 && spec.domain_rules <= 100.0) || !(spec.domain_strength >= 0.0 && spec.domain_strength <= 100.0) {
+        return Err(invalid("synthetic: domain_strength and domain_rules must be between 0 and 100".into()));
     }
     let mut rng = Pcg64::seed_from_u64(spec.seed);
     let users = Weighted::zipf(spec.users, spec.user_skew, 5.0, &mut rng);
