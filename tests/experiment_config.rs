@@ -74,7 +74,7 @@ fn condition_field_not_in_the_dataset() {
         "unknown-condition-field.toml",
         "{d}/unknown-condition-field.toml:6:11: apg.condition.fields[0]: no field \"country\" in the dataset \
          (fields: user, item, item_category, domain, device, hour, price, user_activity, user_activity_q, \
-         item_popularity)",
+         item_popularity, domain_placebo)",
     );
 }
 

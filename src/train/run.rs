@@ -19,6 +19,9 @@ use crate::model::params::AdamSettings;
 use crate::train::trainer::{Control, TrainJob};
 use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};
 
+/// Embedding entries above which a run with dense embedding Adam says what it costs.
+const DENSE_ADAM_WARNING: usize = 20_000_000;
+
 /// The learning rate decay on plateau never goes below this.
 const MIN_LR: f64 = 1e-6;
 
@@ -117,6 +120,13 @@ fn train_on<D: Device<f32>>(
         counts.embedding,
         model.tables.len()
     ));
+    if spec.embedding_optimizer == EmbeddingOptimizer::Adam && counts.embedding > DENSE_ADAM_WARNING {
+        log(format!(
+            "note: dense embedding Adam updates all {} embedding entries at every step; with tables this large \
+             train.embedding_optimizer = \"lazy_adam\" costs only the rows a batch touches (docs/model.md, \"Optimiser\")",
+            counts.embedding
+        ));
+    }
     send(Event::Plan {
         total_steps,
         steps_per_epoch,
