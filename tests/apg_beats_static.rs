@@ -53,7 +53,9 @@ fn apg_on_the_domain_beats_static_and_apg_on_a_placebo_does_not() {
     let static_dnn = aucs("static-dnn.toml");
     let apg = aucs("apg-group.toml");
     let placebo = aucs("apg-placebo.toml");
-    eprintln!("test AUC per seed: static {static_dnn:.4?}, APG on the domain {apg:.4?}, APG on a placebo {placebo:.4?}");
+    eprintln!(
+        "test AUC per seed: static {static_dnn:.4?}, APG on the domain {apg:.4?}, APG on a placebo {placebo:.4?}"
+    );
     assert!(static_dnn.iter().all(|&auc| auc > 0.7), "the static model learns: {static_dnn:?}");
 
     let (gain, band) = difference(&static_dnn, &apg);

@@ -168,7 +168,9 @@ impl World {
         // row's features) stays what it was without them.
         let mut rules_rng = Pcg64::seed_from_u64(spec.seed ^ 0x5eed_d0a1);
         let mut tables = |size: usize| -> Vec<Vec<f64>> {
-            (0..spec.domains).map(|_| normals(size, &mut rules_rng).iter().map(|v| spec.domain_rules * v).collect()).collect()
+            (0..spec.domains)
+                .map(|_| normals(size, &mut rules_rng).iter().map(|v| spec.domain_rules * v).collect())
+                .collect()
         };
         let (domain_item, domain_category, domain_hour, domain_device) =
             (tables(ITEM_BUCKETS), tables(spec.categories), tables(24), tables(DEVICES.len()));
@@ -248,7 +250,8 @@ pub fn generate(spec: &SyntheticSpec, table: &mut RawTable) -> Result<(), DataEr
     if spec.rows < 10 || spec.domains == 0 || spec.users == 0 || spec.items == 0 || spec.categories == 0 {
         return Err(invalid("synthetic: rows must be >= 10 and domains, users, items, categories >= 1".into()));
     }
-    if !(spec.domain_rules >= 0.0 && spec.domain_rules <= 100.0) || !(spec.domain_strength >= 0.0 && spec.domain_strength <= 100.0) {
+    let scale = 0.0..=100.0;
+    if !(scale.contains(&spec.domain_rules) && scale.contains(&spec.domain_strength)) {
         return Err(invalid("synthetic: domain_strength and domain_rules must be between 0 and 100".into()));
     }
     let mut rng = Pcg64::seed_from_u64(spec.seed);

@@ -194,8 +194,7 @@ impl<D: Device<f32>> Model<D> {
                 .iter()
                 .zip(&batch.conditions)
                 .map(|(condition, cb)| DeviceCondition {
-                    z: device
-                        .tensor_from_vec(cb.z.clone(), (cb.keys.len(), condition.concat_width())),
+                    z: device.tensor_from_vec(cb.z.clone(), (cb.keys.len(), condition.concat_width())),
                     index: device.tensor_from_vec(cb.index.clone(), (b,)),
                     segments: cb.segments.clone(),
                 })
