@@ -248,7 +248,7 @@ pub fn generate(spec: &SyntheticSpec, table: &mut RawTable) -> Result<(), DataEr
     if spec.rows < 10 || spec.domains == 0 || spec.users == 0 || spec.items == 0 || spec.categories == 0 {
         return Err(invalid("synthetic: rows must be >= 10 and domains, users, items, categories >= 1".into()));
     }
-    if !(spec.domain_rules >= 0.0 && spec.domain_rules <= 100.0) || !(spec.domain_strength >= 0.0 && spec.domain_strength <= 100.0) {
+    if ![spec.domain_rules, spec.domain_strength].iter().all(|v| (0.0..=100.0).contains(v)) {
         return Err(invalid("synthetic: domain_strength and domain_rules must be between 0 and 100".into()));
     }
     let mut rng = Pcg64::seed_from_u64(spec.seed);
