@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod format;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod runs;

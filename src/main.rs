@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    end_quietly_on_closed_pipe();
     keep_freed_memory();
     let args = apg_bench::cli::Cli::parse();
     match apg_bench::cli::run(args) {
@@ -13,6 +14,21 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Output read by a program that stops early (`| head -1`, `| true`) must end
+/// apg-bench as it ends `cat`: quietly. Rust ignores SIGPIPE, so a write into the closed
+/// pipe fails with EPIPE and `println!` panics on it. Restoring the default action ends
+/// the process by the signal at the first such write, wherever it is printed from (an
+/// exit status of 141 in a shell), which a writer that returns errors could only do by
+/// replacing every `println!`. Sockets are unaffected: std writes to them with
+/// MSG_NOSIGNAL, so a dropped download still comes back as an error.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: sets the disposition of one signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -93,3 +93,21 @@ fn unknown_models_and_empty_batches_are_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("invalid value '0' for '--batch"), "{stderr}");
 }
+
+#[test]
+fn thread_counts_beyond_the_limit_are_refused_before_any_thread_starts() {
+    for (threads, message) in [
+        ("100000", "100000 threads is more than the 1024 allowed"),
+        ("0", "give at least 1 thread (leave --threads out for one per core)"),
+    ] {
+        let output = Command::cargo_bin("apg-bench")
+            .unwrap()
+            .args(["bench", "--only", "tui", "--threads", threads])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{threads}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let expected = format!("error: invalid value '{threads}' for '--threads <THREADS>': {message}");
+        assert!(stderr.starts_with(&expected), "{stderr}");
+    }
+}

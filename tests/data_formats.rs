@@ -307,6 +307,54 @@ fn the_cache_is_reused_and_a_tampered_cache_is_rebuilt() {
 }
 
 #[test]
+fn a_cache_declaring_impossible_lengths_is_rebuilt_without_allocating_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("data.csv"), HAND_MADE).unwrap();
+    let text = hand_made_descriptor("", "");
+    let (first, report) = load_text(tmp.path(), &text);
+    let cache = report.cache_file.unwrap();
+    // The payload length (after magic, version and fingerprint) claims 2^40 bytes and
+    // the JSON header length opening the payload 2^39: reading them as they stand would
+    // allocate 512 GiB.
+    let mut bytes = std::fs::read(&cache).unwrap();
+    bytes[44..52].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    bytes[56..64].copy_from_slice(&(1u64 << 39).to_le_bytes());
+    std::fs::write(&cache, &bytes).unwrap();
+    for _ in 0..2 {
+        let (again, report) = load_text(tmp.path(), &text);
+        assert_eq!(report.cache_note.as_deref(), Some("cache was corrupt (wrong length): rebuilt"));
+        assert_eq!(again, first);
+        // Corrupt it again for the second round: a later load must not die either.
+        std::fs::write(&cache, &bytes).unwrap();
+    }
+    // With the payload length right, the header length alone is beyond the file.
+    let size = bytes.len() as u64 - 56;
+    bytes[44..52].copy_from_slice(&size.to_le_bytes());
+    std::fs::write(&cache, &bytes).unwrap();
+    let (_, report) = load_text(tmp.path(), &text);
+    assert_eq!(report.cache_note.as_deref(), Some("cache was corrupt (truncated or inconsistent): rebuilt"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_place_of_the_cache_is_not_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("data.csv"), HAND_MADE).unwrap();
+    let text = hand_made_descriptor("", "");
+    let (first, report) = load_text(tmp.path(), &text);
+    let cache = report.cache_file.unwrap();
+    std::fs::remove_file(&cache).unwrap();
+    let status = std::process::Command::new("mkfifo").arg(&cache).status().unwrap();
+    assert!(status.success());
+    // Opening the FIFO would wait for a writer for ever; it is a corrupt cache instead,
+    // replaced by the rebuilt one.
+    let (again, report) = load_text(tmp.path(), &text);
+    assert_eq!(report.cache_note.as_deref(), Some("cache was corrupt (not a regular file): rebuilt"));
+    assert_eq!(again, first);
+    assert!(std::fs::metadata(&cache).unwrap().is_file());
+}
+
+#[test]
 fn an_unwritable_cache_warns_and_still_loads() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("data.csv"), HAND_MADE).unwrap();

@@ -168,3 +168,66 @@ fn generator_hidden_layer_of_width_zero() {
          and 65536 wide",
     );
 }
+
+// ---- sizes the machine cannot hold: refused at load, before anything is allocated ----
+// The sizes below are far beyond the 1 TiB ceiling, so the message does not depend on
+// the memory of the machine running the test.
+
+#[test]
+fn hidden_layer_too_wide_for_memory() {
+    check(
+        "hidden-too-wide.toml",
+        "{d}/hidden-too-wide.toml:3:11: model.hidden[0]: the model's dense parameters and their Adam moments would \
+         need 193 TiB (1.770e13 parameters x 12 bytes), more than the 1.00 TiB apg-bench allows at most: lower \
+         model.hidden[0]",
+    );
+}
+
+#[test]
+fn hidden_layer_of_the_largest_integer() {
+    // The TOML locator cannot read integers beyond i64, so this one has no line.
+    check(
+        "hidden-usize-max.toml",
+        "{d}/hidden-usize-max.toml: model.hidden[0]: the model's dense parameters and their Adam moments would need \
+         33984 EiB (3.265e21 parameters x 12 bytes), more than the 1.00 TiB apg-bench allows at most: lower \
+         model.hidden[0]",
+    );
+}
+
+#[test]
+fn overparam_too_large_for_memory() {
+    check(
+        "overparam-too-large.toml",
+        "{d}/overparam-too-large.toml:8:14: apg.overparam[0]: the model's dense parameters and their Adam moments \
+         would need 8064 EiB (7.748e20 parameters x 12 bytes), more than the 1.00 TiB apg-bench allows at most: \
+         lower apg.overparam[0]",
+    );
+}
+
+#[test]
+fn rank_of_the_largest_integer() {
+    // P defaults to 2 K, which must not overflow before K is checked.
+    check(
+        "rank-usize-max.toml",
+        "{d}/rank-usize-max.toml: apg.rank[0]: K = 18446744073709551615 must be between 1 and min(N_in, N_out) = \
+         min(112, 16) = 16 for hidden layer 0",
+    );
+}
+
+#[test]
+fn too_many_cross_layers_for_memory() {
+    check(
+        "cross-layers-too-many.toml",
+        "{d}/cross-layers-too-many.toml:5:1: model.cross_layers: the model's dense parameters and their Adam \
+         moments would need 135 PiB (1.266e16 parameters x 12 bytes), more than the 1.00 TiB apg-bench allows at \
+         most: lower model.cross_layers",
+    );
+}
+
+#[test]
+fn too_many_threads() {
+    check(
+        "threads-too-many.toml",
+        "{d}/threads-too-many.toml:2:1: train.threads: 100000 threads is more than the 1024 allowed (0: one per core)",
+    );
+}

@@ -226,3 +226,20 @@ fn libfm_wrong_number_of_features() {
         "{d}/data/bad-width.libfm:3: 2 features, but line 1 has 3; every row needs one feature per field",
     );
 }
+
+// ---- sizes the machine cannot hold: refused before anything is generated ----
+// 10^15 of anything is far beyond the 1 TiB ceiling, so the message does not depend on
+// the memory of the machine running the test.
+
+#[test]
+fn synthetic_sizes_too_large_for_memory() {
+    for (key, need) in [("users", "171 PiB"), ("items", "171 PiB"), ("categories", "185 PiB"), ("rows", "85.3 PiB")] {
+        check(
+            &format!("synthetic-too-many-{key}.toml"),
+            &format!(
+                "{{d}}/synthetic-too-many-{key}.toml:8:1: synthetic.{key}: generating this data would need about \
+                 {need}, more than the 1.00 TiB apg-bench allows at most: lower synthetic.{key}"
+            ),
+        );
+    }
+}

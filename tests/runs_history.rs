@@ -316,6 +316,29 @@ fn listing_tolerates_partial_interrupted_and_corrupt_runs() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_place_of_a_run_file_is_a_problem_not_a_hang() {
+    let workspace = hand_made();
+    let history = History::load(workspace.path()).unwrap();
+    let dir = history.resolve("static-s1").unwrap().dir.clone();
+    let metrics = dir.join("metrics.jsonl");
+    std::fs::remove_file(&metrics).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(&metrics).status().unwrap().success());
+    // Reading the FIFO would wait for a writer for ever: the listing must not open it.
+    let (code, stdout, _) = output(workspace.path(), &["runs", "list", "--json"]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let name = dir.file_name().unwrap().to_string_lossy();
+    let problem = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"].as_str().is_some_and(|path| path.ends_with(&format!("{name}/metrics.jsonl"))))
+        .unwrap_or_else(|| panic!("no problem for the FIFO: {}", json["problems"]));
+    assert_eq!(problem["message"], "cannot read: not a regular file");
+}
+
 #[test]
 fn a_live_run_lists_as_running_and_cannot_be_changed() {
     let workspace = tempfile::tempdir().unwrap();

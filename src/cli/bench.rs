@@ -17,8 +17,8 @@ pub struct BenchArgs {
     /// Fewer repetitions, steps and models: a quick look at every section.
     #[arg(long)]
     pub quick: bool,
-    /// Threads of the matrix kernels (default: all cores).
-    #[arg(long)]
+    /// Threads of the matrix kernels, 1 to 1024 (default: all cores).
+    #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Only these sections (comma separated): gemm, model, embedding, data, runs, tui, memory.
     #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(SECTIONS))]
@@ -35,6 +35,17 @@ pub struct BenchArgs {
     /// The shared datasets folder, for the ml-100k figures (default: $APG_BENCH_DATA).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+}
+
+/// Bounded when the arguments are read: every measurement starts a thread pool of this
+/// size, and an absurd count would start threads until the process runs out of them.
+fn parse_threads(text: &str) -> Result<usize, String> {
+    let threads: usize = text.parse().map_err(|_| format!("{text:?} is not a whole number"))?;
+    if threads == 0 {
+        return Err("give at least 1 thread (leave --threads out for one per core)".into());
+    }
+    crate::limits::check_threads(threads)?;
+    Ok(threads)
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {

@@ -395,7 +395,9 @@ impl LoadedExperiment {
 
     /// P of hidden layer `layer` (default 2 K).
     pub fn overparam(&self, layer: usize) -> usize {
-        per_layer(&self.experiment.apg.overparam, layer).unwrap_or(2 * self.rank(layer))
+        // Saturating: a rank too large for its layer is reported by validation, which asks
+        // for P before it checks K.
+        per_layer(&self.experiment.apg.overparam, layer).unwrap_or(self.rank(layer).saturating_mul(2))
     }
 
     pub fn is_apg_layer(&self, layer: usize) -> bool {
@@ -452,6 +454,7 @@ impl LoadedExperiment {
             return Err(self.error("model.cross_layers", "dcn needs at least one cross layer"));
         }
         self.validate_apg()?;
+        self.validate_memory()?;
         self.validate_train()?;
         for (i, field) in e.metrics.group_fields.iter().enumerate() {
             if !has(field) {
@@ -509,7 +512,7 @@ impl LoadedExperiment {
                     format!("P = {p} must be at least K = {k} for hidden layer {layer}"),
                 ));
             }
-            if apg.variant == Variant::V1 && n_in * n_out > 1 << 20 {
+            if apg.variant == Variant::V1 && n_in.saturating_mul(n_out) > 1 << 20 {
                 return Err(self.error(
                     "apg.variant",
                     format!("v1 would generate a {n_in} x {n_out} matrix per instance in hidden layer {layer}: use narrower layers (at most 2^20 weights)"),
@@ -600,6 +603,112 @@ impl LoadedExperiment {
         Ok(())
     }
 
+    /// Refuses a model whose dense parameters and Adam moments could not be allocated,
+    /// naming the key behind the largest part. Embedding tables depend on the encoded
+    /// vocabularies and are checked when the model is built (`Model::new`).
+    fn validate_memory(&self) -> Result<(), ConfigError> {
+        let terms = self.dense_parameter_terms();
+        let parameters: f64 = terms.iter().map(|(_, n)| n).sum();
+        let need = parameters * crate::limits::BYTES_PER_PARAMETER;
+        if let Err(limit) = crate::limits::fits(need) {
+            let key = terms.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|(key, _)| key.as_str()).unwrap_or("model");
+            return Err(self.error(
+                key,
+                format!(
+                    "the model's dense parameters and their Adam moments would need {} ({parameters:.3e} parameters \
+                     x 12 bytes), {limit}: lower {key}",
+                    crate::limits::bytes(need),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Estimated dense parameters of the model (tower, APG factors and generators, batch
+    /// norms, cross layers, output), in parts, each with the key that sizes it most. In
+    /// f64 so that no width, however large, overflows.
+    pub fn dense_parameter_terms(&self) -> Vec<(String, f64)> {
+        let e = &self.experiment;
+        let apg = &e.apg;
+        let input_width = self.input_width() as f64;
+        let mut terms = Vec::new();
+        // Widths of what each generator reads, one per condition group.
+        let condition = &apg.condition;
+        let group_width = |fields: &[String]| -> f64 {
+            let widths: Vec<f64> = fields.iter().map(|f| self.condition_width(f) as f64).collect();
+            match condition.input_agg {
+                _ if widths.len() == 1 => widths[0],
+                InputAggregator::Concat => widths.iter().sum(),
+                InputAggregator::Mean | InputAggregator::Attention => widths.first().copied().unwrap_or(0.0),
+            }
+        };
+        let condition_widths: Vec<f64> =
+            if condition.mode == ConditionMode::Mix && condition.aggregation == Aggregation::Output {
+                condition.fields.iter().map(|f| group_width(std::slice::from_ref(f))).collect()
+            } else {
+                vec![group_width(&condition.fields)]
+            };
+        let mut n_in = input_width;
+        for (layer, &hidden) in e.model.hidden.iter().enumerate() {
+            let n_out = hidden as f64;
+            let mut keys = vec![(format!("model.hidden[{layer}]"), n_out)];
+            if layer > 0 {
+                keys.push((format!("model.hidden[{}]", layer - 1), n_in));
+            }
+            let paths = match condition.mode {
+                ConditionMode::Group | ConditionMode::Mix if self.is_apg_layer(layer) => condition_widths.len(),
+                _ => 1,
+            };
+            // Batch norm: gamma and beta, and two running statistics of the same size.
+            let mut count = if e.model.batch_norm { 4.0 * n_out * paths as f64 } else { 0.0 };
+            if self.is_apg_layer(layer) {
+                let (k, p) = (self.rank(layer) as f64, self.overparam(layer) as f64);
+                count += match apg.variant {
+                    Variant::V4 => n_in * k + k * n_out,
+                    Variant::V5 => n_in * p + 2.0 * p * k + p * n_out,
+                    _ => 0.0,
+                };
+                if apg.variant == Variant::V5 {
+                    let index = if apg.overparam.len() > 1 { layer } else { 0 };
+                    keys.push((format!("apg.overparam[{index}]"), p));
+                }
+                let heads = match apg.variant {
+                    Variant::Static => 0.0,
+                    Variant::V1 => n_in * n_out,
+                    Variant::V2 | Variant::V3 => n_in * k + k * k + k * n_out,
+                    Variant::V4 | Variant::V5 => k * k,
+                } + n_out;
+                let widths =
+                    if condition.mode == ConditionMode::SelfWise { vec![n_in] } else { condition_widths.clone() };
+                for width in widths {
+                    let mut from = width;
+                    for &h in &apg.generator_hidden {
+                        count += (from + 1.0) * h as f64;
+                        from = h as f64;
+                    }
+                    count += (from + 1.0) * heads;
+                }
+            } else {
+                count += n_in * n_out + n_out;
+            }
+            let key = keys.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|(key, _)| key).unwrap_or_default();
+            terms.push((key, count));
+            n_in = n_out;
+        }
+        let cross_layers = e.model.cross_layers as f64;
+        let cross_width = match e.model.base {
+            BaseModel::Dcn => 1.0,
+            BaseModel::Dcnv2 => input_width,
+            _ => 0.0,
+        };
+        if cross_width > 0.0 {
+            terms.push(("model.cross_layers".into(), cross_layers * (input_width * cross_width + input_width)));
+            n_in += input_width;
+        }
+        terms.push(("model.hidden".into(), n_in + 1.0));
+        terms
+    }
+
     fn validate_train(&self) -> Result<(), ConfigError> {
         let t = &self.experiment.train;
         let checks: [(&str, bool, &str); 9] = [
@@ -621,10 +730,13 @@ impl LoadedExperiment {
                 "lr_plateau_factor must be in (0, 1] (1: constant learning rate)",
             ),
         ];
-        match checks.iter().find(|(_, bad, _)| *bad) {
-            Some((key, _, message)) => Err(self.error(key, *message)),
-            None => Ok(()),
+        if let Some((key, _, message)) = checks.iter().find(|(_, bad, _)| *bad) {
+            return Err(self.error(key, *message));
         }
+        // Checked here so that a run fails before its folder is made, not when the
+        // trainer starts its thread pool.
+        crate::limits::check_threads(t.threads)
+            .map_err(|message| self.error("train.threads", format!("{message} (0: one per core)")))
     }
 
     fn numeric_is_scaled(&self, name: &str) -> bool {

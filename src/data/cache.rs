@@ -79,12 +79,20 @@ pub fn cache_path(dir: &Path, dataset: &str) -> PathBuf {
 /// streamed straight into the column vectors while its CRC is computed, so a load
 /// needs no second copy of the data; nothing is returned unless the CRC matches.
 pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss> {
+    let corrupt = |why: &str| CacheMiss::Corrupt(why.to_string());
+    // Checked before opening: opening a FIFO blocks until a writer comes, and a device
+    // or folder is no cache either. The size bounds every length the file declares.
+    let size = match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => metadata.len(),
+        Ok(_) => return Err(corrupt("not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CacheMiss::Absent),
+        Err(e) => return Err(CacheMiss::Corrupt(format!("cannot read: {e}"))),
+    };
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CacheMiss::Absent),
         Err(e) => return Err(CacheMiss::Corrupt(format!("cannot read: {e}"))),
     };
-    let corrupt = |why: &str| CacheMiss::Corrupt(why.to_string());
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut header = [0u8; HEADER_LEN];
     if reader.read_exact(&mut header).is_err() || &header[..8] != MAGIC {
@@ -96,6 +104,11 @@ pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss>
     }
     let length = u64::from_le_bytes(header[44..52].try_into().expect("8 bytes"));
     let crc = u32::from_le_bytes(header[52..56].try_into().expect("4 bytes"));
+    // The payload must be the rest of the file: every array is then bounded by what is
+    // really there, and a corrupt length cannot ask for more memory than the file holds.
+    if size.checked_sub(HEADER_LEN as u64) != Some(length) {
+        return Err(corrupt("wrong length"));
+    }
     let mut payload = Payload { reader, remaining: length, hasher: crc32fast::Hasher::new() };
     let dataset = decode_payload(&mut payload, fingerprint).ok_or_else(|| corrupt("truncated or inconsistent"))?;
     let mut extra = [0u8; 1];

@@ -430,11 +430,10 @@ impl LoadedDescriptor {
             return Err(self.error("source.header", "csv files need a header row naming the columns"));
         }
         match source.format {
-            Format::Synthetic => {
-                if d.synthetic.is_none() {
-                    return Err(self.error("source.format", "format \"synthetic\" needs a [synthetic] table"));
-                }
-            }
+            Format::Synthetic => match &d.synthetic {
+                None => return Err(self.error("source.format", "format \"synthetic\" needs a [synthetic] table")),
+                Some(spec) => self.validate_synthetic(spec)?,
+            },
             Format::Csv | Format::Libfm => {
                 if source.path.is_none() && d.split.kind != SplitKind::Files {
                     return Err(self.error("source", "give `path`, or a split of kind \"files\" naming the files"));
@@ -447,6 +446,32 @@ impl LoadedDescriptor {
         }
         if source.format != Format::Synthetic && source.dir.is_empty() {
             return Err(self.error("source.dir", "give the folder(s) the data files are in"));
+        }
+        Ok(())
+    }
+
+    /// Bounds the generator's sizes by the memory they take, so that a huge `users` or
+    /// `rows` is an error naming the key instead of an aborted allocation.
+    fn validate_synthetic(&self, spec: &SyntheticSpec) -> Result<(), ConfigError> {
+        let (rows, users, items) = (spec.rows as f64, spec.users as f64, spec.items as f64);
+        let (domains, categories) = (spec.domains as f64, spec.categories as f64);
+        // Rough bytes per unit: a row's raw and encoded columns with its true
+        // probability; a user's or item's name, interned value and hidden traits; a
+        // category's traits and its effect in each domain; a domain's effect tables.
+        let terms = [
+            ("synthetic.rows", rows * 96.0),
+            ("synthetic.users", users * 192.0),
+            ("synthetic.items", items * 192.0),
+            ("synthetic.categories", categories * (160.0 + 8.0 * domains)),
+            ("synthetic.domains", domains * 1024.0),
+        ];
+        let need: f64 = terms.iter().map(|(_, bytes)| bytes).sum();
+        if let Err(limit) = crate::limits::fits(need) {
+            let key = terms.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map_or("synthetic", |(key, _)| *key);
+            return Err(self.error(
+                key,
+                format!("generating this data would need about {}, {limit}: lower {key}", crate::limits::bytes(need)),
+            ));
         }
         Ok(())
     }

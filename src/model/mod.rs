@@ -120,10 +120,47 @@ pub struct Model<D: Device<f32>> {
     merged: Vec<Option<MergedUv<D>>>,
 }
 
+/// Refuses, before anything is allocated, a model whose dense parameters, embedding
+/// tables and Adam moments would not fit in memory: the experiment checks its dense part
+/// when loaded, but the tables' rows are the encoded vocabularies, known only now.
+fn check_memory(experiment: &LoadedExperiment, dataset: &EncodedDataset) -> Result<(), String> {
+    let e = &experiment.experiment;
+    let dense: f64 = experiment.dense_parameter_terms().iter().map(|(_, n)| n).sum();
+    let inputs = experiment.input_fields();
+    let vocab = |name: &str| {
+        dataset.fields.iter().find(|f| f.info.name == name).map_or(0.0, |f| match f.column {
+            Column::Dense(_) => 0.0,
+            Column::Ids(_) | Column::Multi { .. } => f.info.vocab_size() as f64,
+        })
+    };
+    let wide = if matches!(e.model.base, BaseModel::Wdl | BaseModel::Deepfm) { 1.0 } else { 0.0 };
+    let mut entries: f64 = inputs.iter().map(|f| vocab(f) * (experiment.embedding_width(f) as f64 + wide)).sum();
+    if e.apg.variant != Variant::Static {
+        for name in &e.apg.condition.fields {
+            if e.apg.condition.separate_embedding || !inputs.contains(name) {
+                entries += vocab(name) * experiment.condition_width(name) as f64;
+            }
+        }
+    }
+    // Tables hold each entry and its two Adam moments in f32, as dense parameters do.
+    let need = (dense + entries) * crate::limits::BYTES_PER_PARAMETER;
+    crate::limits::fits(need).map_err(|limit| {
+        format!(
+            "{}: the model would need {} for {dense:.3e} dense parameters and {entries:.3e} embedding entries \
+             with their Adam moments (12 bytes each), {limit}: lower model.embedding_dim (or model.embedding_dims), \
+             raise the fields' min_count in the dataset descriptor to shrink the vocabularies, or narrow \
+             model.hidden",
+            experiment.file.display(),
+            crate::limits::bytes(need)
+        )
+    })
+}
+
 impl<D: Device<f32>> Model<D> {
     /// Builds the model an experiment describes for a dataset, initialised from `seed`.
     pub fn new(experiment: &LoadedExperiment, dataset: &EncodedDataset, device: D, seed: u64) -> Result<Self, String> {
         let e = &experiment.experiment;
+        check_memory(experiment, dataset)?;
         let mut rng = Pcg64::seed_from_u64(seed);
         let mut params = ParamSet::new(device);
         let mut tables: Vec<EmbeddingTable> = Vec::new();

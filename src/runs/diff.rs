@@ -34,7 +34,7 @@ impl std::fmt::Display for ConfigChange {
 pub fn read_flat_config(dir: &Path) -> Result<FlatConfig, RunError> {
     let path = dir.join(CONFIG_FILE);
     let text =
-        std::fs::read_to_string(&path).map_err(|error| RunError::Io { action: "read", path: path.clone(), error })?;
+        crate::runs::read_text(&path).map_err(|error| RunError::Io { action: "read", path: path.clone(), error })?;
     let table: toml::Table = crate::config::parse_toml(&path, &text)?;
     let mut flat = FlatConfig::new();
     flatten("", &toml::Value::Table(table), &mut flat);

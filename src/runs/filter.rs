@@ -69,10 +69,20 @@ enum Literal {
 
 #[derive(Debug, Clone)]
 enum Expr {
-    Compare { key: KeyName, op: Op, value: Literal },
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    Compare {
+        key: KeyName,
+        op: Op,
+        value: Literal,
+    },
+    /// Flat lists rather than nested pairs, so that a long chain `a and b and c ...` is
+    /// one level deep: matching and dropping recurse once per level.
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
 }
+
+/// Deepest nesting of parentheses a filter may have: parsing and matching recurse once
+/// per level, and thousands of levels would overflow the stack.
+const MAX_DEPTH: usize = 64;
 
 /// A parsed filter expression.
 #[derive(Debug, Clone)]
@@ -83,7 +93,8 @@ pub struct Filter {
 impl Filter {
     pub fn parse(expression: &str) -> Result<Filter, FilterError> {
         let tokens = tokenize(expression)?;
-        let mut parser = Parser { expression, tokens, next: 0 };
+        let end = expression.chars().count() + 1;
+        let mut parser = Parser { expression, tokens, next: 0, depth: 0, end };
         if parser.tokens.is_empty() {
             return Err(parser.error(1, "the filter is empty"));
         }
@@ -103,8 +114,8 @@ impl Filter {
 impl Expr {
     fn matches(&self, row: &RunRow) -> bool {
         match self {
-            Expr::And(a, b) => a.matches(row) && b.matches(row),
-            Expr::Or(a, b) => a.matches(row) || b.matches(row),
+            Expr::And(all) => all.iter().all(|e| e.matches(row)),
+            Expr::Or(any) => any.iter().any(|e| e.matches(row)),
             Expr::Compare { key, op, value } => match (key.read(row), value) {
                 (Value::Number(x), Literal::Number(y)) => op.holds(x.total_cmp(y)),
                 (Value::Text(x), Literal::Text(y)) => op.holds(x.cmp(y.as_str())),
@@ -221,6 +232,10 @@ struct Parser<'a> {
     expression: &'a str,
     tokens: Vec<Token>,
     next: usize,
+    /// Parentheses open around the token being parsed.
+    depth: usize,
+    /// Position just past the last character, counted once: every comparison asks.
+    end: usize,
 }
 
 impl Parser<'_> {
@@ -230,7 +245,7 @@ impl Parser<'_> {
 
     /// Where the end of the expression is, for errors that found nothing more.
     fn end(&self) -> usize {
-        self.expression.chars().count() + 1
+        self.end
     }
 
     fn peek(&self) -> Option<&Token> {
@@ -244,21 +259,21 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Expr, FilterError> {
-        let mut expr = self.and()?;
+        let mut any = vec![self.and()?];
         while self.peek().is_some_and(|t| t.keyword("or")) {
             self.next += 1;
-            expr = Expr::Or(Box::new(expr), Box::new(self.and()?));
+            any.push(self.and()?);
         }
-        Ok(expr)
+        Ok(if any.len() == 1 { any.remove(0) } else { Expr::Or(any) })
     }
 
     fn and(&mut self) -> Result<Expr, FilterError> {
-        let mut expr = self.primary()?;
+        let mut all = vec![self.primary()?];
         while self.peek().is_some_and(|t| t.keyword("and")) {
             self.next += 1;
-            expr = Expr::And(Box::new(expr), Box::new(self.primary()?));
+            all.push(self.primary()?);
         }
-        Ok(expr)
+        Ok(if all.len() == 1 { all.remove(0) } else { Expr::And(all) })
     }
 
     fn primary(&mut self) -> Result<Expr, FilterError> {
@@ -268,7 +283,15 @@ impl Parser<'_> {
         };
         match &token.kind {
             TokenKind::Open => {
+                if self.depth == MAX_DEPTH {
+                    return Err(self.error(
+                        token.position,
+                        format!("parentheses nested more than {MAX_DEPTH} deep; write the filter with fewer"),
+                    ));
+                }
+                self.depth += 1;
                 let expr = self.or()?;
+                self.depth -= 1;
                 match self.take() {
                     Some(Token { kind: TokenKind::Close, .. }) => Ok(expr),
                     Some(other) => Err(self.error(
@@ -445,6 +468,26 @@ mod tests {
         assert!(message("auc ! 1").contains("`!` must be followed by `=`"));
         assert!(message("   ").contains("the filter is empty"));
         assert!(message("auc > 0.7 and").contains("found the end of the filter"));
+    }
+
+    #[test]
+    fn nesting_is_limited_before_the_stack_runs_out() {
+        let deep = |levels: usize| format!("{}auc > 0.5{}", "(".repeat(levels), ")".repeat(levels));
+        assert!(Filter::parse(&deep(MAX_DEPTH)).is_ok());
+        let error = Filter::parse(&deep(7000)).unwrap_err();
+        assert_eq!(error.position, 65);
+        assert_eq!(error.message, "parentheses nested more than 64 deep; write the filter with fewer");
+    }
+
+    #[test]
+    fn long_chains_stay_flat() {
+        // 100,000 comparisons joined by `and`, then by `or`: one level each, so neither
+        // matching nor dropping them recurses per comparison.
+        for joiner in [" and ", " or "] {
+            let chain = vec!["seed = 1"; 100_000].join(joiner);
+            let filter = Filter::parse(&chain).unwrap();
+            assert!(matches!(&filter.expr, Expr::And(all) | Expr::Or(all) if all.len() == 100_000));
+        }
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl Run {
 
 fn read_summary(dir: &Path, manifest: &Manifest, problems: &mut Vec<Problem>) -> Option<RunSummary> {
     let path = dir.join(SUMMARY_FILE);
-    match std::fs::read_to_string(&path) {
+    match crate::runs::read_text(&path) {
         Ok(text) => match serde_json::from_str(&text) {
             Ok(summary) => Some(summary),
             Err(e) => {
@@ -134,7 +134,7 @@ fn read_summary(dir: &Path, manifest: &Manifest, problems: &mut Vec<Problem>) ->
 
 fn read_config(dir: &Path, problems: &mut Vec<Problem>) -> Option<Experiment> {
     let path = dir.join(CONFIG_FILE);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::runs::read_text(&path) {
         Ok(text) => text,
         Err(e) => {
             problems.push(Problem { path, line: None, message: format!("cannot read: {e}") });
@@ -160,7 +160,7 @@ fn config_problem(e: &crate::config::ConfigError) -> Problem {
 /// A missing file reads as no records: a run may die before writing one.
 pub fn read_curves(path: &Path, problems: &mut Vec<Problem>) -> Curves {
     let mut curves = Curves::default();
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::runs::read_text(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return curves,
         Err(e) => {

@@ -88,7 +88,7 @@ impl Manifest {
 pub fn read_manifest(dir: &Path) -> Result<Manifest, RunError> {
     let path = dir.join(MANIFEST_FILE);
     let text =
-        std::fs::read_to_string(&path).map_err(|error| RunError::Io { action: "read", path: path.clone(), error })?;
+        crate::runs::read_text(&path).map_err(|error| RunError::Io { action: "read", path: path.clone(), error })?;
     let mut manifest: Manifest = parse_toml(&path, &text)?;
     if manifest.status == RunStatus::Running && manifest.host == hostname() && !process_alive(manifest.pid) {
         manifest.status = RunStatus::Interrupted;

@@ -27,6 +27,16 @@ pub use writer::{
     phase_label, workspace_of,
 };
 
+/// Reads a run file as text, refusing anything but a regular file: a FIFO put in place
+/// of metrics.jsonl would block `read_to_string` until a writer comes, hanging every
+/// listing of the history. A missing file is still NotFound.
+pub(crate) fn read_text(path: &Path) -> std::io::Result<String> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    std::fs::read_to_string(path)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
@@ -81,8 +91,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
 /// The test AUC of run `id` in `workspace`, for RelaImpr against it.
 pub fn baseline_auc(workspace: &std::path::Path, id: &str) -> Result<f64, String> {
     let path = workspace.join("runs").join(id).join(SUMMARY_FILE);
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| format!("no summary of run `{id}` ({}: {e})", path.display()))?;
+    let text = read_text(&path).map_err(|e| format!("no summary of run `{id}` ({}: {e})", path.display()))?;
     let summary: crate::train::RunSummary =
         serde_json::from_str(&text).map_err(|e| format!("{}: not a run summary: {e}", path.display()))?;
     summary.test.and_then(|t| t.auc).ok_or_else(|| format!("run `{id}` has no test AUC"))
