@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# apg-bench and the PyTorch peer (../shared/peer) trained side by side on the same data,
-# in one call: the peer's 2M-row synthetic data (gen_data.py, seed 42; train = first
+# apg-bench and the PyTorch reference implementation of the same models (the "peer")
+# trained side by side on the same data, in one call: the peer's 2M-row synthetic data
+# (its gen_data.py, seed 42; train = first
 # 1.8M rows, test = last 200k), static MLP 256-128-64 vs APG v4 (K = 32 in every layer,
 # a linear generator on the domain field f0, a static bias), 16-dim embeddings, batch
 # 1024, Adam lr 1e-3, 3 epochs. apg-bench's experiment files state only those settings;
@@ -19,6 +20,8 @@
 # A full call (2 seeds x 2 models x 2 sides) takes ~25 minutes on 2 vCPUs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# The PyTorch reference implementation (PEER_SRC): a folder holding its bench.py and
+# gen_data.py; by default beside this checkout.
 PEER_SRC=${PEER_SRC:-$ROOT/../shared/peer}
 PEER_DIR=${PEER_DIR:-$ROOT/target/peer}
 SEEDS=${SEEDS:-"1 2"}
