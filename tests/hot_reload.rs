@@ -180,4 +180,9 @@ fn unrelated_files_are_ignored() {
     fs::write(ws.path("datasets/other.toml"), descriptor()).unwrap();
     fs::write(ws.path("workspace.toml"), "name = \"w\"\n").unwrap();
     ws.expect_quiet();
+    // The positive control: the same watcher still reports an experiment save, so the
+    // silence above came from filtering, not from a watcher that reports nothing.
+    let file = ws.path("experiments/base.toml");
+    fs::write(&file, experiment(5)).unwrap();
+    assert_eq!(changed_experiment(ws.only_event(), &file), Ok(5));
 }

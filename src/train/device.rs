@@ -26,18 +26,26 @@ pub fn check(_device: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
+// Without CUDA `check` has nothing to decide (tests/trainer.rs checks the trainer's
+// refusal); with it, the answers below hold on any machine, with or without a GPU.
+#[cfg(all(test, feature = "cuda"))]
 mod tests {
     use super::check;
 
     #[test]
-    fn the_cpu_always_trains() {
+    fn the_cpu_is_not_asked_about() {
         assert_eq!(check("cpu"), Ok(()));
     }
 
-    #[cfg(not(feature = "cuda"))]
     #[test]
-    fn cuda_is_left_to_the_trainer_in_a_build_without_it() {
-        assert_eq!(check("cuda:0"), Ok(()));
+    fn a_bad_ordinal_is_refused_before_the_driver_is_asked() {
+        assert_eq!(check("cuda:abc"), Err("bad device \"cuda:abc\": use cuda or cuda:N".to_string()));
+    }
+
+    #[test]
+    fn an_ordinal_beyond_the_machine_says_to_train_on_the_cpu() {
+        let error = check("cuda:999999").expect_err("no machine has a millionth GPU");
+        assert!(error.starts_with("no usable GPU \"cuda:999999\""), "{error}");
+        assert!(error.ends_with("train with --device cpu"), "{error}");
     }
 }
