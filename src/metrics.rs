@@ -61,9 +61,11 @@ pub fn gauc(scores: &[f32], labels: &[u8], groups: &[u32]) -> Option<f64> {
     (weight > 0.0).then(|| weighted / weight)
 }
 
-/// RelaImpr = ((AUC - 0.5) / (AUC_base - 0.5) - 1) x 100 %.
-pub fn rela_impr(auc: f64, baseline_auc: f64) -> f64 {
-    ((auc - 0.5) / (baseline_auc - 0.5) - 1.0) * 100.0
+/// RelaImpr = ((AUC - 0.5) / (AUC_base - 0.5) - 1) x 100 %. None when the baseline is
+/// no better than chance (AUC_base <= 0.5): the ratio's sign would then say a worse model
+/// improves on it.
+pub fn rela_impr(auc: f64, baseline_auc: f64) -> Option<f64> {
+    (baseline_auc > 0.5 && auc.is_finite()).then(|| ((auc - 0.5) / (baseline_auc - 0.5) - 1.0) * 100.0)
 }
 
 #[cfg(test)]
@@ -106,6 +108,10 @@ mod tests {
 
     #[test]
     fn rela_impr_by_hand() {
-        assert!((rela_impr(0.8, 0.75) - 20.0).abs() < 1e-9);
+        assert!((rela_impr(0.8, 0.75).unwrap() - 20.0).abs() < 1e-9);
+        // A baseline at or below chance has no RelaImpr: (0.45 - 0.5) / (0.48 - 0.5) - 1
+        // would be +150 % for a model worse than it.
+        assert_eq!(rela_impr(0.45, 0.48), None);
+        assert_eq!(rela_impr(0.7, 0.5), None);
     }
 }

@@ -341,7 +341,13 @@ pub(super) fn render_summary(manifest: &Manifest, summary: Option<&RunSummary>, 
         if let Some(test) = &s.test {
             out += &format!("test: {}\n", eval_headline(test));
             if let Some(b) = &s.baseline {
-                out += &format!("RelaImpr vs {} (test AUC {:.4}): {:+.2} %\n", b.run, b.baseline_auc, b.rela_impr);
+                out += &match b.rela_impr {
+                    Some(r) => format!("RelaImpr vs {} (test AUC {:.4}): {r:+.2} %\n", b.run, b.baseline_auc),
+                    None => format!(
+                        "RelaImpr vs {}: none, its test AUC {:.4} is no better than chance\n",
+                        b.run, b.baseline_auc
+                    ),
+                };
             }
             if !test.groups.is_empty() {
                 let mut table = Table::new(&["group", "value", "rows>", "test AUC>", "logloss>"]);

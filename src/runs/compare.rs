@@ -390,7 +390,7 @@ fn cells(
             Cell {
                 stat: *stat,
                 delta: against.map(|(b, s)| s.mean - b.mean),
-                rela_impr: against.filter(|_| auc).map(|(b, s)| rela_impr(s.mean, b.mean)),
+                rela_impr: against.filter(|_| auc).and_then(|(b, s)| rela_impr(s.mean, b.mean)),
                 noise: against.filter(|_| noise).map(|(b, s)| Noise::judge(&b, &s)),
             }
         })

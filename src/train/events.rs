@@ -68,7 +68,8 @@ pub struct BaselineComparison {
     pub run: String,
     pub baseline_auc: f64,
     /// ((AUC - 0.5) / (AUC_base - 0.5) - 1) x 100 %.
-    pub rela_impr: f64,
+    /// None when the baseline's AUC is no better than chance.
+    pub rela_impr: Option<f64>,
 }
 
 /// The end of a run: what summary.json holds.
