@@ -188,3 +188,20 @@ fn a_signal_interrupts_the_run() {
     assert_eq!(manifest.status, RunStatus::Interrupted);
     assert!(manifest.ended.is_some());
 }
+
+#[test]
+fn seeds_past_the_largest_seed_are_refused_before_any_run() {
+    let (root, file) = workspace(1);
+    let output = apg_bench()
+        .args(["run", file.to_str().unwrap(), "--seed", "18446744073709551614", "--seeds", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "ran: {stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "error: --seeds 3 from seed 18446744073709551614 runs past the largest seed (18446744073709551615): \
+         start from a smaller --seed"
+    );
+    assert!(!root.path().join("runs").exists(), "a run folder was made");
+}

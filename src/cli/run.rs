@@ -65,8 +65,15 @@ pub fn run_seeds(
         Some(seed) => seed,
         None => LoadedExperiment::from_file(file)?.experiment.seed,
     };
+    // The last seed must exist: a saturating range would silently run fewer seeds.
+    let Some(last) = first.checked_add(count.saturating_sub(1)) else {
+        anyhow::bail!(
+            "--seeds {count} from seed {first} runs past the largest seed ({}): start from a smaller --seed",
+            u64::MAX
+        );
+    };
     let mut ended = Vec::new();
-    for seed in first..first.saturating_add(count) {
+    for seed in first..=last {
         let one = run_once(file, Some(seed), device_flag.clone())?;
         if !json {
             print!("{}", one.render());
