@@ -153,6 +153,8 @@ impl EmbeddingTable {
             self.row_slots[id as usize] = slot as u32;
         }
         let (slots, gradients) = (&self.row_slots, &self.gradients);
+        let zeros = vec![0f32; dim];
+        let zeros = zeros.as_slice();
         #[cfg(target_arch = "x86_64")]
         let avx2 = std::arch::is_x86_feature_detected!("avx2");
         self.weights
@@ -163,10 +165,10 @@ impl EmbeddingTable {
                 #[cfg(target_arch = "x86_64")]
                 if avx2 {
                     // SAFETY: this CPU has AVX2, checked above.
-                    unsafe { adam_rows_avx2(weights, moments, slots, gradients, dim, c) };
+                    unsafe { adam_rows_avx2(weights, moments, (slots, gradients, zeros), c) };
                     return;
                 }
-                adam_rows(weights, moments, slots, gradients, dim, c);
+                adam_rows(weights, moments, (slots, gradients, zeros), c);
             });
         for &id in &self.touched_ids {
             self.row_slots[id as usize] = NO_SLOT;
@@ -216,12 +218,14 @@ fn adam_row(weights: &mut [f32], m: &mut [f32], v: &mut [f32], gradient: &[f32],
     }
 }
 
+/// The gradient source of [`adam_rows`]: each row's slot, the pending gradients by slot,
+/// and a zero row for rows without one.
+type RowGradients<'a> = (&'a [u32], &'a [f32], &'a [f32]);
+
 /// Adam on a block of consecutive rows; a row without a slot has a zero gradient.
 #[inline(always)]
-fn adam_rows(weights: &mut [f32], moments: &mut [f32], slots: &[u32], gradients: &[f32], dim: usize, c: &RowAdam) {
-    const ZEROS: [f32; 64] = [0.0; 64];
-    let zeros_long = (dim > ZEROS.len()).then(|| vec![0f32; dim]);
-    let zeros: &[f32] = zeros_long.as_deref().unwrap_or(&ZEROS[..dim]);
+fn adam_rows(weights: &mut [f32], moments: &mut [f32], (slots, gradients, zeros): RowGradients, c: &RowAdam) {
+    let dim = zeros.len();
     for ((w, mv), &slot) in weights.chunks_exact_mut(dim).zip(moments.chunks_exact_mut(2 * dim)).zip(slots) {
         let (m, v) = mv.split_at_mut(dim);
         let gradient = if slot == NO_SLOT { zeros } else { &gradients[slot as usize * dim..(slot as usize + 1) * dim] };
@@ -232,15 +236,8 @@ fn adam_rows(weights: &mut [f32], moments: &mut [f32], slots: &[u32], gradients:
 /// [`adam_rows`] compiled for AVX2; the same arithmetic.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn adam_rows_avx2(
-    weights: &mut [f32],
-    moments: &mut [f32],
-    slots: &[u32],
-    gradients: &[f32],
-    dim: usize,
-    c: &RowAdam,
-) {
-    adam_rows(weights, moments, slots, gradients, dim, c);
+unsafe fn adam_rows_avx2(weights: &mut [f32], moments: &mut [f32], rows: RowGradients, c: &RowAdam) {
+    adam_rows(weights, moments, rows, c);
 }
 
 /// The constants of one row-wise Adam step.

@@ -117,11 +117,15 @@ impl BatchNorm {
         let gamma = params.vector::<T>(self.gamma);
         let beta = params.vector::<T>(self.beta);
         if training {
-            let values = y.retaped::<NoneTape>();
-            let mean = values.clone().mean::<(usize,), Axis<0>>().as_vec();
-            let variance = values.var::<(usize,), Axis<0>>().as_vec();
-            *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((shape.0, mean, variance));
-            let normalized = y.normalize::<Axis<0>>(Self::EPS);
+            // (y - mean) / sqrt(var + eps) with the batch's mean and biased variance, spelled
+            // out (as dfdx's `normalize` does) so those two reductions also serve as the
+            // statistics kept for the running averages.
+            let mean = y.retaped::<T>().mean::<(usize,), Axis<0>>();
+            let mean_values = mean.as_vec();
+            let centered = y - mean.broadcast_like::<_, Axis<0>>(&shape);
+            let variance = centered.retaped::<T>().square().mean::<(usize,), Axis<0>>();
+            *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((shape.0, mean_values, variance.as_vec()));
+            let normalized = centered / (variance + Self::EPS as f32).sqrt().broadcast_like::<_, Axis<0>>(&shape);
             normalized * gamma.broadcast_like::<_, Axis<0>>(&shape) + beta.broadcast_like::<_, Axis<0>>(&shape)
         } else {
             // y * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
