@@ -205,3 +205,41 @@ fn seeds_past_the_largest_seed_are_refused_before_any_run() {
     );
     assert!(!root.path().join("runs").exists(), "a run folder was made");
 }
+
+#[test]
+fn a_named_workspace_receives_the_run_and_is_found_from_inside_it() {
+    let (home, file) = workspace(1);
+    let other = tempfile::tempdir().unwrap();
+    apg_bench().args(["--workspace", other.path().to_str().unwrap(), "run", file.to_str().unwrap()]).assert().success();
+    let run = only_run(other.path());
+    assert!(!home.path().join("runs").exists(), "the run went to the experiment's own workspace");
+    let manifest = runs::read_manifest(&run).unwrap();
+    assert_eq!(manifest.status, RunStatus::Finished);
+    // Outside the workspace it lies in, the experiment is named by its full path.
+    assert_eq!(manifest.experiment_path, file);
+
+    // With --workspace, an experiment of that workspace is named by its name alone.
+    apg_bench().args(["--workspace", home.path().to_str().unwrap(), "run", "tiny"]).assert().success();
+    let manifest = runs::read_manifest(&only_run(home.path())).unwrap();
+    assert_eq!(manifest.experiment_path, Path::new("experiments/tiny.toml"));
+
+    // Without --workspace, `runs list` finds the workspace from the current folder upwards.
+    let output =
+        apg_bench().current_dir(home.path().join("experiments")).args(["runs", "list", "--json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ids: Vec<&str> = listed["runs"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [manifest.id.as_str()]);
+}
+
+#[test]
+fn a_missing_named_workspace_is_an_error_before_any_run() {
+    let (home, file) = workspace(1);
+    let missing = home.path().join("nowhere");
+    let output =
+        apg_bench().args(["--workspace", missing.to_str().unwrap(), "run", file.to_str().unwrap()]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("nowhere: no such folder"), "{stderr}");
+    assert!(!home.path().join("runs").exists() && !missing.exists());
+}

@@ -35,6 +35,8 @@ struct Spec {
     tags: Vec<&'static str>,
     pid: u32,
     ended: bool,
+    /// The dataset fingerprint its manifest records.
+    data: &'static str,
 }
 
 impl Default for Spec {
@@ -53,6 +55,7 @@ impl Default for Spec {
             tags: Vec::new(),
             pid: 1,
             ended: true,
+            data: "f00d",
         }
     }
 }
@@ -99,7 +102,7 @@ fn fake_run(workspace: &Path, spec: &Spec) -> PathBuf {
         seed: spec.seed,
         version: "0.1.0".into(),
         config_hash: spec.hash.into(),
-        dataset_fingerprint: "f00d".into(),
+        dataset_fingerprint: spec.data.into(),
         parent: String::new(),
         error: (spec.status == RunStatus::Failed).then(|| "the loss became NaN".to_string()),
         tags: spec.tags.iter().map(|t| t.to_string()).collect(),
@@ -836,4 +839,48 @@ fn real_runs_with_seeds_form_groups_that_compare() {
     assert!(diff.contains("  variant: static -> v4\n") && diff.contains("  seed: 5 -> 6\n"), "{diff}");
     let filtered = stdout_of(ws, &["runs", "list", "--filter", "variant = v4 and auc > 0.5", "--sort", "-seed"]);
     assert!(filtered.ends_with("2 of 4 runs\n") && filtered.lines().nth(2).unwrap().contains("-v4-s6"), "{filtered}");
+}
+
+#[test]
+fn runs_on_different_data_are_compared_only_when_forced_and_then_with_a_warning() {
+    let workspace = tempfile::tempdir().unwrap();
+    fake_run(workspace.path(), &Spec { minute: 1, test: Some(0.70), ..Spec::default() });
+    let other = Spec { minute: 2, experiment: "apg", hash: "bbbb2222bbbb2222", data: "beef", ..Spec::default() };
+    fake_run(workspace.path(), &Spec { test: Some(0.80), variant: "v5", ..other });
+    let history = History::load(workspace.path()).unwrap();
+    let queries = ["static-s1", "apg-s1"].map(String::from);
+
+    let refused = compare(&history, &queries, &CompareOptions::default()).unwrap_err().to_string();
+    assert!(refused.contains("trained on different data") && refused.contains("--force"), "{refused}");
+    assert!(refused.contains("20260105-100100-static-s1: ") && refused.contains("(data beef)"), "{refused}");
+    let (code, stdout, stderr) = output(workspace.path(), &["runs", "compare", "static-s1", "apg-s1"]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+
+    let forced = compare(&history, &queries, &CompareOptions { force: true, ..Default::default() }).unwrap();
+    assert!(forced.data_differs);
+    assert!(forced.notes[0].starts_with("WARNING: these runs trained on different data"), "{:?}", forced.notes);
+    assert_eq!(forced.entries[1].data[0].fingerprint, "beef");
+    let (code, stdout, _) = output(workspace.path(), &["runs", "compare", "static-s1", "apg-s1", "--force"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Note: WARNING: these runs trained on different data"), "{stdout}");
+
+    // A group whose repeats saw different data is no noise band over one dataset either.
+    fake_run(workspace.path(), &Spec { minute: 3, seed: 2, data: "cafe", ..Spec::default() });
+    let history = History::load(workspace.path()).unwrap();
+    let group = compare(&history, &["static".to_string()], &CompareOptions { groups: true, ..Default::default() });
+    let refused = group.unwrap_err().to_string();
+    assert!(
+        refused.contains("static@aaaa1111: synthetic-multidomain (data f00d) + synthetic-multidomain (data cafe)"),
+        "{refused}"
+    );
+
+    // Runs on the same data compare as before, without a warning.
+    fake_run(
+        workspace.path(),
+        &Spec { minute: 4, experiment: "apg", hash: "cccc3333cccc3333", variant: "v5", ..Spec::default() },
+    );
+    let history = History::load(workspace.path()).unwrap();
+    let c =
+        compare(&history, &["static-s1".to_string(), "100400-apg-s1".to_string()], &CompareOptions::default()).unwrap();
+    assert!(!c.data_differs && c.notes.iter().all(|n| !n.starts_with("WARNING")), "{:?}", c.notes);
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::workspace::Workspace;
+use crate::config::workspace::{self, Workspace};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,9 +21,11 @@ use crate::config::workspace::Workspace;
     about = "A terminal research workbench for APG (Adaptive Parameter Generation) CTR models"
 )]
 pub struct Cli {
-    /// The workspace to open.
-    #[arg(long, global = true, default_value = "workspaces/demo")]
-    pub workspace: PathBuf,
+    /// The workspace to open. Default: the nearest folder from the current one upwards
+    /// that holds workspace.toml, experiments/ or runs/, else workspaces/demo. `run`
+    /// records its runs here (default: the experiment file's own workspace).
+    #[arg(long, global = true)]
+    pub workspace: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -35,7 +37,8 @@ pub enum Command {
     Data(DataCommand),
     /// Train one experiment headless and record it in the workspace's runs/ folder.
     Run {
-        /// The experiment file (e.g. workspaces/demo/experiments/baseline.toml).
+        /// The experiment file (e.g. workspaces/demo/experiments/apg-group.toml), or the name of one in
+        /// the workspace's experiments/ folder (apg-group) when --workspace is given.
         experiment: PathBuf,
         /// Use this seed instead of the experiment's.
         #[arg(long)]
@@ -100,24 +103,33 @@ pub enum DataCommand {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let workspace = || -> anyhow::Result<PathBuf> {
+        match &cli.workspace {
+            Some(named) => Ok(named.clone()),
+            None => Ok(workspace::discover(&std::env::current_dir()?)?),
+        }
+    };
     match cli.command {
         // The workbench on a terminal; the headless summary when piped or scripted.
         None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
-            crate::tui::run(&cli.workspace)?;
+            crate::tui::run(&workspace()?)?;
             Ok(ExitCode::SUCCESS)
         }
-        None => demo(&cli.workspace),
+        None => demo(&workspace()?),
         Some(Command::Data(DataCommand::Inspect { dataset, field, json, no_cache })) => {
             data::inspect(&dataset, field.as_deref(), json, no_cache)
         }
         Some(Command::Data(DataCommand::Fetch { name, dir, mirror, sha256, force })) => {
             data::fetch(&name, &dir, mirror, sha256, force)
         }
-        Some(Command::Run { experiment, seed, device, seeds: None, json }) => run::run(&experiment, seed, device, json),
-        Some(Command::Run { experiment, seed, device, seeds: Some(count), json }) => {
-            run::run_seeds(&experiment, seed, count, device, json)
+        Some(Command::Run { experiment, seed, device, seeds, json }) => {
+            let target = run::Target::resolve(&experiment, cli.workspace.as_deref())?;
+            match seeds {
+                None => run::run(&target, seed, device, json),
+                Some(count) => run::run_seeds(&target, seed, count, device, json),
+            }
         }
-        Some(Command::Runs(command)) => runs::run(&cli.workspace, command),
+        Some(Command::Runs(command)) => runs::run(&workspace()?, command),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::BenchChild { args }) => {
             crate::bench::child::main(&args)?;

@@ -2,7 +2,7 @@
 //! shows progress on stderr (a bar on a terminal, plain lines otherwise) and ends with a
 //! summary, or with one JSON object on stdout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
@@ -19,7 +19,7 @@ use crate::data::LoadOptions;
 use crate::format::{Format, duration, rate, thousands};
 use crate::runs::compare::mean_sd;
 use crate::runs::groups::Stat;
-use crate::runs::{Manifest, RunStatus, RunWriter, eval_headline, phase_label};
+use crate::runs::{Manifest, RunStatus, RunWriter, eval_headline, phase_label, workspace_of};
 use crate::train::trainer::{self, TrainJob};
 use crate::train::{BaselineComparison, Event, MetricsRecord, Phase, RunSummary};
 
@@ -41,8 +41,38 @@ pub fn parse_device(device: &str) -> Result<String, String> {
     }
 }
 
-pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
-    let ended = run_once(file, seed, device_flag)?;
+/// What `run` trains and where it records the runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub file: PathBuf,
+    /// The workspace whose runs/ folder receives the run folders.
+    pub workspace: PathBuf,
+}
+
+impl Target {
+    /// The experiment `named` (a file, or with a `workspace`, the name of one in its
+    /// experiments/ folder) and the workspace its runs go to: `workspace` when given,
+    /// else the one the file lies in.
+    pub fn resolve(named: &Path, workspace: Option<&Path>) -> anyhow::Result<Target> {
+        let Some(workspace) = workspace else {
+            return Ok(Target { file: named.to_path_buf(), workspace: workspace_of(named) });
+        };
+        if !workspace.is_dir() {
+            anyhow::bail!("--workspace {}: no such folder", workspace.display());
+        }
+        let mut with_extension = named.as_os_str().to_os_string();
+        with_extension.push(".toml");
+        let in_workspace = workspace.join("experiments");
+        let file = [named.to_path_buf(), in_workspace.join(named), in_workspace.join(with_extension)]
+            .into_iter()
+            .find(|candidate| candidate.is_file())
+            .unwrap_or_else(|| named.to_path_buf());
+        Ok(Target { file, workspace: workspace.to_path_buf() })
+    }
+}
+
+pub fn run(target: &Target, seed: Option<u64>, device_flag: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+    let ended = run_once(target, seed, device_flag)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&ended.report())?);
     } else {
@@ -55,7 +85,7 @@ pub fn run(file: &Path, seed: Option<u64>, device_flag: Option<String>, json: bo
 /// `--seed`, else the experiment's), one run folder each, then the group's mean ± sample
 /// sd test AUC. A signal ends the series after the run it stopped.
 pub fn run_seeds(
-    file: &Path,
+    target: &Target,
     first: Option<u64>,
     count: u64,
     device_flag: Option<String>,
@@ -63,7 +93,7 @@ pub fn run_seeds(
 ) -> anyhow::Result<ExitCode> {
     let first = match first {
         Some(seed) => seed,
-        None => LoadedExperiment::from_file(file)?.experiment.seed,
+        None => LoadedExperiment::from_file(&target.file)?.experiment.seed,
     };
     // The last seed must exist: a saturating range would silently run fewer seeds.
     let Some(last) = first.checked_add(count.saturating_sub(1)) else {
@@ -74,7 +104,7 @@ pub fn run_seeds(
     };
     let mut ended = Vec::new();
     for seed in first..=last {
-        let one = run_once(file, Some(seed), device_flag.clone())?;
+        let one = run_once(target, Some(seed), device_flag.clone())?;
         if !json {
             print!("{}", one.render());
         }
@@ -162,12 +192,12 @@ fn signals() -> anyhow::Result<Arc<AtomicUsize>> {
     Ok(SIGNALS.get_or_init(|| signals).clone())
 }
 
-fn run_once(file: &Path, seed: Option<u64>, device_flag: Option<String>) -> anyhow::Result<Ended> {
-    let loaded = LoadedExperiment::from_file(file)?;
+fn run_once(target: &Target, seed: Option<u64>, device_flag: Option<String>) -> anyhow::Result<Ended> {
+    let loaded = LoadedExperiment::from_file(&target.file)?;
     let baseline = match loaded.experiment.metrics.baseline.as_str() {
         "" => None,
         id => {
-            let auc = crate::runs::baseline_auc(&crate::runs::workspace_of(file), id)
+            let auc = crate::runs::baseline_auc(&target.workspace, id)
                 .map_err(|why| ConfigError::at_key(&loaded.file, &loaded.text, "metrics.baseline", why))?;
             Some((id.to_string(), auc))
         }
@@ -191,7 +221,7 @@ fn run_once(file: &Path, seed: Option<u64>, device_flag: Option<String>) -> anyh
     };
 
     let signals = signals()?;
-    let mut writer = RunWriter::create(&loaded, seed, &device)?;
+    let mut writer = RunWriter::create_in(&target.workspace, &loaded, seed, &device)?;
 
     let mut progress = Progress::new(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     progress.line(&format!("run {} in {}", writer.id(), writer.dir().display()));

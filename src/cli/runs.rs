@@ -93,6 +93,10 @@ pub enum RunsCommand {
         /// Align curves by `step` or `epoch`.
         #[arg(long, default_value = "step", value_parser = ["step", "epoch"])]
         align: String,
+        /// Compare runs trained on different data (another dataset, or one whose files changed), which is
+        /// refused otherwise; the output then warns first.
+        #[arg(long)]
+        force: bool,
         /// Print Markdown.
         #[arg(long)]
         md: bool,
@@ -147,9 +151,9 @@ pub fn run(workspace: &Path, command: RunsCommand) -> anyhow::Result<ExitCode> {
             list(workspace, filter.as_deref(), sort.as_deref(), groups, trash, json)
         }
         RunsCommand::Show { run, json } => show(workspace, &run, json),
-        RunsCommand::Compare { runs, baseline, group, align, md, csv, json } => {
+        RunsCommand::Compare { runs, baseline, group, align, force, md, csv, json } => {
             let align = if align == "epoch" { Align::Epoch } else { Align::Step };
-            let options = CompareOptions { groups: group, baseline, align };
+            let options = CompareOptions { groups: group, baseline, align, force };
             let format = match (md, csv, json) {
                 (true, _, _) => Output::Markdown,
                 (_, true, _) => Output::Csv,

@@ -52,3 +52,71 @@ impl Workspace {
         if in_workspace.exists() { in_workspace.display().to_string() } else { self.dataset.clone() }
     }
 }
+
+/// The workspace a command uses when none is named: the nearest folder from `start`
+/// upwards that is one (like git finds its repository), else the demo workspace under
+/// `start`, which is how the workbench opens from the project's own folder.
+pub fn discover(start: &Path) -> Result<PathBuf, ConfigError> {
+    if let Some(found) = start.ancestors().find(|folder| is_workspace(folder)) {
+        return Ok(found.to_path_buf());
+    }
+    let demo = start.join(DEMO_WORKSPACE);
+    if demo.is_dir() {
+        return Ok(demo);
+    }
+    Err(ConfigError::whole_file(
+        start,
+        format!(
+            "no workspace here or in any folder above (a workspace holds workspace.toml, experiments/ or \
+             runs/): pass --workspace PATH, or run from inside one (the demo is {DEMO_WORKSPACE} in the \
+             apg-bench folder)"
+        ),
+    ))
+}
+
+/// Where the demo workspace lies in the apg-bench folder.
+pub const DEMO_WORKSPACE: &str = "workspaces/demo";
+
+/// A folder is a workspace when it has its settings file, experiments or runs.
+fn is_workspace(folder: &Path) -> bool {
+    folder.join("workspace.toml").is_file() || folder.join("experiments").is_dir() || folder.join("runs").is_dir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_workspace_upwards_is_found() {
+        let root = tempfile::tempdir().unwrap();
+        let outer = root.path().join("outer");
+        let inner = outer.join("projects/inner");
+        std::fs::create_dir_all(inner.join("experiments/deep/er")).unwrap();
+        std::fs::write(outer.join("workspace.toml"), "").unwrap();
+        assert_eq!(discover(&inner.join("experiments/deep/er")).unwrap(), inner);
+        assert_eq!(discover(&outer.join("projects")).unwrap(), outer);
+        assert_eq!(discover(&outer).unwrap(), outer);
+    }
+
+    #[test]
+    fn a_runs_folder_marks_a_workspace_too() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("w/runs/20260101-000000-x-s1")).unwrap();
+        let run = root.path().join("w/runs/20260101-000000-x-s1");
+        assert_eq!(discover(&run).unwrap(), root.path().join("w"));
+    }
+
+    #[test]
+    fn the_demo_is_the_fallback_and_otherwise_the_error_says_what_to_do() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(
+            !root.path().ancestors().any(is_workspace),
+            "a folder above {} looks like a workspace: this test needs a clean temporary folder",
+            root.path().display()
+        );
+        let error = discover(root.path()).unwrap_err().to_string();
+        assert!(error.contains("--workspace"), "{error}");
+        std::fs::create_dir_all(root.path().join(DEMO_WORKSPACE)).unwrap();
+        assert_eq!(discover(root.path()).unwrap(), root.path().join(DEMO_WORKSPACE));
+    }
+}

@@ -31,6 +31,9 @@ pub struct CompareOptions {
     /// entries; added in front when it is not one of them.
     pub baseline: Option<String>,
     pub align: Align,
+    /// Compare runs trained on different data (another dataset, or the same one changed)
+    /// instead of refusing; the comparison then says so first.
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +57,23 @@ pub struct Entry {
     /// Runs of a group left out of its numbers, each as `id (why)`: not finished, or a seed
     /// run again later.
     pub excluded: Vec<String>,
+    /// The data its runs trained on, one item per distinct dataset fingerprint.
+    pub data: Vec<DataUsed>,
+}
+
+/// A dataset as the runs recorded it: the fingerprint of its encoded rows (descriptor and
+/// source bytes) and the dataset reference of the run's experiment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataUsed {
+    pub dataset: String,
+    pub fingerprint: String,
+}
+
+impl std::fmt::Display for DataUsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short: String = self.fingerprint.chars().take(12).collect();
+        write!(f, "{} (data {short})", self.dataset)
+    }
 }
 
 /// One metric of one entry, against the baseline's.
@@ -139,7 +159,10 @@ pub struct Comparison {
     pub train_loss: Curve,
     pub valid_auc: Curve,
     pub noise_rule: &'static str,
-    /// What a reader should know: runs left out, hints.
+    /// The entries trained on different data (only compared with `force`): their deltas
+    /// mix the data's difference with the models'.
+    pub data_differs: bool,
+    /// What a reader should know: runs left out, hints; a data mismatch comes first.
     pub notes: Vec<String>,
 }
 
@@ -265,6 +288,27 @@ pub fn compare(history: &History, queries: &[String], options: &CompareOptions) 
     };
 
     let mut notes = Vec::new();
+    let data_differs = trained_on_different_data(&selected);
+    if data_differs {
+        let what: Vec<String> = selected
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}: {}",
+                    s.entry.label,
+                    s.entry.data.iter().map(DataUsed::to_string).collect::<Vec<_>>().join(" + ")
+                )
+            })
+            .collect();
+        if !options.force {
+            return Err(RunError::DifferentData { entries: what });
+        }
+        notes.push(format!(
+            "WARNING: these runs trained on different data, so the deltas and RelaImpr mix the data's difference \
+             with the models' ({})",
+            what.join("; ")
+        ));
+    }
     for s in &selected {
         if !s.entry.excluded.is_empty() {
             notes.push(format!("{}: left out of its numbers: {}", s.entry.label, s.entry.excluded.join(", ")));
@@ -304,8 +348,40 @@ pub fn compare(history: &History, queries: &[String], options: &CompareOptions) 
         train_loss,
         valid_auc,
         noise_rule: NOISE_RULE,
+        data_differs,
         notes,
     })
+}
+
+/// The distinct data of `runs`: fingerprints in first-seen order (a run that never
+/// loaded its data has none).
+fn data_of(runs: &[&Run]) -> Vec<DataUsed> {
+    let mut data: Vec<DataUsed> = Vec::new();
+    for run in runs {
+        let fingerprint = &run.manifest.dataset_fingerprint;
+        if fingerprint.is_empty() || data.iter().any(|d| &d.fingerprint == fingerprint) {
+            continue;
+        }
+        let dataset = run.config.as_ref().map_or_else(|| "?".into(), |c| dataset_name(&c.dataset));
+        data.push(DataUsed { dataset, fingerprint: fingerprint.clone() });
+    }
+    data
+}
+
+/// The dataset reference without the folders a run's frozen config adds to it.
+fn dataset_name(reference: &str) -> String {
+    let path = std::path::Path::new(reference);
+    match path.file_name() {
+        Some(name) if path.extension().is_some() => name.to_string_lossy().into_owned(),
+        _ => reference.to_string(),
+    }
+}
+
+/// More than one dataset fingerprint among all the runs compared.
+fn trained_on_different_data(selected: &[Selected]) -> bool {
+    let mut fingerprints = selected.iter().flat_map(|s| &s.entry.data).map(|d| &d.fingerprint);
+    let first = fingerprints.next();
+    fingerprints.any(|f| Some(f) != first)
 }
 
 fn select_run<'h>(history: &'h History, query: &str) -> Result<Selected<'h>, RunError> {
@@ -318,6 +394,7 @@ fn select_run<'h>(history: &'h History, query: &str) -> Result<Selected<'h>, Run
         runs: vec![run.id().to_string()],
         seeds: vec![run.manifest.seed],
         excluded: Vec::new(),
+        data: data_of(&[run]),
     };
     Ok(Selected { entry, members: vec![run], representative: run })
 }
@@ -336,6 +413,7 @@ fn select_group<'h>(history: &'h History, query: &str) -> Result<Selected<'h>, R
         runs: group.members,
         seeds: group.seeds,
         excluded: group.excluded,
+        data: data_of(&members),
     };
     Ok(Selected { entry, representative: members.first().copied().unwrap_or(runs[0]), members })
 }

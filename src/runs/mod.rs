@@ -63,6 +63,13 @@ pub enum RunError {
     #[error("`{query}` names {} configurations; name one by its config hash (or one of its runs):\n  {}", candidates.len(), candidates.join("\n  "))]
     AmbiguousGroup { query: String, candidates: Vec<String> },
 
+    #[error(
+        "these runs trained on different data, so their deltas would mix the data's difference with the \
+         models' (pass --force to compare them anyway):\n  {}",
+        entries.join("\n  ")
+    )]
+    DifferentData { entries: Vec<String> },
+
     #[error("nothing to compare: name runs (or groups with --group)")]
     NothingToCompare,
 

@@ -63,7 +63,11 @@ impl RunWriter {
     /// config.toml (the experiment as it will run: this seed and device, its dataset
     /// reference rewritten to work from the run folder), and empty metrics.jsonl and log.txt.
     pub fn create(loaded: &LoadedExperiment, seed: u64, device: &str) -> Result<Self, RunError> {
-        let workspace = workspace_of(&loaded.file);
+        Self::create_in(&workspace_of(&loaded.file), loaded, seed, device)
+    }
+
+    /// [`RunWriter::create`] in the runs/ folder of `workspace`, wherever the experiment lies.
+    pub fn create_in(workspace: &Path, loaded: &LoadedExperiment, seed: u64, device: &str) -> Result<Self, RunError> {
         let runs = workspace.join("runs");
         std::fs::create_dir_all(&runs).map_err(|error| RunError::Io { action: "create", path: runs.clone(), error })?;
         let now = UtcTime::now();
@@ -82,7 +86,7 @@ impl RunWriter {
         let header = format!("# The experiment as run {id}: frozen at its start, with the seed and device it used.\n");
         write_atomic(&config_path, (header + &config).as_bytes())?;
 
-        let experiment_path = from_folder(&workspace, &loaded.file)
+        let experiment_path = from_folder(workspace, &loaded.file)
             .filter(|p| !p.starts_with(".."))
             .map_or_else(|| loaded.file.clone(), PathBuf::from);
         let manifest = Manifest {

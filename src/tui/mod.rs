@@ -285,7 +285,7 @@ impl Runtime {
         };
         let device = app.run_device(&experiment);
         let seed = experiment.experiment.seed;
-        let mut writer = match RunWriter::create(&experiment, seed, &device) {
+        let mut writer = match RunWriter::create_in(&app.workspace.root, &experiment, seed, &device) {
             Ok(writer) => writer,
             Err(error) => {
                 app.status = format!("cannot create the run folder: {error}");

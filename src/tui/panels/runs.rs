@@ -151,8 +151,15 @@ fn open_comparison(app: &mut App) {
     }
     // Oldest first: the baseline is the first run marked in time order.
     ids.sort();
-    match compare(history, &ids, &CompareOptions { groups: false, baseline: None, align: Align::Step }) {
-        Ok(comparison) => state.comparison = Some(comparison),
+    // Runs on different data are compared, under the comparison's warning, shown first.
+    let options = CompareOptions { groups: false, baseline: None, align: Align::Step, force: true };
+    match compare(history, &ids, &options) {
+        Ok(comparison) => {
+            if comparison.data_differs {
+                app.status = "warning: these runs trained on different data (see Notes)".into();
+            }
+            state.comparison = Some(comparison)
+        }
         Err(e) => app.status = format!("cannot compare: {e}"),
     }
 }
@@ -291,7 +298,10 @@ fn draw_comparison(frame: &mut Frame, app: &App, c: &Comparison, area: Rect) {
         .collect();
     let refs: Vec<(&str, &[(f64, f64)])> = series.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
     frame.render_widget(chart("validation AUC by step", &refs, theme), curves_area);
-    let mut notes = vec![Line::styled(c.noise_rule.to_string(), theme.dim())];
-    notes.extend(c.notes.iter().map(|n| Line::raw(n.clone())));
+    // A data mismatch comes first among the notes and stands out.
+    let (warnings, others): (Vec<&String>, Vec<&String>) = c.notes.iter().partition(|n| n.starts_with("WARNING"));
+    let mut notes: Vec<Line> = warnings.into_iter().map(|n| Line::styled(n.clone(), theme.bad())).collect();
+    notes.push(Line::styled(c.noise_rule.to_string(), theme.dim()));
+    notes.extend(others.into_iter().map(|n| Line::raw(n.clone())));
     frame.render_widget(Paragraph::new(notes).wrap(Wrap { trim: false }).block(block("Notes".into())), notes_area);
 }
