@@ -377,6 +377,10 @@ fn compare_command(
         Output::Json => println!("{}", serde_json::to_string_pretty(&c)?),
         Output::Text => print!("{}", comparison_text(&c)),
     }
+    if c.data_differs && matches!(output, Output::Csv | Output::Json) {
+        // Those formats carry no notes a reader would see.
+        eprintln!("warning: these runs trained on different data (forced): deltas mix data and models");
+    }
     let involved: Vec<&str> = c.entries.iter().flat_map(|e| e.runs.iter().map(String::as_str)).collect();
     warn(history.runs.iter().filter(|r| involved.contains(&r.id())).flat_map(|r| &r.problems));
     Ok(ExitCode::SUCCESS)
