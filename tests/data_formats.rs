@@ -13,7 +13,8 @@ use apg_bench::data::{self, Column, EncodedDataset, LoadOptions, LoadedDescripto
 /// The real datasets' folder; None (after saying so, or failing under
 /// `APG_BENCH_REQUIRE_ALL`) where it is not given.
 fn shared_data() -> Option<PathBuf> {
-    const PROVIDE: &str = "set APG_BENCH_DATA to a folder holding ml-100k/ and frappe/ (the README's test command does)";
+    const PROVIDE: &str =
+        "set APG_BENCH_DATA to a folder holding ml-100k/, frappe/ and criteo-samples/ (the README's test command does)";
     match std::env::var_os("APG_BENCH_DATA").filter(|v| !v.is_empty()).map(PathBuf::from) {
         Some(dir) if dir.is_dir() => Some(dir.canonicalize().expect("a folder has a canonical path")),
         Some(dir) => {
@@ -35,12 +36,16 @@ fn a_real_data_test_without_data_says_it_was_skipped_and_fails_under_require_all
     let skipped = common::rerun(test, &[("APG_BENCH_DATA", None), (common::REQUIRE_ALL, None)]);
     let printed = common::printed(&skipped);
     assert!(skipped.status.success(), "{printed}");
-    assert!(printed.contains(&format!("skipped: {test}: APG_BENCH_DATA is not set: set APG_BENCH_DATA to")), "{printed}");
+    assert!(
+        printed.contains(&format!("skipped: {test}: APG_BENCH_DATA is not set: set APG_BENCH_DATA to")),
+        "{printed}"
+    );
     for require in ["1", "true"] {
         let failed = common::rerun(test, &[("APG_BENCH_DATA", None), (common::REQUIRE_ALL, Some(require))]);
         let printed = common::printed(&failed);
         assert!(!failed.status.success(), "{printed}");
-        let expected = format!("APG_BENCH_REQUIRE_ALL is set, so {test} may not be skipped, but APG_BENCH_DATA is not set");
+        let expected =
+            format!("APG_BENCH_REQUIRE_ALL is set, so {test} may not be skipped, but APG_BENCH_DATA is not set");
         assert!(printed.contains(&expected), "{printed}");
     }
 }

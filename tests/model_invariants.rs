@@ -284,7 +284,7 @@ fn gradients_match_central_finite_differences() {
     let chosen: Vec<_> = all.iter().filter(|(name, _)| only.is_empty() || *name == only).collect();
     assert!(!chosen.is_empty(), "ONLY={only:?} matches no configuration; the names are: {}", names.join(", "));
     for (name, config) in chosen {
-        let (experiment, dataset) = tiny(&config);
+        let (experiment, dataset) = tiny(config);
         let mut model = jittered_model(&experiment, &dataset);
         let rows: Vec<u32> = dataset.split.train[..32].to_vec();
         let (_, mut grads) = loss_and_grads(&model, &dataset, &rows);

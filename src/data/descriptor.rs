@@ -443,7 +443,10 @@ impl LoadedDescriptor {
         }
         for (i, derived) in d.derived.iter().enumerate() {
             if derived.column == *label {
-                return leak(format!("derived[{i}].column"), &format!("derived field {:?} is computed from", derived.name));
+                return leak(
+                    format!("derived[{i}].column"),
+                    &format!("derived field {:?} is computed from", derived.name),
+                );
             }
         }
         Ok(())
@@ -577,9 +580,7 @@ const MAX_NAME_LEN: usize = 64;
 /// starting with a letter or digit (so no path separator, no `..`, no hidden file).
 fn is_safe_name(name: &str) -> bool {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    name.len() <= MAX_NAME_LEN
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(allowed)
+    name.len() <= MAX_NAME_LEN && name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.chars().all(allowed)
 }
 
 /// Expands `${VAR}` in a path; None if a variable is unset or empty.

@@ -22,7 +22,9 @@ const UTF8_BOM: &[u8] = &[0xef, 0xbb, 0xbf];
 enum Looks {
     Gzip,
     /// Text; its first `skip` bytes are a byte order mark.
-    Text { skip: usize },
+    Text {
+        skip: usize,
+    },
     /// Not something the loaders read: what it looks like and what to do.
     Refused(String),
 }
@@ -60,21 +62,21 @@ fn rejoin<R: Read + 'static>(mut prefix: Vec<u8>, skip: usize, rest: R) -> Box<d
 }
 
 fn sniff(prefix: &[u8]) -> Looks {
-    const CONVERT: &str = "apg-bench reads UTF-8 or latin-1 text: convert it, e.g. `iconv -f UTF-16 -t UTF-8 FILE > FILE.csv`";
+    const CONVERT: &str =
+        "apg-bench reads UTF-8 or latin-1 text: convert it, e.g. `iconv -f UTF-16 -t UTF-8 FILE > FILE.csv`";
     if prefix.starts_with(GZIP_MAGIC) {
         return Looks::Gzip;
     }
     if prefix.starts_with(UTF8_BOM) {
         return Looks::Text { skip: UTF8_BOM.len() };
     }
-    let refused = |what: String| Looks::Refused(what);
     if prefix.starts_with(&[0xff, 0xfe]) || prefix.starts_with(&[0xfe, 0xff]) {
         let order = if prefix[0] == 0xff { "little-endian" } else { "big-endian" };
         let bom = if prefix[0] == 0xff { "FF FE" } else { "FE FF" };
-        return refused(format!("looks like UTF-16 text ({order}, byte order mark {bom}); {CONVERT}"));
+        return Looks::Refused(format!("looks like UTF-16 text ({order}, byte order mark {bom}); {CONVERT}"));
     }
     if let Some(order) = utf16_without_bom(prefix) {
-        return refused(format!("looks like UTF-16 text ({order}, every other byte is 0); {CONVERT}"));
+        return Looks::Refused(format!("looks like UTF-16 text ({order}, every other byte is 0); {CONVERT}"));
     }
     // bzip2's magic is text; the magic of its first block (the digits of pi) is not.
     let bzip2 = prefix.starts_with(b"BZh") && prefix.get(4..10) == Some(b"\x31\x41\x59\x26\x53\x59");
@@ -90,10 +92,10 @@ fn sniff(prefix: &[u8]) -> Looks {
         None
     };
     if let Some(what) = archive {
-        return refused(format!("looks like {what}"));
+        return Looks::Refused(format!("looks like {what}"));
     }
     if let Some(offset) = prefix.iter().position(|&b| b == 0) {
-        return refused(format!(
+        return Looks::Refused(format!(
             "looks like binary data, not text (a 0 byte at offset {offset}); give a CSV/TSV or libFM text file, \
              plain or gzip-compressed"
         ));
