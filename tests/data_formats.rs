@@ -1,25 +1,53 @@
 //! The data engine on every format: exact counts on the real datasets (found through
-//! APG_BENCH_DATA, skipped with a message when it is unset), CSV round trips, vocabulary
+//! APG_BENCH_DATA; skipped with a message when it is unset, failing instead under
+//! APG_BENCH_REQUIRE_ALL), CSV round trips, vocabulary
 //! and OOV rules, split determinism, derived fields on a hand-made table (the shuffled
 //! placebo included), and the cache.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 
 use apg_bench::data::{self, Column, EncodedDataset, LoadOptions, LoadedDescriptor};
 
+/// The real datasets' folder; None (after saying so, or failing under
+/// `APG_BENCH_REQUIRE_ALL`) where it is not given.
 fn shared_data() -> Option<PathBuf> {
+    const PROVIDE: &str =
+        "set APG_BENCH_DATA to a folder holding ml-100k/, frappe/ and criteo-samples/ (the README's test command does)";
     match std::env::var_os("APG_BENCH_DATA").filter(|v| !v.is_empty()).map(PathBuf::from) {
         Some(dir) if dir.is_dir() => Some(dir.canonicalize().expect("a folder has a canonical path")),
-        Some(dir) => skipped(&format!("APG_BENCH_DATA={} is not a folder", dir.display())),
-        None => skipped("APG_BENCH_DATA is not set"),
+        Some(dir) => {
+            common::skip(&format!("APG_BENCH_DATA={} is not a folder", dir.display()), PROVIDE);
+            None
+        }
+        None => {
+            common::skip("APG_BENCH_DATA is not set", PROVIDE);
+            None
+        }
     }
 }
 
-/// Says on the real stderr (not captured by the test harness) that a test was skipped.
-fn skipped(why: &str) -> Option<PathBuf> {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "skipped: {why}, so the real-data checks of this test did not run");
-    None
+/// A real-data test without the data is skipped, saying so on stderr, and fails where
+/// every test must run.
+#[test]
+fn a_real_data_test_without_data_says_it_was_skipped_and_fails_under_require_all() {
+    let test = "movielens_100k_random_split_is_8_1_1";
+    let skipped = common::rerun(test, &[("APG_BENCH_DATA", None), (common::REQUIRE_ALL, None)]);
+    let printed = common::printed(&skipped);
+    assert!(skipped.status.success(), "{printed}");
+    assert!(
+        printed.contains(&format!("skipped: {test}: APG_BENCH_DATA is not set: set APG_BENCH_DATA to")),
+        "{printed}"
+    );
+    for require in ["1", "true"] {
+        let failed = common::rerun(test, &[("APG_BENCH_DATA", None), (common::REQUIRE_ALL, Some(require))]);
+        let printed = common::printed(&failed);
+        assert!(!failed.status.success(), "{printed}");
+        let expected =
+            format!("APG_BENCH_REQUIRE_ALL is set, so {test} may not be skipped, but APG_BENCH_DATA is not set");
+        assert!(printed.contains(&expected), "{printed}");
+    }
 }
 
 /// Loads a descriptor written into `dir`, caching into `dir/cache`.
@@ -452,4 +480,122 @@ fn shuffled_fields_permute_the_column_over_the_rows() {
     let (cached, report) = load_text(second.path(), &descriptor(1));
     assert!(report.from_cache);
     assert_eq!(values(&cached, "user_placebo"), user_placebo, "the cache keeps the permutation");
+}
+
+/// Gzip-compresses `bytes` as one member.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// Everything but the fingerprint, which hashes the source bytes as they are on disk.
+fn contents(dataset: EncodedDataset) -> EncodedDataset {
+    EncodedDataset { fingerprint: String::new(), ..dataset }
+}
+
+/// Gzip is recognised by its magic bytes, whatever the file is called, and read as the
+/// text it holds; so is a file of several gzip members (`cat a.gz b.gz`) and a UTF-8
+/// byte order mark, bare or inside gzip.
+#[test]
+fn gzip_files_and_a_utf8_byte_order_mark_read_as_the_plain_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain_text = HAND_MADE.as_bytes();
+    std::fs::write(tmp.path().join("data.csv"), plain_text).unwrap();
+    let (plain, _) = load_text(tmp.path(), &hand_made_descriptor("", ""));
+    assert_eq!(plain.rows(), 10);
+    let half = HAND_MADE.find("b,x").unwrap();
+    let with_bom = [b"\xef\xbb\xbf", plain_text].concat();
+    let variants: [(&str, Vec<u8>); 5] = [
+        ("data.csv.gz", gzip(plain_text)),
+        ("data.csv", gzip(plain_text)),
+        ("data.csv", [gzip(&plain_text[..half]), gzip(&plain_text[half..])].concat()),
+        ("data.csv", with_bom.clone()),
+        ("data.csv.gz", gzip(&with_bom)),
+    ];
+    for (i, (name, bytes)) in variants.into_iter().enumerate() {
+        let dir = tmp.path().join(format!("v{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+        let descriptor = hand_made_descriptor("", "").replace("data.csv", name);
+        let (dataset, _) = load_text(&dir, &descriptor);
+        assert_eq!(contents(dataset), contents(plain.clone()), "variant {i} ({name})");
+    }
+}
+
+#[test]
+fn a_truncated_or_corrupt_gzip_file_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let compressed = gzip(HAND_MADE.repeat(50).as_bytes());
+    let mut corrupt = compressed.clone();
+    corrupt[20] ^= 0xff;
+    let inside_utf16: Vec<u8> = HAND_MADE.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let cases = [
+        (compressed[..compressed.len() / 2].to_vec(), "the gzip data is corrupt"),
+        (corrupt, "the gzip data is corrupt"),
+        (gzip(&inside_utf16), "gzip-compressed, and what it holds looks like UTF-16 text (little-endian"),
+    ];
+    for (bytes, expected) in cases {
+        std::fs::write(tmp.path().join("data.csv"), bytes).unwrap();
+        let file = tmp.path().join("dataset.toml");
+        std::fs::write(&file, hand_made_descriptor("", "")).unwrap();
+        let descriptor = LoadedDescriptor::from_file(&file).unwrap();
+        let options = LoadOptions { no_cache: true, ..Default::default() };
+        let error = data::load(&descriptor, &options).unwrap_err().to_string();
+        let path = tmp.path().join("./data.csv").display().to_string();
+        assert!(error.starts_with(&path), "{error}");
+        assert!(error.contains(expected), "{error}");
+    }
+}
+
+#[test]
+fn invalid_utf8_in_a_multi_valued_cell_is_refused_unless_the_file_is_latin1() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("data.csv"), b"user;title;tags;y\nu1;t;a|b;1\nu2;t;b|caf\xe9;0\n").unwrap();
+    let file = tmp.path().join("dataset.toml");
+    std::fs::write(&file, CSV_DESCRIPTOR).unwrap();
+    let options = LoadOptions { no_cache: true, ..Default::default() };
+    let error = data::load(&LoadedDescriptor::from_file(&file).unwrap(), &options).unwrap_err().to_string();
+    let path = tmp.path().join("./data.csv").display().to_string();
+    assert!(error.starts_with(&format!("{path}:3: column `tags`: \"caf\\xe9\" is not valid UTF-8 (byte 3")), "{error}");
+    let latin1 = CSV_DESCRIPTOR.replace("separator = \";\"", "separator = \";\"\nencoding = \"latin-1\"");
+    let (dataset, _) = load_text(tmp.path(), &latin1);
+    assert_eq!(dataset.field("tags").unwrap().info.vocab, ["<oov>", "b", "a", "café"]);
+}
+
+#[test]
+fn dataset_names_that_could_leave_the_cache_folder_are_refused() {
+    let text = |name: &str| hand_made_descriptor("", "").replace("name = \"hand\"", &format!("name = {name:?}"));
+    let long = "x".repeat(65);
+    for name in ["../escaped", "a/b", "a\\b", ".hidden", "..", "", "a b", "-flag", "naïve", long.as_str()] {
+        let error = LoadedDescriptor::from_text(Path::new("d.toml"), &text(name), ".".into()).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("d.toml:1:1: name: dataset name {name:?} must be")), "{name:?}: {error}");
+    }
+    for name in ["movielens-100k", "my.data_v2", "A1", &"x".repeat(64)] {
+        assert!(LoadedDescriptor::from_text(Path::new("d.toml"), &text(name), ".".into()).is_ok(), "{name:?}");
+    }
+}
+
+/// A real CTR log as it usually comes, gzip-compressed: the Criteo sample reads the same
+/// compressed as plain, with its published counts (200 rows, 49 clicks, C1 27 values).
+#[test]
+fn the_criteo_sample_reads_the_same_gzip_compressed() {
+    let Some(shared) = shared_data() else { return };
+    let sample = std::fs::read(shared.join("criteo-samples/deepctr_criteo_sample.txt")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("criteo.txt"), &sample).unwrap();
+    std::fs::write(tmp.path().join("criteo.txt.gz"), gzip(&sample)).unwrap();
+    let descriptor = |path: &str| {
+        format!(
+            "name = \"criteo\"\n[source]\nformat = \"csv\"\ndir = [\".\"]\npath = \"{path}\"\n[label]\ncolumn = \"label\"\n\
+             [[fields]]\nname = \"C1\"\nkind = \"categorical\"\n[[fields]]\nname = \"I2\"\nkind = \"numeric\"\n\
+             [split]\nratios = [1.0, 0.0, 0.0]\n"
+        )
+    };
+    let (plain, _) = load_text(tmp.path(), &descriptor("criteo.txt"));
+    let (compressed, _) = load_text(tmp.path(), &descriptor("criteo.txt.gz"));
+    assert_eq!((plain.rows(), plain.labels.iter().filter(|&&l| l == 1).count()), (200, 49));
+    assert_eq!(plain.field("C1").unwrap().info.vocab.len(), 27 + 1);
+    assert_eq!(contents(compressed), contents(plain));
 }

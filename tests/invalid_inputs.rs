@@ -209,6 +209,54 @@ fn bad_label_with_threshold() {
     check("label-not-a-number.toml", "{d}/data/bad-label.csv:3: column `clicked`: \"yes\" is not a number");
 }
 
+#[test]
+fn duplicate_column_in_the_header() {
+    check(
+        "duplicate-column.toml",
+        "{d}/data/duplicate-column.csv:1: column `user` appears twice in the header, as columns 1 and 4 (needed by \
+         fields[0] (user)): rename one of them",
+    );
+}
+
+#[test]
+fn invalid_utf8_in_a_value() {
+    check(
+        "not-utf8.toml",
+        "{d}/data/not-utf8.csv:3: column `title`: \"Mis\\xe9rables\" is not valid UTF-8 (byte 3 of the value); \
+         source.encoding is \"utf-8\": if the file is latin-1, say encoding = \"latin-1\", else convert it to UTF-8",
+    );
+}
+
+#[test]
+fn invalid_utf8_in_the_header() {
+    check(
+        "not-utf8-header.toml",
+        "{d}/data/not-utf8-header.csv:1: the header's column 2: \"ann\\xe9e\" is not valid UTF-8 (byte 3 of the \
+         value); source.encoding is \"utf-8\": if the file is latin-1, say encoding = \"latin-1\", else convert it \
+         to UTF-8",
+    );
+}
+
+// ---- files that are not text (the file, what it looks like, what to do) ----
+
+#[test]
+fn utf16_file() {
+    check(
+        "utf16.toml",
+        "{d}/data/utf16.csv: looks like UTF-16 text (little-endian, byte order mark FF FE); apg-bench reads UTF-8 or \
+         latin-1 text: convert it, e.g. `iconv -f UTF-16 -t UTF-8 FILE > FILE.csv`",
+    );
+}
+
+#[test]
+fn binary_file() {
+    check(
+        "binary.toml",
+        "{d}/data/binary.csv: looks like binary data, not text (a 0 byte at offset 8); give a CSV/TSV or libFM text \
+         file, plain or gzip-compressed",
+    );
+}
+
 // ---- libFM contents (data file:line) ----
 
 #[test]
@@ -224,6 +272,77 @@ fn libfm_wrong_number_of_features() {
     check(
         "libfm-bad-width.toml",
         "{d}/data/bad-width.libfm:3: 2 features, but line 1 has 3; every row needs one feature per field",
+    );
+}
+
+#[test]
+fn libfm_index_not_a_number() {
+    check("libfm-bad-index.toml", "{d}/data/bad-index.libfm:2: feature \"x6:1\": the index is not a whole number");
+}
+
+#[test]
+fn libfm_row_without_label() {
+    check(
+        "libfm-no-label.toml",
+        "{d}/data/no-label.libfm:2: the row starts with the feature \"2:1\"; every row starts with its label",
+    );
+}
+
+#[test]
+fn libfm_row_with_only_a_label() {
+    check(
+        "libfm-label-only.toml",
+        "{d}/data/label-only.libfm:2: a label without features; every row needs one feature per field",
+    );
+}
+
+#[test]
+fn libfm_file_with_fewer_fields_than_the_first_file() {
+    // Each file alone is consistent; the test file's rows are short against the train file's.
+    check(
+        "libfm-short-file.toml",
+        "{d}/data/short-test.libfm:1: 2 features, but {d}/data/train.libfm:1 has 3; every row needs one feature per \
+         field",
+    );
+}
+
+// ---- names and leaks (descriptor file:line:col, key) ----
+
+#[test]
+fn dataset_name_with_a_path() {
+    // The name is the cache file's name: `../escaped` would write beside the cache folder.
+    check(
+        "name-escapes.toml",
+        "{d}/name-escapes.toml:1:1: name: dataset name \"../escaped\" must be 1 to 64 letters, digits, '.', '_' or \
+         '-', starting with a letter or digit (it names the cache file)",
+    );
+}
+
+#[test]
+fn label_column_as_a_field() {
+    check(
+        "label-as-field.toml",
+        "{d}/label-as-field.toml:16:1: fields[1].name: field \"clicked\" reads column `clicked`, the label \
+         (label.column): an input or condition made from the label gives the answer away; remove it",
+    );
+}
+
+#[test]
+fn label_column_as_the_column_of_a_field() {
+    check(
+        "label-as-column.toml",
+        "{d}/label-as-column.toml:18:1: fields[1].column: field \"outcome\" reads column `clicked`, the label \
+         (label.column): an input or condition made from the label gives the answer away; remove it",
+    );
+}
+
+#[test]
+fn field_derived_from_the_label() {
+    check(
+        "label-derived.toml",
+        "{d}/label-derived.toml:18:1: derived[0].column: derived field \"clicked_placebo\" is computed from column \
+         `clicked`, the label (label.column): an input or condition made from the label gives the answer away; \
+         remove it",
     );
 }
 

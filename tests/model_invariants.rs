@@ -3,6 +3,8 @@
 //! counts, gradients against central finite differences for every variant and condition
 //! mode, and every parameter receiving a gradient.
 
+mod common;
+
 use std::path::Path;
 
 use apg_bench::config::experiment::{ApgInit, LoadedExperiment, Variant};
@@ -274,12 +276,15 @@ fn check(name: &str, what: &str, autodiff: f32, numeric: Option<f32>, skipped: &
 
 #[test]
 fn gradients_match_central_finite_differences() {
+    // ONLY=NAME checks one configuration; a name that matches none is an error, not a
+    // pass that checked nothing.
     let only = std::env::var("ONLY").unwrap_or_default();
-    for (name, config) in configurations() {
-        if !only.is_empty() && name != only {
-            continue;
-        }
-        let (experiment, dataset) = tiny(&config);
+    let all = configurations();
+    let names: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
+    let chosen: Vec<_> = all.iter().filter(|(name, _)| only.is_empty() || *name == only).collect();
+    assert!(!chosen.is_empty(), "ONLY={only:?} matches no configuration; the names are: {}", names.join(", "));
+    for (name, config) in chosen {
+        let (experiment, dataset) = tiny(config);
         let mut model = jittered_model(&experiment, &dataset);
         let rows: Vec<u32> = dataset.split.train[..32].to_vec();
         let (_, mut grads) = loss_and_grads(&model, &dataset, &rows);
@@ -310,6 +315,18 @@ fn gradients_match_central_finite_differences() {
         }
         assert!(skipped * 10 <= checked, "{name}: {skipped} of {checked} coordinates sat on kinks");
     }
+}
+
+#[test]
+fn only_naming_no_configuration_fails() {
+    let test = "gradients_match_central_finite_differences";
+    let output = common::rerun(test, &[("ONLY", Some("no-such-configuration"))]);
+    let printed = common::printed(&output);
+    assert!(!output.status.success(), "{printed}");
+    assert!(
+        printed.contains("ONLY=\"no-such-configuration\" matches no configuration; the names are: static, v1,"),
+        "{printed}"
+    );
 }
 
 #[test]

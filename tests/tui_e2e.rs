@@ -1,14 +1,16 @@
 //! Runs tests/tui_e2e.sh: the real binary driven in tmux (launch, every panel, a short
 //! training with moving curves, an outside edit seen by hot reload, a comparison, quit
-//! with the terminal restored). Skipped, saying so, where tmux is not installed.
+//! with the terminal restored). Skipped, saying so, where tmux is not installed; a
+//! failure instead under APG_BENCH_REQUIRE_ALL (CI, where tmux is promised).
 
-use std::io::Write;
+mod common;
+
 use std::process::Command;
 
 #[test]
 fn the_tui_works_in_a_real_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
-        let _ = writeln!(std::io::stderr(), "skipped: tmux is not installed, so the TUI end-to-end test did not run");
+        common::skip("tmux is not installed", "install it (e.g. `apt-get install tmux`) to run this test");
         return;
     }
     let output =
@@ -16,4 +18,20 @@ fn the_tui_works_in_a_real_terminal() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("Quit ok, terminal restored"), "{stdout}");
+}
+
+/// Without tmux the test above says it was skipped, and fails where every test must run.
+#[test]
+fn without_tmux_the_test_says_it_was_skipped_and_fails_under_require_all() {
+    let test = "the_tui_works_in_a_real_terminal";
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().to_str().unwrap();
+    let skipped = common::rerun(test, &[("PATH", Some(path)), (common::REQUIRE_ALL, None)]);
+    let printed = common::printed(&skipped);
+    assert!(skipped.status.success(), "{printed}");
+    assert!(printed.contains(&format!("skipped: {test}: tmux is not installed: install it")), "{printed}");
+    let failed = common::rerun(test, &[("PATH", Some(path)), (common::REQUIRE_ALL, Some("1"))]);
+    let printed = common::printed(&failed);
+    assert!(!failed.status.success(), "{printed}");
+    assert!(printed.contains("may not be skipped, but tmux is not installed"), "{printed}");
 }

@@ -311,6 +311,16 @@ impl LoadedDescriptor {
     /// Checks what serde cannot: names, references between keys, value ranges.
     fn validate(&self) -> Result<(), ConfigError> {
         let d = &self.descriptor;
+        if !is_safe_name(&d.name) {
+            return Err(self.error(
+                "name",
+                format!(
+                    "dataset name {:?} must be 1 to {MAX_NAME_LEN} letters, digits, '.', '_' or '-', starting with a \
+                     letter or digit (it names the cache file)",
+                    d.name
+                ),
+            ));
+        }
         if d.fields.is_empty() {
             return Err(self.error("fields", "a dataset needs at least one field"));
         }
@@ -328,6 +338,7 @@ impl LoadedDescriptor {
             }
             names.push(name);
         }
+        self.validate_no_label_leak()?;
         for (i, field) in d.fields.iter().enumerate() {
             let key = |k: &str| format!("fields[{i}].{k}");
             let categorical = matches!(field.kind, FieldKind::Categorical | FieldKind::MultiCategorical);
@@ -410,6 +421,35 @@ impl LoadedDescriptor {
         }
         self.validate_source()?;
         self.validate_split()
+    }
+
+    /// The label's column read as a field, or a derived field computed from it, would
+    /// hand the answer to the model (a test AUC near 1 that means nothing).
+    fn validate_no_label_leak(&self) -> Result<(), ConfigError> {
+        let d = &self.descriptor;
+        let label = &d.label.column;
+        let leak = |key: String, what: &str| {
+            let message = format!(
+                "{what} column `{label}`, the label (label.column): an input or condition made from the label gives \
+                 the answer away; remove it"
+            );
+            Err(self.error(&key, message))
+        };
+        for (i, field) in d.fields.iter().enumerate() {
+            if field.column() == label {
+                let key = if field.column.is_some() { "column" } else { "name" };
+                return leak(format!("fields[{i}].{key}"), &format!("field {:?} reads", field.name));
+            }
+        }
+        for (i, derived) in d.derived.iter().enumerate() {
+            if derived.column == *label {
+                return leak(
+                    format!("derived[{i}].column"),
+                    &format!("derived field {:?} is computed from", derived.name),
+                );
+            }
+        }
+        Ok(())
     }
 
     fn validate_source(&self) -> Result<(), ConfigError> {
@@ -531,6 +571,16 @@ impl LoadedDescriptor {
             fetchable: crate::data::fetch::CATALOG.iter().any(|r| r.name == self.descriptor.name),
         })
     }
+}
+
+/// The longest dataset name: it is a file name in the cache folder.
+const MAX_NAME_LEN: usize = 64;
+
+/// A dataset name that is safe as a file name: ASCII letters, digits, `.`, `_` and `-`,
+/// starting with a letter or digit (so no path separator, no `..`, no hidden file).
+fn is_safe_name(name: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    name.len() <= MAX_NAME_LEN && name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.chars().all(allowed)
 }
 
 /// Expands `${VAR}` in a path; None if a variable is unset or empty.

@@ -22,6 +22,12 @@ pub enum DataError {
     #[error("{}:{line}: no column `{column}` (needed by {needed_by}); the columns are: {}", file.display(), available.join(", "))]
     MissingColumn { file: PathBuf, line: u64, column: String, needed_by: String, available: Vec<String> },
 
+    #[error("{}:{line}: column `{column}` appears twice in the header, as columns {first} and {second} (needed by {needed_by}): rename one of them", file.display())]
+    DuplicateColumn { file: PathBuf, line: u64, column: String, first: usize, second: usize, needed_by: String },
+
+    #[error("{}:{line}: {place}: \"{value}\" is not valid UTF-8 (byte {offset} of the value); source.encoding is \"utf-8\": if the file is latin-1, say encoding = \"latin-1\", else convert it to UTF-8", file.display())]
+    NotUtf8 { file: PathBuf, line: u64, place: String, value: String, offset: usize },
+
     #[error("{}:{line}: {found} values but the header has {expected} columns", file.display())]
     RowWidth { file: PathBuf, line: u64, expected: usize, found: usize },
 

@@ -38,6 +38,11 @@ pub struct Interner {
 }
 
 impl Interner {
+    /// The raw id of `value`, if it was interned before.
+    pub fn id(&self, value: &[u8]) -> Option<u32> {
+        self.index.get(value).copied()
+    }
+
     pub fn intern(&mut self, value: &[u8]) -> u32 {
         if let Some(&id) = self.index.get(value) {
             return id;
@@ -52,6 +57,40 @@ impl Interner {
     pub fn text(&self, id: u32, encoding: Encoding) -> String {
         decode(&self.values[id as usize], encoding)
     }
+}
+
+/// Checks that a value is text in `encoding`: UTF-8 must be valid (a lossy decoding
+/// would make different values look alike); any byte is a latin-1 character.
+/// `place` says where the value is (`column `title``), for the message.
+pub fn check_text(
+    bytes: &[u8],
+    encoding: Encoding,
+    file: &Path,
+    line: u64,
+    place: impl FnOnce() -> String,
+) -> Result<(), DataError> {
+    match (encoding, std::str::from_utf8(bytes)) {
+        (Encoding::Utf8, Err(e)) => Err(DataError::NotUtf8 {
+            file: file.to_path_buf(),
+            line,
+            place: place(),
+            value: escaped(bytes),
+            offset: e.valid_up_to(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The bytes as UTF-8 text with every invalid byte written `\xNN`.
+fn escaped(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
 }
 
 pub fn decode(bytes: &[u8], encoding: Encoding) -> String {
@@ -130,19 +169,31 @@ impl RawTable {
     }
 
     /// Maps each request onto the header of a file; a requested column that the file
-    /// lacks is an error naming the file and the descriptor entry.
+    /// lacks, or has twice, is an error naming the file and the descriptor entry.
     pub fn bind(&self, header: &[String], file: &Path) -> Result<Binding, DataError> {
         let positions = self
             .requests
             .iter()
             .map(|request| {
-                header.iter().position(|h| *h == request.column).ok_or_else(|| DataError::MissingColumn {
+                let mut found = header.iter().enumerate().filter(|(_, h)| **h == request.column).map(|(i, _)| i);
+                let first = found.next().ok_or_else(|| DataError::MissingColumn {
                     file: file.to_path_buf(),
                     line: 1,
                     column: request.column.clone(),
                     needed_by: request.needed_by.clone(),
                     available: header.to_vec(),
-                })
+                })?;
+                match found.next() {
+                    None => Ok(first),
+                    Some(second) => Err(DataError::DuplicateColumn {
+                        file: file.to_path_buf(),
+                        line: 1,
+                        column: request.column.clone(),
+                        first: first + 1,
+                        second: second + 1,
+                        needed_by: request.needed_by.clone(),
+                    }),
+                }
             })
             .collect::<Result<_, _>>()?;
         Ok(Binding { positions })
@@ -165,8 +216,19 @@ impl RawTable {
             let cell = trim_ascii(cell);
             let missing = cell.is_empty();
             self.missing[c] += missing as u64;
+            // A value is checked once, when it is first seen.
+            let place = || format!("column `{}`", self.requests[c].column);
             match &mut self.columns[c] {
-                RawColumn::Interned { ids, values } => ids.push(values.intern(cell)),
+                RawColumn::Interned { ids, values } => {
+                    let id = match values.id(cell) {
+                        Some(id) => id,
+                        None => {
+                            check_text(cell, self.encoding, file, line, place)?;
+                            values.intern(cell)
+                        }
+                    };
+                    ids.push(id);
+                }
                 RawColumn::Numbers(numbers) => {
                     let request = &self.requests[c];
                     let is_label = matches!(request.parse, Parse::Label { .. });
@@ -196,9 +258,17 @@ impl RawTable {
                     if !missing {
                         for value in split_bytes(cell, separator.as_bytes()) {
                             let value = trim_ascii(value);
-                            if !value.is_empty() {
-                                ids.push(values.intern(value));
+                            if value.is_empty() {
+                                continue;
                             }
+                            let id = match values.id(value) {
+                                Some(id) => id,
+                                None => {
+                                    check_text(value, self.encoding, file, line, place)?;
+                                    values.intern(value)
+                                }
+                            };
+                            ids.push(id);
                         }
                     }
                     offsets.push(ids.len() as u32);

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::data::DataError;
 use crate::data::descriptor::SourceSpec;
-use crate::data::raw::{RawTable, decode};
+use crate::data::raw::{RawTable, check_text, decode};
 
 pub fn load(source: &SourceSpec, path: &Path, table: &mut RawTable) -> Result<(), DataError> {
     let mut reader = ::csv::ReaderBuilder::new()
@@ -31,6 +31,9 @@ pub fn load(source: &SourceSpec, path: &Path, table: &mut RawTable) -> Result<()
             line: 1,
             message: "the file is empty: expected a header row".into(),
         });
+    }
+    for (i, name) in record.iter().enumerate() {
+        check_text(name, table.encoding, path, 1, || format!("the header's column {}", i + 1))?;
     }
     let header: Vec<String> = record.iter().map(|c| decode(c.trim_ascii(), table.encoding)).collect();
     let binding = table.bind(&header, path)?;

@@ -2,15 +2,17 @@
 //! descriptor names. [`source_files`] lists those files for fingerprinting.
 
 mod csv;
+mod file;
 mod libfm;
 mod movielens;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::data::DataError;
-use crate::data::descriptor::{Format, LoadedDescriptor, SplitKind};
+use crate::data::descriptor::{Encoding, Format, LoadedDescriptor, SplitKind};
 use crate::data::raw::{ColumnRequest, Part, RawTable};
 use crate::data::synthetic;
+use file::open;
 
 /// A file to read, the split part it feeds (for file splits) and the key naming it.
 #[derive(Debug, Clone)]
@@ -71,7 +73,9 @@ pub fn load_raw(
     requests: Vec<ColumnRequest>,
 ) -> Result<RawTable, DataError> {
     let d = &descriptor.descriptor;
-    let mut table = RawTable::new(requests, d.source.encoding);
+    // The MovieLens-100K files are latin-1 as published, whatever the descriptor says.
+    let encoding = if d.source.format == Format::Movielens100k { Encoding::Latin1 } else { d.source.encoding };
+    let mut table = RawTable::new(requests, encoding);
     match d.source.format {
         Format::Synthetic => {
             let spec =
@@ -80,12 +84,13 @@ pub fn load_raw(
         }
         Format::Movielens100k => movielens::load(files, &mut table)?,
         Format::Csv | Format::Libfm => {
+            let mut libfm_width = None;
             for file in files {
                 let before = table.rows;
                 if d.source.format == Format::Csv {
                     csv::load(&d.source, &file.path, &mut table)?;
                 } else {
-                    libfm::load(&file.path, &mut table)?;
+                    libfm::load(&file.path, &mut table, &mut libfm_width)?;
                 }
                 if let Some(part) = file.part {
                     table.parts.resize(table.rows, part);
@@ -100,10 +105,4 @@ pub fn load_raw(
         }
     }
     Ok(table)
-}
-
-/// Opens a file for reading with an error that names it.
-fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, DataError> {
-    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    Ok(std::io::BufReader::with_capacity(1 << 20, file))
 }
