@@ -95,6 +95,8 @@ fn fake_run(workspace: &Path, spec: &Spec) -> PathBuf {
         // Only a run said to be running needs this host: the reader checks its pid here.
         host: if spec.status == RunStatus::Running { hostname() } else { "lab".into() },
         pid: spec.pid,
+        pid_start: None,
+        boot_id: None,
         device: "cpu".into(),
         seed: spec.seed,
         version: "0.1.0".into(),

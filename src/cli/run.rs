@@ -218,17 +218,19 @@ fn run_once(file: &Path, seed: Option<u64>, device_flag: Option<String>) -> anyh
             summary.baseline = Some(BaselineComparison { run: run.clone(), baseline_auc: *baseline_auc, rela_impr });
         }
         if let Err(error) = writer.record(&event) {
+            // The run has failed; the trainer stops after its step, and close says why.
             handle.stop();
-            progress.finish();
-            return Err(error.into());
+            progress.line(&format!("error: {error}: the run fails"));
         }
         progress.show(&event);
-        if let Event::Finished { summary: finished } = event {
+        if let Event::Finished { summary: finished } = event
+            && writer.write_error().is_none()
+        {
             summary = Some(*finished);
         }
     }
     if let Err(panic) = handle.join() {
-        writer.record(&Event::Failed { error: format!("the trainer panicked: {panic}") })?;
+        let _ = writer.record(&Event::Failed { error: format!("the trainer panicked: {panic}") });
     }
     progress.finish();
     let folder = writer.dir().to_path_buf();
