@@ -342,7 +342,8 @@ fn is_root() -> bool {
 /// limit (RLIMIT_FSIZE) on the run's process, under which writes past the limit fail
 /// with EFBIG: both are real errors from the kernel.
 enum FullDisk {
-    Tmpfs(Mount),
+    /// Unmounted when dropped.
+    Tmpfs { _mount: Mount },
     SizeLimit,
 }
 
@@ -356,7 +357,7 @@ impl FullDisk {
         match mount {
             Some(mount) => {
                 println!("full disk by: a 2 MiB tmpfs mounted on the workspace");
-                FullDisk::Tmpfs(mount)
+                FullDisk::Tmpfs { _mount: mount }
             }
             None => {
                 println!("full disk by: RLIMIT_FSIZE on the run's process (no tmpfs mount here)");
@@ -367,7 +368,7 @@ impl FullDisk {
 
     /// Fills the tmpfs but `free` bytes (a no-op under a size limit).
     fn fill(&self, ws: &Workspace, free: u64) {
-        let FullDisk::Tmpfs(_) = self else { return };
+        let FullDisk::Tmpfs { .. } = self else { return };
         let filler = ws.workspace.join("filler");
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&filler).unwrap();
         let block = vec![1u8; 4096];
@@ -398,7 +399,7 @@ impl FullDisk {
 
     fn error_text(&self) -> &'static str {
         match self {
-            FullDisk::Tmpfs(_) => "No space left on device",
+            FullDisk::Tmpfs { .. } => "No space left on device",
             FullDisk::SizeLimit => "File too large",
         }
     }

@@ -658,7 +658,9 @@ fn show_a_run() {
     insta::assert_snapshot!("show_text", shown);
     let (code, interrupted, stderr) = output(workspace.path(), &["runs", "show", "apg-v5-s4"]);
     assert_eq!(code, 0);
-    assert!(interrupted.contains("Run 20260105-101000-apg-v5-s4 interrupted\n"), "{interrupted}");
+    // Its process died: the reason says so.
+    assert!(interrupted.contains("Run 20260105-101000-apg-v5-s4 interrupted: its process (pid "), "{interrupted}");
+    assert!(interrupted.contains(") died while it ran\n"), "{interrupted}");
     assert!(
         interrupted.contains("no summary.json; from metrics.jsonl: best valid AUC 0.7900 (step 20), test AUC -"),
         "{interrupted}"

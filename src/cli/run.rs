@@ -222,7 +222,11 @@ fn run_once(file: &Path, seed: Option<u64>, device_flag: Option<String>) -> anyh
             handle.stop();
             progress.line(&format!("error: {error}: the run fails"));
         }
-        progress.show(&event);
+        // After a failed write the run has failed: what the trainer does while it stops
+        // (testing) is neither recorded nor shown.
+        if writer.write_error().is_none() {
+            progress.show(&event);
+        }
         if let Event::Finished { summary: finished } = event
             && writer.write_error().is_none()
         {
