@@ -279,7 +279,10 @@ fn a_kill_at_every_phase_leaves_readable_interrupted_runs_and_no_debris() {
     assert_eq!(shown["run"]["checkpoint_step"], saved[0]);
     assert!(best > saved[0], "best {best}, saved {saved:?}");
     let problems = shown["problems"].to_string();
-    assert!(problems.contains(&format!("holds the model of step {}, not of the best step {best}", saved[0])), "{problems}");
+    assert!(
+        problems.contains(&format!("holds the model of step {}, not of the best step {best}", saved[0])),
+        "{problems}"
+    );
     let text = String::from_utf8(ws.runs_command(&["show", id]).stdout).unwrap();
     assert!(text.contains(&format!("the model of step {}, NOT of the best step {best}", saved[0])), "{text}");
 }
@@ -343,17 +346,16 @@ fn is_root() -> bool {
 /// with EFBIG: both are real errors from the kernel.
 enum FullDisk {
     /// Unmounted when dropped.
-    Tmpfs { _mount: Mount },
+    Tmpfs {
+        _mount: Mount,
+    },
     SizeLimit,
 }
 
 impl FullDisk {
     fn new(ws: &Workspace) -> FullDisk {
-        let mount = if is_root() {
-            Mount::try_new(&["-t", "tmpfs", "-o", "size=2m", "tmpfs"], &ws.workspace)
-        } else {
-            None
-        };
+        let mount =
+            if is_root() { Mount::try_new(&["-t", "tmpfs", "-o", "size=2m", "tmpfs"], &ws.workspace) } else { None };
         match mount {
             Some(mount) => {
                 println!("full disk by: a 2 MiB tmpfs mounted on the workspace");
@@ -422,6 +424,7 @@ fn a_run_that_fills_the_disk_fails_with_the_reason_and_leaves_no_debris() {
     let manifest = read_manifest(&run).unwrap();
     assert_eq!(manifest.status, RunStatus::Failed);
     let reason = manifest.error.unwrap();
+    println!("the run failed with: {reason}");
     assert!(reason.contains(disk.error_text()), "{reason}");
     // The failing run itself left nothing behind, before any later process looked.
     assert_eq!(debris(&run), Vec::<PathBuf>::new());
@@ -573,7 +576,8 @@ fn a_reused_pid_reads_as_interrupted_and_the_run_can_be_removed() {
 
     ws.runs_command(&["rm", "a-reused"]);
     assert!(!reused.exists());
-    let refused = ws.command(&["--workspace", ws.workspace.to_str().unwrap(), "runs", "rm", "c-live"]).output().unwrap();
+    let refused =
+        ws.command(&["--workspace", ws.workspace.to_str().unwrap(), "runs", "rm", "c-live"]).output().unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("is still running"));
 }

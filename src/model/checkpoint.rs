@@ -121,10 +121,9 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tiny.toml");
-        let descriptor = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/synthetic-multidomain.toml"),
-        )
-        .unwrap();
+        let descriptor =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/synthetic-multidomain.toml"))
+                .unwrap();
         assert!(descriptor.contains("rows = 200000"), "the built-in descriptor changed: update this test");
         std::fs::write(dir.path().join("data.toml"), descriptor.replace("rows = 200000", "rows = 500")).unwrap();
         std::fs::write(&file, "dataset = \"data.toml\"\n[model]\nhidden = [4]\nembedding_dim = 2\n").unwrap();

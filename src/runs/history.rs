@@ -11,7 +11,8 @@ use crate::config::experiment::{Experiment, Monitor};
 use crate::config::parse_toml;
 use crate::runs::columns::RunRow;
 use crate::runs::{
-    CHECKPOINT_FILE, CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, Manifest, RunError, RunStatus, SUMMARY_FILE, read_manifest,
+    CHECKPOINT_FILE, CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, Manifest, RunError, RunStatus, SUMMARY_FILE,
+    read_manifest,
 };
 use crate::train::{EvalMetrics, MetricsRecord, RunSummary};
 

@@ -92,7 +92,6 @@ impl Manifest {
         write_atomic(&path, text.as_bytes())
     }
 
-
     /// The process that writes the run, as far as the manifest tells.
     pub fn writer(&self) -> ProcessId {
         ProcessId { pid: self.pid, start_ticks: self.pid_start, boot_id: self.boot_id.clone() }

@@ -25,9 +25,8 @@ pub use history::{History, Problem, Run, resolve_name};
 pub use manifest::{MANIFEST_FILE, Manifest, RunStatus, hostname, read_manifest};
 pub use time::UtcTime;
 pub use writer::{
-    CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunWriter, STOPPED_BEFORE_TRAINING, SUMMARY_FILE, config_hash,
-    eval_headline,
-    phase_label, workspace_of,
+    CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunWriter, STOPPED_BEFORE_TRAINING, SUMMARY_FILE,
+    config_hash, eval_headline, phase_label, workspace_of,
 };
 
 /// Reads a run file as text, refusing anything but a regular file: a FIFO put in place

@@ -696,6 +696,24 @@ mod tests {
         assert!(!log.contains("after the failure") && log.contains("status: failed"), "{log}");
     }
 
+    #[test]
+    fn an_end_that_cannot_be_recorded_is_an_error_that_says_how_the_run_ended() {
+        let (_workspace, loaded) = experiment("");
+        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let dir = writer.dir().to_path_buf();
+        writer.record(&Event::Failed { error: "no data".into() }).unwrap();
+        // run.toml cannot be replaced: a folder that is not empty holds its place.
+        std::fs::remove_file(dir.join(MANIFEST_FILE)).unwrap();
+        std::fs::create_dir_all(dir.join(MANIFEST_FILE).join("x")).unwrap();
+        let error = writer.close(false).unwrap_err().to_string();
+        let expected = format!(
+            "run {} failed (no data), but its run.toml could not say so",
+            dir.file_name().unwrap().to_str().unwrap()
+        );
+        assert!(error.starts_with(&expected), "{error}");
+        assert_eq!(files(&dir), ["config.toml", "log.txt", "metrics.jsonl", "run.toml"], "no temporary file is left");
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn a_trainer_failure_stays_the_reason_when_its_log_line_cannot_be_written() {
