@@ -98,6 +98,8 @@ fn fake_run(workspace: &Path, spec: &Spec) -> PathBuf {
         // Only a run said to be running needs this host: the reader checks its pid here.
         host: if spec.status == RunStatus::Running { hostname() } else { "lab".into() },
         pid: spec.pid,
+        pid_start: None,
+        boot_id: None,
         device: "cpu".into(),
         seed: spec.seed,
         version: "0.1.0".into(),
@@ -659,7 +661,9 @@ fn show_a_run() {
     insta::assert_snapshot!("show_text", shown);
     let (code, interrupted, stderr) = output(workspace.path(), &["runs", "show", "apg-v5-s4"]);
     assert_eq!(code, 0);
-    assert!(interrupted.contains("Run 20260105-101000-apg-v5-s4 interrupted\n"), "{interrupted}");
+    // Its process died: the reason says so.
+    assert!(interrupted.contains("Run 20260105-101000-apg-v5-s4 interrupted: its process (pid "), "{interrupted}");
+    assert!(interrupted.contains(") died while it ran\n"), "{interrupted}");
     assert!(
         interrupted.contains("no summary.json; from metrics.jsonl: best valid AUC 0.7900 (step 20), test AUC -"),
         "{interrupted}"

@@ -81,6 +81,8 @@ pub fn fabricate_run(runs: &Path, index: usize) -> anyhow::Result<()> {
         ended: Some(format!("2026-01-01T{:02}:{:02}:30Z", index / 60, index % 60)),
         host: "bench".into(),
         pid: 1,
+        pid_start: None,
+        boot_id: None,
         device: "cpu".into(),
         seed,
         version: env!("CARGO_PKG_VERSION").into(),

@@ -248,17 +248,23 @@ fn run_once(target: &Target, seed: Option<u64>, device_flag: Option<String>) -> 
             summary.baseline = Some(BaselineComparison { run: run.clone(), baseline_auc: *baseline_auc, rela_impr });
         }
         if let Err(error) = writer.record(&event) {
+            // The run has failed; the trainer stops after its step, and close says why.
             handle.stop();
-            progress.finish();
-            return Err(error.into());
+            progress.line(&format!("error: {error}: the run fails"));
         }
-        progress.show(&event);
-        if let Event::Finished { summary: finished } = event {
+        // After a failed write the run has failed: what the trainer does while it stops
+        // (testing) is neither recorded nor shown.
+        if writer.write_error().is_none() {
+            progress.show(&event);
+        }
+        if let Event::Finished { summary: finished } = event
+            && writer.write_error().is_none()
+        {
             summary = Some(*finished);
         }
     }
     if let Err(panic) = handle.join() {
-        writer.record(&Event::Failed { error: format!("the trainer panicked: {panic}") })?;
+        let _ = writer.record(&Event::Failed { error: format!("the trainer panicked: {panic}") });
     }
     progress.finish();
     let folder = writer.dir().to_path_buf();

@@ -17,7 +17,7 @@ use crate::runs::export::{csv, markdown};
 use crate::runs::filter::{Filter, SortKey};
 use crate::runs::groups::{Group, NOISE_RULE, groups};
 use crate::runs::history::History;
-use crate::runs::{Run, RunRow, edit};
+use crate::runs::{CHECKPOINT_FILE, Run, RunRow, edit};
 
 /// Rows of the compact curve tables.
 const CURVE_ROWS: usize = 8;
@@ -271,7 +271,7 @@ fn runs_table<'a>(rows: impl Iterator<Item = &'a RunRow>) -> String {
             r.model_label(),
             r.seed.to_string(),
             metric(r.best_valid_auc),
-            r.best_step.map_or("-".into(), |s| s.to_string()),
+            step_column(r),
             metric(r.test_auc),
             metric(r.test_logloss),
             metric(r.test_gauc),
@@ -282,6 +282,15 @@ fn runs_table<'a>(rows: impl Iterator<Item = &'a RunRow>) -> String {
         ]);
     }
     table.render()
+}
+
+/// The best step, and the checkpoint's when it holds another (`880 (saved 800)`).
+fn step_column(r: &RunRow) -> String {
+    match (r.best_step, r.checkpoint_step) {
+        (None, _) => "-".into(),
+        (Some(best), Some(saved)) if saved != best => format!("{best} (saved {saved})"),
+        (Some(best), _) => best.to_string(),
+    }
 }
 
 fn groups_table(groups: &[Group]) -> String {
@@ -332,6 +341,7 @@ fn show(workspace: &Path, query: &str, json: bool) -> anyhow::Result<ExitCode> {
         ("started", m.started.clone()),
         ("ended", m.ended.clone().unwrap_or_else(|| "-".into())),
         ("wall", r.wall_s.map_or("-".into(), duration)),
+        ("checkpoint", checkpoint_line(run)),
     ];
     if !m.tags.is_empty() {
         lines.push(("tags", m.tags.join(", ")));
@@ -354,6 +364,19 @@ fn show(workspace: &Path, query: &str, json: bool) -> anyhow::Result<ExitCode> {
     print!("{}", curves_text(&comparison));
     warn(&run.problems);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What model.safetensors holds, and whether it is the best model the metrics name.
+fn checkpoint_line(run: &Run) -> String {
+    let r = &run.row;
+    match (r.checkpoint_step, r.best_step) {
+        (Some(saved), Some(best)) if saved != best => {
+            format!("the model of step {saved}, NOT of the best step {best}: the run ended before it saved that one")
+        }
+        (Some(saved), _) => format!("the model of step {saved}"),
+        (None, _) if run.dir.join(CHECKPOINT_FILE).is_file() => "a model of an unrecorded step".into(),
+        (None, _) => "none".into(),
+    }
 }
 
 enum Output {

@@ -78,7 +78,12 @@ pub fn cache_path(dir: &Path, dataset: &str) -> PathBuf {
 /// Reads the cache if it exists, matches `fingerprint` and is intact. The payload is
 /// streamed straight into the column vectors while its CRC is computed, so a load
 /// needs no second copy of the data; nothing is returned unless the CRC matches.
+/// Temporary files that killed writers left in the cache folder are removed first (those
+/// of live writers stay: see [`crate::process::sweep_temporaries`]).
 pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss> {
+    if let Some(dir) = path.parent() {
+        crate::process::sweep_temporaries(dir);
+    }
     let corrupt = |why: &str| CacheMiss::Corrupt(why.to_string());
     // Checked before opening: opening a FIFO blocks until a writer comes, and a device
     // or folder is no cache either. The size bounds every length the file declares.
@@ -121,14 +126,15 @@ pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss>
     consistent(&dataset).then_some(dataset).ok_or_else(|| corrupt("inconsistent contents"))
 }
 
-/// Writes the cache atomically (temporary file, then rename), so that a crash or a
-/// full disk never leaves a half-written cache under the real name.
+/// Writes the cache atomically (a temporary file named after this process, then a
+/// rename), so that a crash or a full disk never leaves a half-written cache under the
+/// real name; a failed write removes its temporary file.
 pub fn write(path: &Path, dataset: &EncodedDataset) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let payload = encode_payload(dataset);
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    let temporary = crate::process::temporary_path(path);
     let result = (|| {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
         file.write_all(MAGIC)?;
@@ -138,6 +144,7 @@ pub fn write(path: &Path, dataset: &EncodedDataset) -> std::io::Result<()> {
         file.write_all(&crc32fast::hash(&payload).to_le_bytes())?;
         file.write_all(&payload)?;
         file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        crate::fault_point::reached("cache");
         std::fs::rename(&temporary, path)
     })();
     if result.is_err() {

@@ -34,6 +34,10 @@ pub struct RunRow {
     pub best_valid_logloss: Option<f64>,
     pub best_valid_gauc: Option<f64>,
     pub best_step: Option<usize>,
+    /// The step of the model model.safetensors holds (its metadata); None without one, or
+    /// for a checkpoint of an older apg-bench. It differs from `best_step` when the run
+    /// ended before it could save its best model.
+    pub checkpoint_step: Option<usize>,
     pub test_auc: Option<f64>,
     pub test_logloss: Option<f64>,
     pub test_gauc: Option<f64>,
@@ -89,6 +93,7 @@ impl RunRow {
             best_valid_logloss: None,
             best_valid_gauc: None,
             best_step: None,
+            checkpoint_step: None,
             test_auc: None,
             test_logloss: None,
             test_gauc: None,
@@ -312,6 +317,13 @@ pub const COLUMNS: &[Column] = &[
         kind: Kind::Number,
         about: "the step of the best validation",
         read: |r| count(r.best_step),
+    },
+    Column {
+        name: "checkpoint.step",
+        aliases: &[],
+        kind: Kind::Number,
+        about: "the step of the model saved in model.safetensors",
+        read: |r| count(r.checkpoint_step),
     },
     Column { name: "steps", aliases: &[], kind: Kind::Number, about: "steps trained", read: |r| count(r.steps) },
     Column {

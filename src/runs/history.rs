@@ -10,7 +10,10 @@ use serde::Serialize;
 use crate::config::experiment::{Experiment, Monitor};
 use crate::config::parse_toml;
 use crate::runs::columns::RunRow;
-use crate::runs::{CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, Manifest, RunError, SUMMARY_FILE, read_manifest};
+use crate::runs::{
+    CHECKPOINT_FILE, CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, Manifest, RunError, RunStatus, SUMMARY_FILE,
+    read_manifest,
+};
 use crate::train::{EvalMetrics, MetricsRecord, RunSummary};
 
 /// The folder of a workspace that holds its runs.
@@ -93,12 +96,14 @@ impl Run {
     /// missing or damaged (reported in `problems`).
     pub fn load(dir: &Path) -> Result<Run, RunError> {
         let manifest = read_manifest(dir)?;
+        crate::runs::sweep_run(dir, Some(&manifest));
         let mut problems = Vec::new();
         let summary = read_summary(dir, &manifest, &mut problems);
         let config = read_config(dir, &mut problems);
         let curves = read_curves(&dir.join(METRICS_FILE), &mut problems);
         let monitor = config.as_ref().map_or(Monitor::Auc, |c| c.train.monitor);
-        let row = RunRow::derive(&manifest, summary.as_ref(), config.as_ref(), &curves, monitor);
+        let mut row = RunRow::derive(&manifest, summary.as_ref(), config.as_ref(), &curves, monitor);
+        row.checkpoint_step = read_checkpoint_step(dir, &manifest, row.best_step, &mut problems);
         Ok(Run { dir: dir.to_path_buf(), manifest, summary, config, curves, row, problems })
     }
 
@@ -127,6 +132,39 @@ fn read_summary(dir: &Path, manifest: &Manifest, problems: &mut Vec<Problem>) ->
         }
         Err(e) => {
             problems.push(Problem { path, line: None, message: format!("cannot read: {e}") });
+            None
+        }
+    }
+}
+
+/// The step model.safetensors holds. A run that has ended with another best step
+/// than its checkpoint's (killed while saving a better model, or unable to save it) is
+/// flagged: the model on disk is not the one its metrics describe.
+fn read_checkpoint_step(
+    dir: &Path,
+    manifest: &Manifest,
+    best_step: Option<usize>,
+    problems: &mut Vec<Problem>,
+) -> Option<usize> {
+    let path = dir.join(CHECKPOINT_FILE);
+    if !path.exists() {
+        return None;
+    }
+    match crate::model::checkpoint::saved_step(&path) {
+        Ok(step) => {
+            if let (Some(saved), Some(best)) = (step, best_step)
+                && saved != best
+                && manifest.status != RunStatus::Running
+            {
+                let message = format!(
+                    "holds the model of step {saved}, not of the best step {best}: the run ended before it saved that one"
+                );
+                problems.push(Problem { path, line: None, message });
+            }
+            step
+        }
+        Err(e) => {
+            problems.push(Problem { path, line: None, message: format!("not a readable checkpoint: {e}") });
             None
         }
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::parse_toml;
+use crate::process::ProcessId;
 use crate::runs::{RunError, write_atomic};
 
 pub const MANIFEST_FILE: &str = "run.toml";
@@ -51,6 +52,14 @@ pub struct Manifest {
     pub host: String,
     /// The process that writes the run: a `running` run whose process is gone was interrupted.
     pub pid: u32,
+    /// When that process started (clock ticks since boot, Linux's /proc/PID/stat field
+    /// 22), and the boot it ran in: together with the pid they tell the writer from a
+    /// later process that reuses its pid. Absent from manifests of older versions (the
+    /// pid alone is checked then) and where the system cannot tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
     pub device: String,
     pub seed: u64,
     /// The apg-bench version that ran it.
@@ -63,7 +72,8 @@ pub struct Manifest {
     /// The run this one continues or derives from; empty for none.
     #[serde(default)]
     pub parent: String,
-    /// Why a failed run failed.
+    /// Why a failed run failed, or why a run ended early (its process died, it was
+    /// stopped before training).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Labels a user gave the run (`runs tag`); absent from manifests written before tags existed.
@@ -81,17 +91,26 @@ impl Manifest {
             toml::to_string(self).map_err(|e| RunError::Encode { path: path.clone(), message: e.to_string() })?;
         write_atomic(&path, text.as_bytes())
     }
+
+    /// The process that writes the run, as far as the manifest tells.
+    pub fn writer(&self) -> ProcessId {
+        ProcessId { pid: self.pid, start_ticks: self.pid_start, boot_id: self.boot_id.clone() }
+    }
 }
 
-/// Reads `dir/run.toml`. A run that says `running` but whose process no longer exists on
-/// this host died without closing its folder: it is reported as `interrupted`.
+/// Reads `dir/run.toml`. A run that says `running` but whose process no longer runs on
+/// this host (no process with its pid, or one started at another time or boot: the pid
+/// was reused) died without closing its folder: it is reported as `interrupted`, with why.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, RunError> {
     let path = dir.join(MANIFEST_FILE);
     let text =
         crate::runs::read_text(&path).map_err(|error| RunError::Io { action: "read", path: path.clone(), error })?;
     let mut manifest: Manifest = parse_toml(&path, &text)?;
-    if manifest.status == RunStatus::Running && manifest.host == hostname() && !process_alive(manifest.pid) {
+    if manifest.status == RunStatus::Running && manifest.host == hostname() && !manifest.writer().is_alive() {
         manifest.status = RunStatus::Interrupted;
+        if manifest.error.is_none() {
+            manifest.error = Some(format!("its process (pid {}) died while it ran", manifest.pid));
+        }
     }
     Ok(manifest)
 }
@@ -105,10 +124,4 @@ pub fn hostname() -> String {
         .map(|name| name.trim().to_string())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// Whether process `pid` exists. Only Linux can tell (through /proc); elsewhere a run
-/// is assumed alive rather than wrongly declared interrupted.
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
 }

@@ -5,6 +5,7 @@
 
 pub mod columns;
 pub mod compare;
+mod debris;
 pub mod diff;
 pub mod edit;
 pub mod export;
@@ -19,12 +20,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use columns::RunRow;
+pub use debris::{sweep_run, sweep_runs_folder};
 pub use history::{History, Problem, Run, resolve_name};
 pub use manifest::{MANIFEST_FILE, Manifest, RunStatus, hostname, read_manifest};
 pub use time::UtcTime;
 pub use writer::{
-    CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunWriter, SUMMARY_FILE, config_hash, eval_headline,
-    phase_label, workspace_of,
+    CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunWriter, STOPPED_BEFORE_TRAINING, SUMMARY_FILE,
+    config_hash, eval_headline, phase_label, workspace_of,
 };
 
 /// Reads a run file as text, refusing anything but a regular file: a FIFO put in place
@@ -81,18 +83,29 @@ pub enum RunError {
 
     #[error("bad tag {tag:?}: a tag is one word, without spaces or commas")]
     BadTag { tag: String },
+
+    #[error("cannot start a run in {}: {error} (its partial folder was removed)", dir.display())]
+    NotStarted { dir: PathBuf, error: Box<RunError> },
+
+    #[error("run {id} {status}{}, but its {MANIFEST_FILE} could not say so ({error}); it reads as interrupted once this process has ended", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    EndNotRecorded { id: String, status: &'static str, reason: Option<String>, error: Box<RunError> },
 }
 
-/// Replaces `path` by `bytes` all at once: a temporary file beside it, synced, then
-/// renamed over it, so a crash leaves the old contents or the new, never a mixture.
+/// Replaces `path` by `bytes` all at once: a temporary file beside it (named after this
+/// process, see [`crate::process::temporary_path`]), synced, then renamed over it, so a
+/// crash leaves the old contents or the new, never a mixture. A failed write removes its
+/// temporary file: a full disk leaves the old file as it was and nothing else.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    let temporary = path.with_file_name(name);
+    let temporary = crate::process::temporary_path(path);
     let io = |action, path: &Path, error| RunError::Io { action, path: path.to_path_buf(), error };
-    let mut file = std::fs::File::create(&temporary).map_err(|e| io("create", &temporary, e))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| io("write", &temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| io("replace", path, e))
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .map_err(|e| io("write", &temporary, e))
+        .and_then(|()| std::fs::rename(&temporary, path).map_err(|e| io("replace", path, e)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// The test AUC of run `id` in `workspace`, for RelaImpr against it.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::config::experiment::{Experiment, LoadedExperiment};
+use crate::process::ProcessId;
 use crate::runs::{Manifest, RunError, RunStatus, UtcTime, hostname, write_atomic};
 use crate::train::{EvalMetrics, Event, MetricsRecord, Phase, RunSummary};
 
@@ -41,27 +42,45 @@ pub fn config_hash(experiment: &Experiment) -> String {
 #[derive(Debug)]
 enum Outcome {
     Pending,
-    Ended(RunStatus),
+    /// With the training steps the run took.
+    Ended(RunStatus, usize),
     Failed(String),
 }
+
+/// The reason recorded for a run stopped before its first training step.
+pub const STOPPED_BEFORE_TRAINING: &str = "stopped before training";
+
+/// Bytes held in reserve while a run is written: freed before the last rewrite of
+/// run.toml, so that a run on a disk that has filled up can still say that it failed.
+const RESERVE_BYTES: usize = 4096;
 
 /// One run folder being written. Create it before the trainer starts, feed it every
 /// event, then [`close`](RunWriter::close) it. A writer dropped without closing leaves
 /// the run `running` with this process's pid, which readers report as interrupted.
+///
+/// The first write that fails (a full disk, a file size limit) fails the run: nothing
+/// more is written but its end, and no line already written is torn.
 #[derive(Debug)]
 pub struct RunWriter {
     dir: PathBuf,
     manifest: Manifest,
-    metrics: File,
-    log: File,
+    metrics: LineFile,
+    log: LineFile,
     started: Instant,
     outcome: Outcome,
+    /// Why the run failed as it was written: the first write that failed (or the
+    /// trainer's failure that came before it).
+    write_error: Option<String>,
+    /// The reserve file, until it is freed at the end.
+    reserve: Option<PathBuf>,
 }
 
 impl RunWriter {
     /// Creates `runs/<run-id>/` in the experiment's workspace with run.toml (`running`),
     /// config.toml (the experiment as it will run: this seed and device, its dataset
     /// reference rewritten to work from the run folder), and empty metrics.jsonl and log.txt.
+    /// If any of it cannot be written, the folder is removed again and the error says why.
+    /// Debris that dead writers left in the workspace's other run folders is swept first.
     pub fn create(loaded: &LoadedExperiment, seed: u64, device: &str) -> Result<Self, RunError> {
         Self::create_in(&workspace_of(&loaded.file), loaded, seed, device)
     }
@@ -70,60 +89,15 @@ impl RunWriter {
     pub fn create_in(workspace: &Path, loaded: &LoadedExperiment, seed: u64, device: &str) -> Result<Self, RunError> {
         let runs = workspace.join("runs");
         std::fs::create_dir_all(&runs).map_err(|error| RunError::Io { action: "create", path: runs.clone(), error })?;
+        crate::runs::sweep_runs_folder(&runs);
         let now = UtcTime::now();
         let (id, dir) =
             create_unique_dir(&runs, &format!("{}-{}-s{seed}", now.compact(), slug(&loaded.experiment.name)))?;
-
-        let mut experiment = loaded.experiment.clone();
-        experiment.seed = seed;
-        experiment.device = device.to_string();
-        if let Some(path) = from_folder(&dir, &loaded.dataset.file) {
-            experiment.dataset = path;
-        }
-        let config_path = dir.join(CONFIG_FILE);
-        let config = toml::to_string(&experiment)
-            .map_err(|e| RunError::Encode { path: config_path.clone(), message: e.to_string() })?;
-        let header = format!("# The experiment as run {id}: frozen at its start, with the seed and device it used.\n");
-        write_atomic(&config_path, (header + &config).as_bytes())?;
-
-        let experiment_path = from_folder(workspace, &loaded.file)
-            .filter(|p| !p.starts_with(".."))
-            .map_or_else(|| loaded.file.clone(), PathBuf::from);
-        let manifest = Manifest {
-            id,
-            experiment: experiment.name.clone(),
-            experiment_path,
-            status: RunStatus::Running,
-            started: now.rfc3339(),
-            ended: None,
-            host: hostname(),
-            pid: std::process::id(),
-            device: device.to_string(),
-            seed,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            config_hash: config_hash(&experiment),
-            dataset_fingerprint: String::new(),
-            parent: String::new(),
-            error: None,
-            tags: Vec::new(),
-            note: String::new(),
-        };
-        manifest.write(&dir)?;
-        let metrics = append_to(&dir.join(METRICS_FILE))?;
-        let log = append_to(&dir.join(LOG_FILE))?;
-        let mut writer = RunWriter { dir, manifest, metrics, log, started: Instant::now(), outcome: Outcome::Pending };
-        let m = &writer.manifest;
-        let opening = format!(
-            "run {} of {} (seed {}, device {}, apg-bench {}) on {}",
-            m.id,
-            m.experiment_path.display(),
-            m.seed,
-            m.device,
-            m.version,
-            m.host
-        );
-        writer.log(&opening)?;
-        Ok(writer)
+        let opened = Opening { loaded, seed, device, workspace, now };
+        opened.fill(id, &dir).map_err(|error| {
+            let _ = std::fs::remove_dir_all(&dir);
+            RunError::NotStarted { dir, error: Box::new(error) }
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -143,8 +117,31 @@ impl RunWriter {
         self.dir.join(CHECKPOINT_FILE)
     }
 
-    /// Records one trainer event in the files it belongs to.
+    /// The write that failed the run, if one has.
+    pub fn write_error(&self) -> Option<&str> {
+        self.write_error.as_deref()
+    }
+
+    /// Records one trainer event in the files it belongs to. An Err is a write that
+    /// failed: the run has failed, and later events are not recorded (stop the trainer).
     pub fn record(&mut self, event: &Event) -> Result<(), RunError> {
+        if self.write_error.is_some() {
+            return Ok(());
+        }
+        let written = self.write_event(event);
+        if let Err(error) = &written {
+            // A failure the trainer reported is the cause; a write failing after it (the
+            // same full disk) its consequence.
+            let reason = match &self.outcome {
+                Outcome::Failed(reason) => reason.clone(),
+                _ => error.to_string(),
+            };
+            self.write_error = Some(reason);
+        }
+        written
+    }
+
+    fn write_event(&mut self, event: &Event) -> Result<(), RunError> {
         match event {
             Event::Phase { phase } => self.log(&format!("phase: {}", phase_label(*phase))),
             Event::Log { line } => self.log(line),
@@ -171,8 +168,8 @@ impl RunWriter {
             }
             Event::Finished { summary } => {
                 self.outcome = match summary.status.as_str() {
-                    "finished" => Outcome::Ended(RunStatus::Finished),
-                    "stopped" => Outcome::Ended(RunStatus::Stopped),
+                    "finished" => Outcome::Ended(RunStatus::Finished, summary.steps),
+                    "stopped" => Outcome::Ended(RunStatus::Stopped, summary.steps),
                     other => Outcome::Failed(format!("the trainer ended with an unknown status {other:?}")),
                 };
                 self.write_summary(summary)?;
@@ -186,43 +183,62 @@ impl RunWriter {
     }
 
     /// Writes the final status and end time. `interrupted`: a signal ended the run,
-    /// whatever the trainer reported. A trainer that reported no end counts as failed.
+    /// whatever the trainer reported. A trainer that reported no end counts as failed, and
+    /// so does a run whose files could not be written. A run stopped before its first
+    /// training step says so in its reason.
+    ///
+    /// The reserve is freed first, so that run.toml can be rewritten on a full disk; if
+    /// even that fails, the old run.toml stays whole and the error says how the run ended.
     pub fn close(mut self, interrupted: bool) -> Result<Manifest, RunError> {
-        let (status, error) = match (interrupted, &self.outcome) {
-            (true, _) => (RunStatus::Interrupted, None),
-            (false, Outcome::Ended(status)) => (*status, None),
-            (false, Outcome::Failed(error)) => (RunStatus::Failed, Some(error.clone())),
-            (false, Outcome::Pending) => {
+        let untrained = |steps: usize| (steps == 0).then(|| STOPPED_BEFORE_TRAINING.to_string());
+        let (status, error) = match (&self.write_error, interrupted, &self.outcome) {
+            (Some(error), _, _) => (RunStatus::Failed, Some(error.clone())),
+            (None, true, Outcome::Ended(_, steps)) => (RunStatus::Interrupted, untrained(*steps)),
+            (None, true, _) => (RunStatus::Interrupted, None),
+            (None, false, Outcome::Ended(status, steps)) => {
+                (*status, if *status == RunStatus::Stopped { untrained(*steps) } else { None })
+            }
+            (None, false, Outcome::Failed(error)) => (RunStatus::Failed, Some(error.clone())),
+            (None, false, Outcome::Pending) => {
                 (RunStatus::Failed, Some("the trainer ended without reporting how the run ended".to_string()))
             }
         };
         self.manifest.status = status;
         self.manifest.error = error;
         self.manifest.ended = Some(UtcTime::now().rfc3339());
-        self.log(&format!("status: {}", status.name()))?;
-        for (file, name) in [(&self.metrics, METRICS_FILE), (&self.log, LOG_FILE)] {
-            file.sync_all().map_err(|error| RunError::Io { action: "write", path: self.dir.join(name), error })?;
+        self.free_reserve();
+        // The log is best effort: what must be said goes into run.toml.
+        if let Some(error) = self.write_error.clone() {
+            let _ = self.log(&format!("failed: {error}"));
         }
-        self.manifest.write(&self.dir)?;
-        Ok(self.manifest)
-    }
-
-    fn log(&mut self, line: &str) -> Result<(), RunError> {
-        let text = format!("[{:>8.1}s] {line}\n", self.started.elapsed().as_secs_f64());
-        self.log.write_all(text.as_bytes()).map_err(|error| RunError::Io {
-            action: "write",
-            path: self.dir.join(LOG_FILE),
-            error,
+        let _ = self.log(&format!("status: {}", status.name()));
+        // Syncing is best effort too: a disk that cannot take the lines may still take
+        // the status.
+        let _ = self.metrics.sync().and_then(|()| self.log.sync());
+        self.manifest.write(&self.dir).map(|()| self.manifest.clone()).map_err(|error| RunError::EndNotRecorded {
+            id: self.manifest.id.clone(),
+            status: status.name(),
+            reason: self.manifest.error.clone(),
+            error: Box::new(error),
         })
     }
 
-    /// One JSON object per line, written with a single unbuffered write.
+    fn free_reserve(&mut self) {
+        if let Some(reserve) = self.reserve.take() {
+            let _ = std::fs::remove_file(reserve);
+        }
+    }
+
+    fn log(&mut self, line: &str) -> Result<(), RunError> {
+        self.log.append(&format!("[{:>8.1}s] {line}\n", self.started.elapsed().as_secs_f64()))
+    }
+
+    /// One JSON object per line.
     fn append_metrics(&mut self, record: &MetricsRecord) -> Result<(), RunError> {
-        let path = || self.dir.join(METRICS_FILE);
-        let mut line =
-            serde_json::to_string(record).map_err(|e| RunError::Encode { path: path(), message: e.to_string() })?;
+        let mut line = serde_json::to_string(record)
+            .map_err(|e| RunError::Encode { path: self.metrics.path.clone(), message: e.to_string() })?;
         line.push('\n');
-        self.metrics.write_all(line.as_bytes()).map_err(|error| RunError::Io { action: "write", path: path(), error })
+        self.metrics.append(&line)
     }
 
     fn write_summary(&self, summary: &RunSummary) -> Result<(), RunError> {
@@ -234,13 +250,132 @@ impl RunWriter {
     }
 }
 
-/// Opens `path` for appending, creating it empty if needed.
-fn append_to(path: &Path) -> Result<File, RunError> {
-    OpenOptions::new().create(true).append(true).open(path).map_err(|error| RunError::Io {
-        action: "create",
-        path: path.to_path_buf(),
-        error,
-    })
+impl Drop for RunWriter {
+    /// A writer given up without closing (an error in its caller) frees its reserve; the
+    /// run stays `running` and reads as interrupted once this process has ended.
+    fn drop(&mut self) {
+        self.free_reserve();
+    }
+}
+
+/// What a new run folder is filled from.
+struct Opening<'a> {
+    loaded: &'a LoadedExperiment,
+    seed: u64,
+    device: &'a str,
+    workspace: &'a Path,
+    now: UtcTime,
+}
+
+impl Opening<'_> {
+    /// Writes the new folder `dir`'s first files: the reserve, config.toml, run.toml,
+    /// metrics.jsonl and log.txt.
+    fn fill(&self, id: String, dir: &Path) -> Result<RunWriter, RunError> {
+        let reserve = crate::process::temporary_path(&dir.join("space-reserve"));
+        std::fs::File::create(&reserve)
+            .and_then(|mut file| file.write_all(&[0; RESERVE_BYTES]).and_then(|()| file.sync_all()))
+            .map_err(|error| RunError::Io { action: "write", path: reserve.clone(), error })?;
+
+        let mut experiment = self.loaded.experiment.clone();
+        experiment.seed = self.seed;
+        experiment.device = self.device.to_string();
+        if let Some(path) = from_folder(dir, &self.loaded.dataset.file) {
+            experiment.dataset = path;
+        }
+        let config_path = dir.join(CONFIG_FILE);
+        let config = toml::to_string(&experiment)
+            .map_err(|e| RunError::Encode { path: config_path.clone(), message: e.to_string() })?;
+        let header = format!("# The experiment as run {id}: frozen at its start, with the seed and device it used.\n");
+        write_atomic(&config_path, (header + &config).as_bytes())?;
+
+        let experiment_path = from_folder(self.workspace, &self.loaded.file)
+            .filter(|p| !p.starts_with(".."))
+            .map_or_else(|| self.loaded.file.clone(), PathBuf::from);
+        let me = ProcessId::current();
+        let manifest = Manifest {
+            id,
+            experiment: experiment.name.clone(),
+            experiment_path,
+            status: RunStatus::Running,
+            started: self.now.rfc3339(),
+            ended: None,
+            host: hostname(),
+            pid: me.pid,
+            pid_start: me.start_ticks,
+            boot_id: me.boot_id,
+            device: self.device.to_string(),
+            seed: self.seed,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            config_hash: config_hash(&experiment),
+            dataset_fingerprint: String::new(),
+            parent: String::new(),
+            error: None,
+            tags: Vec::new(),
+            note: String::new(),
+        };
+        manifest.write(dir)?;
+        let metrics = LineFile::open(&dir.join(METRICS_FILE))?;
+        let log = LineFile::open(&dir.join(LOG_FILE))?;
+        let mut writer = RunWriter {
+            dir: dir.to_path_buf(),
+            manifest,
+            metrics,
+            log,
+            started: Instant::now(),
+            outcome: Outcome::Pending,
+            write_error: None,
+            reserve: Some(reserve),
+        };
+        let m = &writer.manifest;
+        let opening = format!(
+            "run {} of {} (seed {}, device {}, apg-bench {}) on {}",
+            m.id,
+            m.experiment_path.display(),
+            m.seed,
+            m.device,
+            m.version,
+            m.host
+        );
+        writer.log(&opening)?;
+        Ok(writer)
+    }
+}
+
+/// A file written one whole line at a time. A write that fails (a full disk writes part
+/// of a line, then fails) is cut back to the last whole line: no line is ever torn.
+#[derive(Debug)]
+struct LineFile {
+    file: File,
+    path: PathBuf,
+    /// The length up to the end of the last whole line.
+    len: u64,
+}
+
+impl LineFile {
+    /// Opens `path` for appending, creating it empty if needed.
+    fn open(path: &Path) -> Result<Self, RunError> {
+        let io = |error| RunError::Io { action: "create", path: path.to_path_buf(), error };
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(LineFile { file, path: path.to_path_buf(), len })
+    }
+
+    fn append(&mut self, line: &str) -> Result<(), RunError> {
+        match self.file.write_all(line.as_bytes()) {
+            Ok(()) => {
+                self.len += line.len() as u64;
+                Ok(())
+            }
+            Err(error) => {
+                let _ = self.file.set_len(self.len);
+                Err(RunError::Io { action: "write", path: self.path.clone(), error })
+            }
+        }
+    }
+
+    fn sync(&self) -> Result<(), RunError> {
+        self.file.sync_all().map_err(|error| RunError::Io { action: "write", path: self.path.clone(), error })
+    }
 }
 
 /// AUC, logloss and GAUC of one evaluation, on one line.
@@ -507,6 +642,92 @@ mod tests {
         assert_eq!(read_back.status, expected);
         assert_eq!(read_back.dataset_fingerprint, "f00d");
         assert_eq!(read(&dir, METRICS_FILE).lines().count(), records().len());
+    }
+
+    /// The files of `dir`, sorted.
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_run_stopped_before_its_first_step_says_so() {
+        let untrained = || RunSummary { steps: 0, best_step: None, best_valid: None, test: None, ..summary("stopped") };
+        for (interrupted, steps, status, reason) in [
+            (true, 0, RunStatus::Interrupted, Some(STOPPED_BEFORE_TRAINING)),
+            (false, 0, RunStatus::Stopped, Some(STOPPED_BEFORE_TRAINING)),
+            (true, 20, RunStatus::Interrupted, None),
+            (false, 20, RunStatus::Stopped, None),
+        ] {
+            let (_workspace, loaded) = experiment("");
+            let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+            let dir = writer.dir().to_path_buf();
+            writer.record(&Event::Finished { summary: Box::new(RunSummary { steps, ..untrained() }) }).unwrap();
+            let manifest = writer.close(interrupted).unwrap();
+            assert_eq!((manifest.status, manifest.error.as_deref()), (status, reason), "{interrupted} {steps}");
+            assert_eq!(read_manifest(&dir).unwrap(), manifest);
+        }
+    }
+
+    #[test]
+    fn a_write_that_fails_fails_the_run_and_leaves_no_temporary_file() {
+        let (_workspace, loaded) = experiment("");
+        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let dir = writer.dir().to_path_buf();
+        // While the run is written, a reserve of space is held for its end.
+        let reserve = format!("space-reserve.tmp{}", std::process::id());
+        assert_eq!(files(&dir), ["config.toml", "log.txt", "metrics.jsonl", "run.toml", reserve.as_str()]);
+        // summary.json cannot be replaced: a folder holds its place.
+        std::fs::create_dir(dir.join(SUMMARY_FILE)).unwrap();
+        let mut failures = Vec::new();
+        for event in events(&writer, Event::Finished { summary: Box::new(summary("finished")) }) {
+            if let Err(error) = writer.record(&event) {
+                failures.push(error.to_string());
+            }
+        }
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("summary.json"), "{failures:?}");
+        assert_eq!(writer.write_error(), Some(failures[0].as_str()));
+        // Later events are not recorded.
+        writer.record(&Event::Log { line: "after the failure".into() }).unwrap();
+        let manifest = writer.close(true).unwrap();
+        assert_eq!((manifest.status, manifest.error.as_deref()), (RunStatus::Failed, Some(failures[0].as_str())));
+        assert_eq!(read_manifest(&dir).unwrap(), manifest);
+        assert_eq!(files(&dir), ["config.toml", "log.txt", "metrics.jsonl", "run.toml", "summary.json"]);
+        let log = read(&dir, LOG_FILE);
+        assert!(!log.contains("after the failure") && log.contains("status: failed"), "{log}");
+    }
+
+    #[test]
+    fn an_end_that_cannot_be_recorded_is_an_error_that_says_how_the_run_ended() {
+        let (_workspace, loaded) = experiment("");
+        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let dir = writer.dir().to_path_buf();
+        writer.record(&Event::Failed { error: "no data".into() }).unwrap();
+        // run.toml cannot be replaced: a folder that is not empty holds its place.
+        std::fs::remove_file(dir.join(MANIFEST_FILE)).unwrap();
+        std::fs::create_dir_all(dir.join(MANIFEST_FILE).join("x")).unwrap();
+        let error = writer.close(false).unwrap_err().to_string();
+        let expected = format!(
+            "run {} failed (no data), but its run.toml could not say so",
+            dir.file_name().unwrap().to_str().unwrap()
+        );
+        assert!(error.starts_with(&expected), "{error}");
+        assert_eq!(files(&dir), ["config.toml", "log.txt", "metrics.jsonl", "run.toml"], "no temporary file is left");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_trainer_failure_stays_the_reason_when_its_log_line_cannot_be_written() {
+        let (_workspace, loaded) = experiment("");
+        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        // log.txt can take no more lines: it is replaced by a handle on /dev/full.
+        writer.log.file = File::options().append(true).open("/dev/full").unwrap();
+        assert!(writer.record(&Event::Failed { error: "the disk is full".into() }).is_err());
+        let manifest = writer.close(false).unwrap();
+        assert_eq!(manifest.error.as_deref(), Some("the disk is full"));
     }
 
     #[test]

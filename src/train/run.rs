@@ -31,7 +31,14 @@ const EVAL_BATCH: usize = 8192;
 /// Trains `job`; an Err is a message for the user (the caller sends it as Failed).
 pub fn train(job: &TrainJob, control: &Control, events: &Sender<Event>) -> Result<(), String> {
     let send = |event: Event| {
+        let phase = match &event {
+            Event::Phase { phase } => serde_json::to_value(phase).ok(),
+            _ => None,
+        };
         let _ = events.send(event);
+        if let Some(serde_json::Value::String(phase)) = phase {
+            crate::fault_point::reached(&phase);
+        }
     };
     let log = |line: String| send(Event::Log { line });
     let threads = job.experiment.experiment.train.threads;
@@ -198,10 +205,11 @@ fn train_on<D: Device<f32>>(
                 if best.as_ref().is_none_or(|(s, ..)| current > *s) {
                     let snapshot = Snapshot::take(&model);
                     if let Some(path) = &job.checkpoint {
-                        match crate::model::checkpoint::save(&model, path) {
-                            Ok(()) => send(Event::Checkpoint { step, path: path.clone() }),
-                            Err(e) => log(format!("warning: could not save the checkpoint {}: {e}", path.display())),
-                        }
+                        // A run that cannot save its best model fails rather than end
+                        // with a checkpoint of another step than the one it reports.
+                        crate::model::checkpoint::save(&model, path, step)
+                            .map_err(|e| format!("could not save the checkpoint {}: {e}", path.display()))?;
+                        send(Event::Checkpoint { step, path: path.clone() });
                     }
                     best = Some((current, step, valid, snapshot));
                     bad_evals = 0;
@@ -244,8 +252,10 @@ fn train_on<D: Device<f32>>(
         None => (None, None),
     };
     send(Event::Phase { phase: Phase::Testing });
-    let test =
-        (!dataset.split.test.is_empty()).then(|| evaluate(&mut model, dataset, &dataset.split.test, "test", job));
+    // A run stopped before its first step has no model worth testing: its test metrics
+    // would be those of random weights.
+    let test = (step > 0 && !dataset.split.test.is_empty())
+        .then(|| evaluate(&mut model, dataset, &dataset.split.test, "test", job));
     if let Some(test) = &test {
         send(Event::Metrics {
             record: MetricsRecord::Eval {

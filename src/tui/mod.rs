@@ -311,6 +311,8 @@ impl Runtime {
                     stopped = summary.status != "finished";
                 }
                 if let Err(error) = writer.record(&event) {
+                    // The run has failed (its folder cannot be written): stop training it.
+                    handle.stop();
                     let _ = sender.send(AppEvent::Train(Event::Log { line: format!("run folder: {error}") }));
                 }
                 let _ = sender.send(AppEvent::Train(event));
