@@ -9,7 +9,7 @@ use std::process::{Command as Process, Stdio};
 
 use apg_bench::config::experiment::LoadedExperiment;
 use apg_bench::runs::{self, Manifest, RunStatus};
-use apg_bench::train::{MetricsRecord, RunSummary};
+use apg_bench::train::{MetricsRecord, RunEnd, RunSummary};
 use assert_cmd::Command;
 use serde_json::Value;
 
@@ -90,7 +90,7 @@ fn a_run_leaves_a_complete_folder() {
     let manifest: Manifest = runs::read_manifest(&folder).unwrap();
     assert_eq!(manifest.status, RunStatus::Finished);
     assert_eq!(manifest.id, id);
-    assert_eq!((manifest.seed, manifest.device.as_str()), (3, "cpu"));
+    assert_eq!((manifest.seed, manifest.device), (3, apg_bench::config::Device::Cpu));
     assert_eq!(manifest.experiment, "tiny");
     assert_eq!(manifest.experiment_path, Path::new("experiments/tiny.toml"));
     assert!(manifest.ended.is_some());
@@ -99,7 +99,7 @@ fn a_run_leaves_a_complete_folder() {
 
     let summary: RunSummary =
         serde_json::from_str(&std::fs::read_to_string(folder.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary.status, "finished");
+    assert_eq!(summary.status, RunEnd::Finished);
     assert_eq!(serde_json::to_value(&summary).unwrap(), report["summary"]);
     let test = summary.test.as_ref().expect("test metrics");
     let auc = test.auc.expect("a test AUC");

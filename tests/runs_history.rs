@@ -11,7 +11,7 @@ use apg_bench::runs::compare::{CompareOptions, compare};
 use apg_bench::runs::filter::{Filter, SortKey};
 use apg_bench::runs::groups::{Noise, groups};
 use apg_bench::runs::{History, Manifest, RunStatus, hostname};
-use apg_bench::train::{EvalMetrics, GroupMetrics, MetricsRecord, ParamCounts, RunSummary};
+use apg_bench::train::{EvalMetrics, GroupMetrics, MetricsRecord, ParamCounts, RunEnd, RunSummary};
 use assert_cmd::Command;
 use serde_json::Value;
 
@@ -95,7 +95,7 @@ fn fake_run(workspace: &Path, spec: &Spec) -> PathBuf {
         // Only a run said to be running needs this host: the reader checks its pid here.
         host: if spec.status == RunStatus::Running { hostname() } else { "lab".into() },
         pid: spec.pid,
-        device: "cpu".into(),
+        device: apg_bench::config::Device::Cpu,
         seed: spec.seed,
         version: "0.1.0".into(),
         config_hash: spec.hash.into(),
@@ -140,7 +140,8 @@ fn fake_run(workspace: &Path, spec: &Spec) -> PathBuf {
     if spec.summary {
         let dense = if spec.variant == "static" { 1000 } else { 1500 };
         let summary = RunSummary {
-            status: "finished".into(),
+            status: RunEnd::Finished,
+            reason: None,
             steps: spec.valid.len() * 10,
             epochs_done: spec.valid.len() as f64,
             best_step: best.map(|(epoch, _)| (epoch + 1) * 10),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use apg_bench::config::experiment::LoadedExperiment;
 use apg_bench::train::trainer::{TrainJob, TrainerHandle, spawn};
-use apg_bench::train::{Event, MetricsRecord, Phase, RunSummary};
+use apg_bench::train::{Event, MetricsRecord, Phase, RunEnd, RunSummary};
 
 fn job(dir: &Path, epochs: usize, seed: u64) -> TrainJob {
     let builtin = apg_bench::data::descriptor::BUILT_IN.iter().find(|(n, _)| *n == "synthetic-multidomain").unwrap().1;
@@ -21,7 +21,7 @@ fn job(dir: &Path, epochs: usize, seed: u64) -> TrainJob {
     );
     std::fs::write(&file, text).unwrap();
     let experiment = LoadedExperiment::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
-    TrainJob { experiment, seed, device: "cpu".into(), checkpoint: None, load: Default::default() }
+    TrainJob { experiment, seed, device: apg_bench::config::Device::Cpu, checkpoint: None, load: Default::default() }
 }
 
 fn summary_of(handle: TrainerHandle) -> (Vec<Event>, RunSummary) {
@@ -82,7 +82,7 @@ fn pause_resume_and_stop() {
     }
     handle.stop();
     let (events, summary) = summary_of(handle);
-    assert_eq!(summary.status, "stopped");
+    assert_eq!(summary.status, RunEnd::Stopped);
     assert!(summary.steps < 200 * 24, "stopped early: {} steps", summary.steps);
     assert!(summary.test.is_some(), "the best model so far is still tested");
     assert!(events.iter().any(|e| matches!(e, Event::Phase { phase: Phase::Stopped })));
@@ -92,7 +92,7 @@ fn pause_resume_and_stop() {
 fn an_unavailable_device_fails_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut job = job(dir.path(), 1, 1);
-    job.device = "cuda:0".into();
+    job.device = apg_bench::config::Device::Cuda(0);
     let handle = spawn(job);
     let events: Vec<Event> = handle.events.iter().collect();
     handle.join().unwrap();
@@ -141,7 +141,7 @@ fn plateau_run(dir: &Path, train: &str) -> (Vec<(f64, f64)>, usize) {
     let experiment = LoadedExperiment::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
     let load = apg_bench::data::LoadOptions { no_cache: true, ..Default::default() };
     let (events, summary) =
-        summary_of(spawn(TrainJob { experiment, seed: 1, device: "cpu".into(), checkpoint: None, load }));
+        summary_of(spawn(TrainJob { experiment, seed: 1, device: apg_bench::config::Device::Cpu, checkpoint: None, load }));
     let mut rates = Vec::new();
     let mut validations = 0;
     for event in &events {

@@ -169,7 +169,7 @@ fn d_cycles_the_device_of_the_next_run() {
     app.apply(Action::GoTo(Panel::Train));
     app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
     let experiment = app.selected_experiment().unwrap().good.clone().unwrap();
-    assert_eq!(experiment.experiment.device, "cpu");
+    assert_eq!(experiment.experiment.device, apg_bench::config::Device::Cpu);
     assert_eq!(app.train.next_device, DeviceChoice::Experiment);
     assert_eq!(app.run_device(&experiment), "cpu");
     assert!(render(&app, 120, 32).contains("next run on cpu (the experiment's)  d: change"));
@@ -190,7 +190,7 @@ fn d_cycles_the_device_of_the_next_run() {
     app.on_key(key(KeyCode::Char('d')));
     app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), app.run_device(&experiment));
     assert_eq!(app.train.next_device, DeviceChoice::Cpu);
-    assert_eq!(app.train.device, "cpu");
+    assert_eq!(app.train.device, apg_bench::config::Device::Cpu);
 }
 
 /// A CUDA run on a machine without a usable GPU, failing as the trainer reports it.

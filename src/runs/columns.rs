@@ -77,7 +77,7 @@ impl RunRow {
             ended: m.ended.clone(),
             wall_s,
             host: m.host.clone(),
-            device: m.device.clone(),
+            device: m.device.to_string(),
             seed: m.seed,
             version: m.version.clone(),
             config_hash: m.config_hash.clone(),

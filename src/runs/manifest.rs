@@ -20,6 +20,8 @@ pub enum RunStatus {
     Interrupted,
     /// Stopped on request (the TUI's stop); tested on the best model so far.
     Stopped,
+    /// The training loss became non-finite or exploded; not tested (`error` says where).
+    Diverged,
 }
 
 impl RunStatus {
@@ -30,6 +32,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Stopped => "stopped",
+            RunStatus::Diverged => "diverged",
         }
     }
 }
@@ -51,7 +54,7 @@ pub struct Manifest {
     pub host: String,
     /// The process that writes the run: a `running` run whose process is gone was interrupted.
     pub pid: u32,
-    pub device: String,
+    pub device: crate::config::Device,
     pub seed: u64,
     /// The apg-bench version that ran it.
     pub version: String,
@@ -63,7 +66,7 @@ pub struct Manifest {
     /// The run this one continues or derives from; empty for none.
     #[serde(default)]
     pub parent: String,
-    /// Why a failed run failed.
+    /// Why a failed run failed, or where a diverged run diverged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Labels a user gave the run (`runs tag`); absent from manifests written before tags existed.
