@@ -66,7 +66,7 @@ impl RunRow {
     ) -> RunRow {
         let m = manifest;
         let wall_s = match (m.ended.as_deref().and_then(UtcTime::parse_rfc3339), UtcTime::parse_rfc3339(&m.started)) {
-            (Some(end), Some(start)) => Some((end.unix_seconds() - start.unix_seconds()) as f64),
+            (Some(end), Some(start)) => Some(end.seconds_since(&start)),
             _ => curves.last_elapsed_s,
         };
         let mut row = RunRow {
