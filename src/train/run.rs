@@ -44,9 +44,15 @@ pub fn divergence_bound(first_loss: f64) -> f64 {
 /// Why a run diverged, with the keys that usually cause it.
 fn divergence_reason(what: String, spec: &TrainSpec) -> String {
     format!(
-        "{what}: the model diverged. Lower train.lr (now {}), or look at train.eps ({}), train.weight_decay ({}),          train.embedding_l2 ({}) and model.embedding_std; train.clip_norm bounds each step",
+        "{what}: the model diverged. Lower train.lr (now {:?}), or look at train.eps ({:?}), train.weight_decay \
+         ({:?}), train.embedding_l2 ({:?}) and model.embedding_std; train.clip_norm bounds each step",
         spec.lr, spec.eps, spec.weight_decay, spec.embedding_l2
     )
+}
+
+/// A loss as a person reads it: four decimals, or three significant digits when huge.
+fn loss_text(loss: f64) -> String {
+    if loss.abs() < 1e4 { format!("{loss:.4}") } else { format!("{loss:.3e}") }
 }
 
 /// Trains `job`; an Err is a message for the user (the caller sends it as Failed).
@@ -207,11 +213,15 @@ fn train_on<D: Device<f32>>(
                 send(Event::Metrics { record });
                 let bound = divergence_bound(first_loss);
                 if mean_loss > bound {
+                    let steps = match step + 1 - loss_count {
+                        first if first == step => format!("step {step}"),
+                        first => format!("steps {first}-{step}"),
+                    };
                     diverged = Some(divergence_reason(
                         format!(
-                            "the mean training loss of steps {}-{step} was {mean_loss:.4}, above {bound:.4} \
-                             (the first step's {first_loss:.4}, at least ln 2, + 10 ln 2)",
-                            step + 1 - loss_count
+                            "the mean training loss of {steps} was {}, above {bound:.4} (the first step's \
+                             {first_loss:.4}, at least ln 2, + 10 ln 2)",
+                            loss_text(mean_loss)
                         ),
                         spec,
                     ));
