@@ -66,15 +66,19 @@ fn eval(split: &str, auc: f64) -> EvalMetrics {
         field: "user_activity".into(),
         value: value.into(),
         rows,
+        positives: Some(rows / 4),
         auc: Some(auc),
         logloss: 0.6 - auc / 2.0,
     };
     EvalMetrics {
         split: split.into(),
         rows: 1000,
+        positives: Some(250),
         auc: Some(auc),
         logloss: 0.9 - auc / 2.0,
         gauc: Some(auc - 0.01),
+        gauc_groups: Some(120),
+        gauc_rows: Some(700),
         groups: vec![group("cold", auc - 0.02, 200), group("active", auc + 0.005, 800)],
     }
 }

@@ -165,3 +165,26 @@ pub enum Event {
         error: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// metrics.jsonl and summary.json lines written before positives and GAUC's support
+    /// were kept still load, with those numbers unknown rather than zero.
+    #[test]
+    fn records_of_earlier_versions_load() {
+        let line = r#"{"kind":"eval","step":10,"epoch":0,"elapsed_s":1.0,"metrics":{"split":"test","rows":10,
+            "auc":0.7,"logloss":0.5,"gauc":0.68,"groups":[{"field":"domain","value":"d0","rows":4,"auc":null,
+            "logloss":0.6}]}}"#;
+        let MetricsRecord::Eval { metrics, .. } = serde_json::from_str(line).unwrap() else { panic!("an eval") };
+        assert_eq!((metrics.positives, metrics.gauc_groups, metrics.gauc_rows), (None, None, None));
+        assert_eq!(metrics.gauc, Some(0.68));
+        assert_eq!(metrics.groups[0].positives, None);
+        let summary = r#"{"status":"stopped","steps":3,"epochs_done":0.1,"best_step":null,"best_valid":null,
+            "test":null,"params":{"dense":1,"embedding":2},"train_seconds":1.0,"samples_per_s":3.0,
+            "stopped_early":false}"#;
+        let summary: RunSummary = serde_json::from_str(summary).unwrap();
+        assert_eq!((summary.status, summary.reason), (RunEnd::Stopped, None));
+    }
+}
