@@ -139,7 +139,9 @@ fn a_human_summary_and_a_shared_config_hash_across_seeds() {
         String::from_utf8(output.stdout).unwrap()
     };
     let first = run("11");
-    for expected in ["finished", "best valid (step", "test: AUC", "positive)", "domain", "positives", "parameters:", "run folder:"] {
+    for expected in
+        ["finished", "best valid (step", "test: AUC", "positive)", "domain", "positives", "parameters:", "run folder:"]
+    {
         assert!(first.contains(expected), "{expected:?} not in\n{first}");
     }
     run("12");

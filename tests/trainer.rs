@@ -149,8 +149,13 @@ fn plateau_run(dir: &Path, train: &str) -> (Vec<(f64, f64)>, usize) {
     std::fs::write(&file, format!("dataset = \"data.toml\"\n[model]\nhidden = [4]\n[train]\n{train}")).unwrap();
     let experiment = LoadedExperiment::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
     let load = apg_bench::data::LoadOptions { no_cache: true, ..Default::default() };
-    let (events, summary) =
-        summary_of(spawn(TrainJob { experiment, seed: 1, device: apg_bench::config::Device::Cpu, checkpoint: None, load }));
+    let (events, summary) = summary_of(spawn(TrainJob {
+        experiment,
+        seed: 1,
+        device: apg_bench::config::Device::Cpu,
+        checkpoint: None,
+        load,
+    }));
     let mut rates = Vec::new();
     let mut validations = 0;
     for event in &events {
@@ -373,7 +378,13 @@ fn gauc_counts_cold_users_one_by_one() {
         for &p in members.iter().filter(|&&i| labels[i] == 1) {
             for &n in members.iter().filter(|&&i| labels[i] == 0) {
                 pairs += 1.0;
-                right += if scores[p] > scores[n] { 1.0 } else if scores[p] == scores[n] { 0.5 } else { 0.0 };
+                right += if scores[p] > scores[n] {
+                    1.0
+                } else if scores[p] == scores[n] {
+                    0.5
+                } else {
+                    0.0
+                };
             }
         }
         if pairs > 0.0 {

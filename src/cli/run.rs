@@ -13,8 +13,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::table::Table;
-use crate::config::{ConfigError, Device};
 use crate::config::experiment::LoadedExperiment;
+use crate::config::{ConfigError, Device};
 use crate::data::LoadOptions;
 use crate::format::{Format, duration, rate, thousands};
 use crate::runs::compare::mean_sd;

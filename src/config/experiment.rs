@@ -451,7 +451,9 @@ impl LoadedExperiment {
         if e.model.hidden.is_empty() || e.model.hidden.contains(&0) {
             return Err(self.error("model.hidden", "the deep tower needs at least one hidden layer, each wider than 0"));
         }
-        Range::EMBEDDING_STD.check(e.model.embedding_std).map_err(|message| self.error("model.embedding_std", message))?;
+        Range::EMBEDDING_STD
+            .check(e.model.embedding_std)
+            .map_err(|message| self.error("model.embedding_std", message))?;
         Range::SHARE.check(e.model.dropout).map_err(|message| self.error("model.dropout", message))?;
         if matches!(e.model.base, BaseModel::Dcn | BaseModel::Dcnv2) && e.model.cross_layers == 0 {
             return Err(self.error("model.cross_layers", "dcn needs at least one cross layer"));
@@ -788,8 +790,7 @@ struct Range {
 impl Range {
     /// Dropout rates and Adam's betas: a share that cannot be 1.
     const SHARE: Range = Range { low: 0.0, low_included: true, high: 1.0, high_included: false, why: "" };
-    const POSITIVE: Range =
-        Range { low: 0.0, low_included: false, high: f64::INFINITY, high_included: false, why: "" };
+    const POSITIVE: Range = Range { low: 0.0, low_included: false, high: f64::INFINITY, high_included: false, why: "" };
     const NON_NEGATIVE: Range =
         Range { low: 0.0, low_included: true, high: f64::INFINITY, high_included: false, why: " (0: off)" };
     /// Adam moves each weight by about lr per step whatever the gradient's scale, and
@@ -821,7 +822,9 @@ impl Range {
             return Ok(());
         }
         let interval = match self.high {
-            high if high.is_infinite() => format!("a finite number {} {}", if self.low_included { ">=" } else { ">" }, self.low),
+            high if high.is_infinite() => {
+                format!("a finite number {} {}", if self.low_included { ">=" } else { ">" }, self.low)
+            }
             high => format!(
                 "in {}{}, {high}{}",
                 if self.low_included { "[" } else { "(" },

@@ -428,7 +428,9 @@ fn group_rows(selected: &[Selected], baseline: usize) -> Vec<MetricRow> {
                 .iter()
                 .flat_map(|s| &s.members)
                 .find_map(|run| group(&run.row))
-                .and_then(|g| Some(format!(" ({} of {} positive)", thousands(g.positives? as u64), thousands(g.rows as u64))))
+                .and_then(|g| {
+                    Some(format!(" ({} of {} positive)", thousands(g.positives? as u64), thousands(g.rows as u64)))
+                })
                 .unwrap_or_default();
             MetricRow {
                 key: format!("test.{field}.{value}.auc"),

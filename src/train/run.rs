@@ -107,7 +107,13 @@ fn train_on_cuda(
 }
 
 #[cfg(not(feature = "cuda"))]
-fn train_on_cuda(_: &TrainJob, _: &EncodedDataset, ordinal: usize, _: &Control, _: &dyn Fn(Event)) -> Result<(), String> {
+fn train_on_cuda(
+    _: &TrainJob,
+    _: &EncodedDataset,
+    ordinal: usize,
+    _: &Control,
+    _: &dyn Fn(Event),
+) -> Result<(), String> {
     Err(format!(
         "device \"cuda:{ordinal}\" needs a build with CUDA: cargo build --release --features cuda (see the README), or use --device cpu"
     ))

@@ -56,7 +56,11 @@ pub fn check(dataset: &EncodedDataset, descriptor: &LoadedDescriptor) -> Result<
                     share_key,
                     format!(
                         "{message}. Change {share_key}{} so that it holds both{}",
-                        if share_key == "split.ratios" { format!(" (now {:?})", d.split.ratios) } else { String::new() },
+                        if share_key == "split.ratios" {
+                            format!(" (now {:?})", d.split.ratios)
+                        } else {
+                            String::new()
+                        },
                         if d.label.threshold.is_some() { " (or label.threshold)" } else { "" }
                     ),
                 ),

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use ratatui::crossterm::event::KeyEvent;
 
-use crate::config::{ConfigError, Device};
 use crate::config::experiment::LoadedExperiment;
 use crate::config::workspace::Workspace;
+use crate::config::{ConfigError, Device};
 use crate::data::stats::DatasetStats;
 use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};
 use crate::tui::keys::{self, Action};
