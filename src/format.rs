@@ -41,12 +41,13 @@ pub fn figure(value: f64) -> String {
     }
 }
 
-/// `1h02m`, `3m05s`, `12.3s`.
+/// `1h02m`, `3m05s`, `12.3s`, `0.84s`: three significant digits below a minute.
 pub fn duration(seconds: f64) -> String {
     let whole = seconds.round() as u64;
     match whole {
         s if s >= 3600 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
         s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        _ if seconds.abs() < 9.995 => format!("{seconds:.2}s"),
         _ => format!("{seconds:.1}s"),
     }
 }
@@ -97,6 +98,10 @@ mod tests {
         assert_eq!(thousands(999u64), "999");
         assert_eq!(rate(12_345.0), "12.3k");
         assert_eq!(duration(65.0), "1m05s");
+        assert_eq!(duration(245.4), "4m05s");
+        assert_eq!(duration(12.34), "12.3s");
+        assert_eq!(duration(0.84), "0.84s");
+        assert_eq!(duration(9.996), "10.0s");
         assert_eq!(Format::Metric.delta(-0.00123), "-0.0012");
         assert_eq!(Format::Count.delta(1200.0), "+1,200");
         assert_eq!(Format::Metric.maybe(None), "-");

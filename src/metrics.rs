@@ -43,22 +43,33 @@ pub fn logloss(probabilities: &[f32], labels: &[u8]) -> f64 {
     total / labels.len().max(1) as f64
 }
 
+/// GAUC and what it averaged over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gauc {
+    /// None when no group holds both classes.
+    pub value: Option<f64>,
+    /// Groups holding both classes, and their rows: those the average is over.
+    pub groups: usize,
+    pub rows: usize,
+}
+
 /// Group AUC: sum_g n_g AUC_g / sum_g n_g over groups holding both classes.
-pub fn gauc(scores: &[f32], labels: &[u8], groups: &[u32]) -> Option<f64> {
+pub fn gauc(scores: &[f32], labels: &[u8], groups: &[u32]) -> Gauc {
     let mut by_group: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
     for (row, &g) in groups.iter().enumerate() {
         by_group.entry(g).or_default().push(row);
     }
-    let (mut weighted, mut weight) = (0.0, 0.0);
+    let (mut weighted, mut counted) = (0.0, Gauc { value: None, groups: 0, rows: 0 });
     for rows in by_group.values() {
         let s: Vec<f32> = rows.iter().map(|&r| scores[r]).collect();
         let l: Vec<u8> = rows.iter().map(|&r| labels[r]).collect();
         if let Some(a) = auc(&s, &l) {
             weighted += a * rows.len() as f64;
-            weight += rows.len() as f64;
+            counted.groups += 1;
+            counted.rows += rows.len();
         }
     }
-    (weight > 0.0).then(|| weighted / weight)
+    Gauc { value: (counted.rows > 0).then(|| weighted / counted.rows as f64), ..counted }
 }
 
 /// RelaImpr = ((AUC - 0.5) / (AUC_base - 0.5) - 1) x 100 %. None when the baseline is
@@ -103,7 +114,8 @@ mod tests {
         let scores = [0.9, 0.1, 0.2, 0.8, 0.5];
         let labels = [1, 0, 1, 0, 1];
         let groups = [0, 0, 1, 1, 2];
-        assert_eq!(gauc(&scores, &labels, &groups), Some(0.5));
+        assert_eq!(gauc(&scores, &labels, &groups), Gauc { value: Some(0.5), groups: 2, rows: 4 });
+        assert_eq!(gauc(&scores[4..], &labels[4..], &groups[4..]), Gauc { value: None, groups: 0, rows: 0 });
     }
 
     #[test]

@@ -19,7 +19,13 @@ const SEEDS: [u64; 3] = [1, 2, 3];
 fn test_auc(experiment: &str, seed: u64) -> f64 {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workspaces/demo/experiments").join(experiment);
     let experiment = LoadedExperiment::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
-    let handle = spawn(TrainJob { experiment, seed, device: "cpu".into(), checkpoint: None, load: Default::default() });
+    let handle = spawn(TrainJob {
+        experiment,
+        seed,
+        device: apg_bench::config::Device::Cpu,
+        checkpoint: None,
+        load: Default::default(),
+    });
     let mut auc = None;
     for event in handle.events.iter() {
         match event {

@@ -97,7 +97,8 @@ fn multi_valued_condition_field() {
 
 #[test]
 fn unknown_device() {
-    check("bad-device.toml", "{d}/bad-device.toml:2:1: device: unknown device \"gpu\": use \"cpu\" or \"cuda[:N]\"");
+    // Parsed when the file is read, so located at the value like every other bad value.
+    check("bad-device.toml", "{d}/bad-device.toml:2:10: device: unknown device \"gpu\": use \"cpu\" or \"cuda[:N]\"");
 }
 
 #[test]
@@ -119,7 +120,7 @@ fn cuda_in_a_build_without_it() {
     );
     assert_eq!(
         run_error(&[&format!("{DIR}/cuda-device.toml"), "--device", "cuda"]),
-        "error: --device cuda needs CUDA, but this apg-bench was built without CUDA support; build it with \
+        "error: --device cuda:0 needs CUDA, but this apg-bench was built without CUDA support; build it with \
          `cargo build --release --features cuda` (needs the CUDA toolkit)"
     );
 }
@@ -229,5 +230,59 @@ fn too_many_threads() {
     check(
         "threads-too-many.toml",
         "{d}/threads-too-many.toml:2:1: train.threads: 100000 threads is more than the 1024 allowed (0: one per core)",
+    );
+}
+
+// ---- float keys: finite and within their range, refused at load ----
+
+#[test]
+fn learning_rate_beyond_any_use() {
+    check(
+        "lr-too-large.toml",
+        "{d}/lr-too-large.toml:3:1: train.lr: must be in (0, 10], not 1000000: Adam moves each weight by about lr \
+         per step, so useful values are 1e-4 to 1e-2",
+    );
+}
+
+#[test]
+fn infinite_eps() {
+    check("eps-infinite.toml", "{d}/eps-infinite.toml:2:1: train.eps: must be a finite number > 0, not inf");
+}
+
+#[test]
+fn infinite_embedding_l2() {
+    check(
+        "embedding-l2-infinite.toml",
+        "{d}/embedding-l2-infinite.toml:2:1: train.embedding_l2: must be a finite number >= 0, not inf (0: off)",
+    );
+}
+
+#[test]
+fn weight_decay_not_a_number() {
+    check(
+        "weight-decay-nan.toml",
+        "{d}/weight-decay-nan.toml:2:1: train.weight_decay: must be a finite number >= 0, not NaN (0: off)",
+    );
+}
+
+#[test]
+fn negative_clip_norm() {
+    check(
+        "clip-norm-negative.toml",
+        "{d}/clip-norm-negative.toml:2:1: train.clip_norm: must be a finite number >= 0, not -1 (0: off)",
+    );
+}
+
+#[test]
+fn a_beta_of_one() {
+    check("beta-one.toml", "{d}/beta-one.toml:2:15: train.betas[1]: must be in [0, 1), not 1");
+}
+
+#[test]
+fn embeddings_that_start_at_zero() {
+    check(
+        "embedding-std-zero.toml",
+        "{d}/embedding-std-zero.toml:2:1: model.embedding_std: must be in (0, 10], not 0 (the default 0.01 was \
+         measured best, docs/accuracy.md)",
     );
 }

@@ -529,7 +529,7 @@ fn forge_running(ws: &Workspace, id: &str, writer: &ProcessId) -> PathBuf {
         pid: writer.pid,
         pid_start: writer.start_ticks,
         boot_id: writer.boot_id.clone(),
-        device: "cpu".into(),
+        device: apg_bench::config::Device::Cpu,
         seed: 1,
         version: "0.1.0".into(),
         config_hash: "0123456789abcdef".into(),

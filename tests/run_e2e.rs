@@ -9,7 +9,7 @@ use std::process::{Command as Process, Stdio};
 
 use apg_bench::config::experiment::LoadedExperiment;
 use apg_bench::runs::{self, Manifest, RunStatus};
-use apg_bench::train::{MetricsRecord, RunSummary};
+use apg_bench::train::{MetricsRecord, RunEnd, RunSummary};
 use assert_cmd::Command;
 use serde_json::Value;
 
@@ -90,7 +90,7 @@ fn a_run_leaves_a_complete_folder() {
     let manifest: Manifest = runs::read_manifest(&folder).unwrap();
     assert_eq!(manifest.status, RunStatus::Finished);
     assert_eq!(manifest.id, id);
-    assert_eq!((manifest.seed, manifest.device.as_str()), (3, "cpu"));
+    assert_eq!((manifest.seed, manifest.device), (3, apg_bench::config::Device::Cpu));
     assert_eq!(manifest.experiment, "tiny");
     assert_eq!(manifest.experiment_path, Path::new("experiments/tiny.toml"));
     assert!(manifest.ended.is_some());
@@ -99,7 +99,7 @@ fn a_run_leaves_a_complete_folder() {
 
     let summary: RunSummary =
         serde_json::from_str(&std::fs::read_to_string(folder.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary.status, "finished");
+    assert_eq!(summary.status, RunEnd::Finished);
     assert_eq!(serde_json::to_value(&summary).unwrap(), report["summary"]);
     let test = summary.test.as_ref().expect("test metrics");
     let auc = test.auc.expect("a test AUC");
@@ -139,7 +139,9 @@ fn a_human_summary_and_a_shared_config_hash_across_seeds() {
         String::from_utf8(output.stdout).unwrap()
     };
     let first = run("11");
-    for expected in ["finished", "best valid (step", "test: AUC", "domain", "parameters:", "run folder:"] {
+    for expected in
+        ["finished", "best valid (step", "test: AUC", "positive)", "domain", "positives", "parameters:", "run folder:"]
+    {
         assert!(first.contains(expected), "{expected:?} not in\n{first}");
     }
     run("12");
@@ -152,6 +154,33 @@ fn a_human_summary_and_a_shared_config_hash_across_seeds() {
     seeds.sort();
     assert_eq!(seeds, [11, 12]);
     assert_eq!(manifests[0].config_hash, manifests[1].config_hash);
+}
+
+#[test]
+fn a_diverging_run_is_marked_diverged_and_exits_non_zero() {
+    let (root, file) = workspace(1);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("lr = 0.005", "lr = 10")).unwrap();
+    let output = apg_bench().args(["run", file.to_str().unwrap()]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains(" diverged: the mean training loss of step"), "{stdout}");
+    assert!(stdout.contains("Lower train.lr (now 10.0)"), "{stdout}");
+    assert!(!stdout.contains("test:"), "a diverged run shows no test metrics:\n{stdout}");
+
+    let folder = only_run(root.path());
+    let manifest = runs::read_manifest(&folder).unwrap();
+    assert_eq!(manifest.status, RunStatus::Diverged);
+    assert!(manifest.error.as_deref().is_some_and(|e| e.contains("train.lr")), "{manifest:?}");
+    let summary: RunSummary =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((summary.status, summary.test), (RunEnd::Diverged, None));
+    let records = std::fs::read_to_string(folder.join("metrics.jsonl")).unwrap();
+    assert!(!records.contains("\"split\":\"test\""), "no test record:\n{records}");
+
+    let list = apg_bench().args(["runs", "list", "--workspace", root.path().to_str().unwrap()]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains(" diverged "), "{list}");
 }
 
 #[cfg(unix)]

@@ -11,7 +11,7 @@ use apg_bench::runs::compare::{CompareOptions, compare};
 use apg_bench::runs::filter::{Filter, SortKey};
 use apg_bench::runs::groups::{Noise, groups};
 use apg_bench::runs::{History, Manifest, RunStatus, hostname};
-use apg_bench::train::{EvalMetrics, GroupMetrics, MetricsRecord, ParamCounts, RunSummary};
+use apg_bench::train::{EvalMetrics, GroupMetrics, MetricsRecord, ParamCounts, RunEnd, RunSummary};
 use assert_cmd::Command;
 use serde_json::Value;
 
@@ -69,15 +69,19 @@ fn eval(split: &str, auc: f64) -> EvalMetrics {
         field: "user_activity".into(),
         value: value.into(),
         rows,
+        positives: Some(rows / 4),
         auc: Some(auc),
         logloss: 0.6 - auc / 2.0,
     };
     EvalMetrics {
         split: split.into(),
         rows: 1000,
+        positives: Some(250),
         auc: Some(auc),
         logloss: 0.9 - auc / 2.0,
         gauc: Some(auc - 0.01),
+        gauc_groups: Some(120),
+        gauc_rows: Some(700),
         groups: vec![group("cold", auc - 0.02, 200), group("active", auc + 0.005, 800)],
     }
 }
@@ -100,7 +104,7 @@ fn fake_run(workspace: &Path, spec: &Spec) -> PathBuf {
         pid: spec.pid,
         pid_start: None,
         boot_id: None,
-        device: "cpu".into(),
+        device: apg_bench::config::Device::Cpu,
         seed: spec.seed,
         version: "0.1.0".into(),
         config_hash: spec.hash.into(),
@@ -145,7 +149,8 @@ fn fake_run(workspace: &Path, spec: &Spec) -> PathBuf {
     if spec.summary {
         let dense = if spec.variant == "static" { 1000 } else { 1500 };
         let summary = RunSummary {
-            status: "finished".into(),
+            status: RunEnd::Finished,
+            reason: None,
             steps: spec.valid.len() * 10,
             epochs_done: spec.valid.len() as f64,
             best_step: best.map(|(epoch, _)| (epoch + 1) * 10),

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use apg_bench::config::Device;
 use apg_bench::config::experiment::LoadedExperiment;
 use apg_bench::config::workspace::Workspace;
 use apg_bench::data::{self, LoadOptions, LoadedDescriptor};
@@ -60,7 +61,7 @@ fn render(app: &App, width: u16, height: u16) -> String {
 
 /// A made-up run of the apg-group experiment, as the trainer would report it.
 fn feed_training(app: &mut App) {
-    app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), "cpu".into());
+    app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), Device::Cpu);
     app.on_train_event(Event::Phase { phase: Phase::Training });
     app.on_train_event(Event::Plan {
         total_steps: 100,
@@ -81,11 +82,19 @@ fn feed_training(app: &mut App) {
         });
     }
     let groups = vec![
-        GroupMetrics { field: "user_activity".into(), value: "cold".into(), rows: 50, auc: Some(0.71), logloss: 0.6 },
+        GroupMetrics {
+            field: "user_activity".into(),
+            value: "cold".into(),
+            rows: 50,
+            positives: Some(12),
+            auc: Some(0.71),
+            logloss: 0.6,
+        },
         GroupMetrics {
             field: "user_activity".into(),
             value: "active".into(),
             rows: 250,
+            positives: Some(90),
             auc: Some(0.76),
             logloss: 0.55,
         },
@@ -94,9 +103,12 @@ fn feed_training(app: &mut App) {
         let metrics = EvalMetrics {
             split: "valid".into(),
             rows: 300,
+            positives: Some(102),
             auc: Some(auc),
             logloss: 0.56,
             gauc: None,
+            gauc_groups: None,
+            gauc_rows: None,
             groups: groups.clone(),
         };
         app.on_train_event(Event::Metrics { record: MetricsRecord::Eval { step, epoch: 0, elapsed_s: 1.0, metrics } });
@@ -169,19 +181,19 @@ fn d_cycles_the_device_of_the_next_run() {
     app.apply(Action::GoTo(Panel::Train));
     app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
     let experiment = app.selected_experiment().unwrap().good.clone().unwrap();
-    assert_eq!(experiment.experiment.device, "cpu");
+    assert_eq!(experiment.experiment.device, Device::Cpu);
     assert_eq!(app.train.next_device, DeviceChoice::Experiment);
-    assert_eq!(app.run_device(&experiment), "cpu");
+    assert_eq!(app.run_device(&experiment), Device::Cpu);
     assert!(render(&app, 120, 32).contains("next run on cpu (the experiment's)  d: change"));
     app.on_key(key(KeyCode::Char('d')));
     assert_eq!(app.train.next_device, DeviceChoice::Cpu);
-    assert_eq!(app.run_device(&experiment), "cpu");
+    assert_eq!(app.run_device(&experiment), Device::Cpu);
     assert!(render(&app, 120, 32).contains("next run on cpu (chosen with d)"));
     app.on_key(key(KeyCode::Char('d')));
     // cuda:0 is offered by CUDA builds only.
     if cfg!(feature = "cuda") {
         assert_eq!(app.train.next_device, DeviceChoice::Cuda);
-        assert_eq!(app.run_device(&experiment), "cuda:0");
+        assert_eq!(app.run_device(&experiment), Device::Cuda(0));
         assert!(render(&app, 120, 32).contains("next run on cuda:0 (chosen with d)"));
         app.on_key(key(KeyCode::Char('d')));
     }
@@ -190,12 +202,12 @@ fn d_cycles_the_device_of_the_next_run() {
     app.on_key(key(KeyCode::Char('d')));
     app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), app.run_device(&experiment));
     assert_eq!(app.train.next_device, DeviceChoice::Cpu);
-    assert_eq!(app.train.device, "cpu");
+    assert_eq!(app.train.device, Device::Cpu);
 }
 
 /// A CUDA run on a machine without a usable GPU, failing as the trainer reports it.
 fn fail_on_gpu(app: &mut App) {
-    app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), "cuda:0".into());
+    app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), Device::Cuda(0));
     app.on_train_event(Event::Log { line: "dataset tui-test: 3000 rows".into() });
     app.on_train_event(Event::Failed {
         error: "no usable GPU \"cuda:0\" (Driver(DriverError(CUDA_ERROR_NO_DEVICE, \"no CUDA-capable device is \
@@ -213,7 +225,7 @@ fn a_failed_gpu_run_says_which_key_picks_the_cpu() {
     assert!(app.status.starts_with("cuda:0 failed: choose cpu with d, then s · no usable GPU"), "{}", app.status);
     assert!(app.train.log.iter().any(|l| l.starts_with("failed: no usable GPU")), "{:?}", app.train.log);
     // A CPU run that fails gets no device advice.
-    app.run_started("apg-group".into(), "20260101-000100-apg-group-s1".into(), "cpu".into());
+    app.run_started("apg-group".into(), "20260101-000100-apg-group-s1".into(), Device::Cpu);
     assert_eq!(app.status, "apg-group started on cpu", "a new run clears the old failure");
     app.on_train_event(Event::Failed { error: "the training loss became NaN".into() });
     assert_eq!(app.status, "training failed: the training loss became NaN");

@@ -166,7 +166,7 @@ fn train(path: &Path, steps: usize, cache_dir: &Path, no_cache: bool) -> anyhow:
     let handle = spawn(TrainJob {
         experiment,
         seed,
-        device: "cpu".into(),
+        device: crate::config::Device::Cpu,
         checkpoint: None,
         load: load_options(cache_dir, no_cache),
     });

@@ -12,7 +12,7 @@ use crate::config::experiment::Experiment;
 use crate::runs::filter::{Filter, SortKey};
 use crate::runs::groups::groups;
 use crate::runs::{History, Manifest, RunStatus};
-use crate::train::{EvalMetrics, GroupMetrics, MetricsRecord, ParamCounts, RunSummary};
+use crate::train::{EvalMetrics, GroupMetrics, MetricsRecord, ParamCounts, RunEnd, RunSummary};
 
 pub fn run(options: &Options, sink: &mut Sink) -> anyhow::Result<()> {
     let count = if options.quick { 200 } else { 1000 };
@@ -58,11 +58,22 @@ pub fn eval(split: &str, auc: f64) -> EvalMetrics {
             field: if i < 2 { "user_activity".into() } else { "domain".into() },
             value: value.to_string(),
             rows: 1000 + i * 100,
+            positives: Some(300 + i * 20),
             auc: Some(auc - 0.01 + i as f64 / 400.0),
             logloss: 0.5,
         })
         .collect();
-    EvalMetrics { split: split.into(), rows: 20_000, auc: Some(auc), logloss: 0.52, gauc: Some(auc), groups }
+    EvalMetrics {
+        split: split.into(),
+        rows: 20_000,
+        positives: Some(6_000),
+        auc: Some(auc),
+        logloss: 0.52,
+        gauc: Some(auc),
+        gauc_groups: Some(1_800),
+        gauc_rows: Some(16_000),
+        groups,
+    }
 }
 
 /// One finished run folder shaped like a real one.
@@ -83,7 +94,7 @@ pub fn fabricate_run(runs: &Path, index: usize) -> anyhow::Result<()> {
         pid: 1,
         pid_start: None,
         boot_id: None,
-        device: "cpu".into(),
+        device: crate::config::Device::Cpu,
         seed,
         version: env!("CARGO_PKG_VERSION").into(),
         config_hash: format!("{:016x}", index % 3),
@@ -127,7 +138,8 @@ pub fn fabricate_run(runs: &Path, index: usize) -> anyhow::Result<()> {
     }
     std::fs::write(dir.join("metrics.jsonl"), lines)?;
     let summary = RunSummary {
-        status: "finished".into(),
+        status: RunEnd::Finished,
+        reason: None,
         steps: 628,
         epochs_done: 4.0,
         best_step: Some(628),

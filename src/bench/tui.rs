@@ -173,7 +173,7 @@ fn build_app(root: &Path, rows: usize) -> anyhow::Result<App> {
 /// A made-up run of apg-group in progress: 4 epochs of 157 steps, a training record every
 /// 2 steps (~300) and a validation every 40 steps, with log lines.
 fn feed_training(app: &mut App) {
-    app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), "cpu".into());
+    app.run_started("apg-group".into(), "20260101-000000-apg-group-s1".into(), crate::config::Device::Cpu);
     app.on_train_event(Event::Phase { phase: Phase::Training });
     app.on_train_event(Event::Plan {
         total_steps: 628,

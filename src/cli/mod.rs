@@ -45,7 +45,7 @@ pub enum Command {
         seed: Option<u64>,
         /// cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`); overrides the experiment's.
         #[arg(long, value_parser = run::parse_device)]
-        device: Option<String>,
+        device: Option<crate::config::Device>,
         /// Run N times, under seeds SEED..SEED+N-1 (SEED from --seed, else the experiment's), one run folder
         /// each, then print the group's mean ± sample sd test AUC. With --json: one object with every run.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]

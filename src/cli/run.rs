@@ -13,15 +13,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::table::Table;
-use crate::config::ConfigError;
 use crate::config::experiment::LoadedExperiment;
+use crate::config::{ConfigError, Device};
 use crate::data::LoadOptions;
 use crate::format::{Format, duration, rate, thousands};
 use crate::runs::compare::mean_sd;
 use crate::runs::groups::Stat;
 use crate::runs::{Manifest, RunStatus, RunWriter, eval_headline, phase_label, workspace_of};
 use crate::train::trainer::{self, TrainJob};
-use crate::train::{BaselineComparison, Event, MetricsRecord, Phase, RunSummary};
+use crate::train::{BaselineComparison, Event, MetricsRecord, Phase, RunEnd, RunSummary};
 
 /// How often the event loop looks at the signal flag while the trainer is quiet.
 const POLL: Duration = Duration::from_millis(100);
@@ -33,12 +33,8 @@ const NO_CUDA: &str = "this apg-bench was built without CUDA support; build it w
                        `cargo build --release --features cuda` (needs the CUDA toolkit)";
 
 /// `--device`: `cpu`, `cuda` or `cuda:N`.
-pub fn parse_device(device: &str) -> Result<String, String> {
-    if crate::config::experiment::is_device(device) {
-        Ok(device.to_string())
-    } else {
-        Err("use cpu, cuda or cuda:N".into())
-    }
+pub fn parse_device(device: &str) -> Result<Device, String> {
+    device.parse().map_err(|_| "use cpu, cuda or cuda:N".into())
 }
 
 /// What `run` trains and where it records the runs.
@@ -71,7 +67,7 @@ impl Target {
     }
 }
 
-pub fn run(target: &Target, seed: Option<u64>, device_flag: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(target: &Target, seed: Option<u64>, device_flag: Option<Device>, json: bool) -> anyhow::Result<ExitCode> {
     let ended = run_once(target, seed, device_flag)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&ended.report())?);
@@ -88,7 +84,7 @@ pub fn run_seeds(
     target: &Target,
     first: Option<u64>,
     count: u64,
-    device_flag: Option<String>,
+    device_flag: Option<Device>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let first = match first {
@@ -104,7 +100,7 @@ pub fn run_seeds(
     };
     let mut ended = Vec::new();
     for seed in first..=last {
-        let one = run_once(target, Some(seed), device_flag.clone())?;
+        let one = run_once(target, Some(seed), device_flag)?;
         if !json {
             print!("{}", one.render());
         }
@@ -167,7 +163,7 @@ impl Ended {
     fn exit_code(&self) -> ExitCode {
         match self.manifest.status {
             RunStatus::Finished => ExitCode::SUCCESS,
-            RunStatus::Failed | RunStatus::Running => ExitCode::FAILURE,
+            RunStatus::Failed | RunStatus::Diverged | RunStatus::Running => ExitCode::FAILURE,
             RunStatus::Interrupted | RunStatus::Stopped => ExitCode::from(EXIT_INTERRUPTED),
         }
     }
@@ -192,11 +188,11 @@ fn signals() -> anyhow::Result<Arc<AtomicUsize>> {
     Ok(SIGNALS.get_or_init(|| signals).clone())
 }
 
-fn run_once(target: &Target, seed: Option<u64>, device_flag: Option<String>) -> anyhow::Result<Ended> {
+fn run_once(target: &Target, seed: Option<u64>, device_flag: Option<Device>) -> anyhow::Result<Ended> {
     let loaded = LoadedExperiment::from_file(&target.file)?;
-    let baseline = match loaded.experiment.metrics.baseline.as_str() {
-        "" => None,
-        id => {
+    let baseline = match loaded.experiment.metrics.baseline.as_deref() {
+        None => None,
+        Some(id) => {
             let auc = crate::runs::baseline_auc(&target.workspace, id)
                 .map_err(|why| ConfigError::at_key(&loaded.file, &loaded.text, "metrics.baseline", why))?;
             Some((id.to_string(), auc))
@@ -205,15 +201,15 @@ fn run_once(target: &Target, seed: Option<u64>, device_flag: Option<String>) -> 
     let seed = seed.unwrap_or(loaded.experiment.seed);
     let device = match device_flag {
         Some(device) => {
-            if device.starts_with("cuda") && !cfg!(feature = "cuda") {
+            if device.is_cuda() && !cfg!(feature = "cuda") {
                 anyhow::bail!("--device {device} needs CUDA, but {NO_CUDA}");
             }
             device
         }
         None => {
-            let device = loaded.experiment.device.clone();
-            if device.starts_with("cuda") && !cfg!(feature = "cuda") {
-                let message = format!("{device:?} needs CUDA, but {NO_CUDA}, or run with --device cpu");
+            let device = loaded.experiment.device;
+            if device.is_cuda() && !cfg!(feature = "cuda") {
+                let message = format!("\"{device}\" needs CUDA, but {NO_CUDA}, or run with --device cpu");
                 return Err(ConfigError::at_key(&loaded.file, &loaded.text, "device", message).into());
             }
             device
@@ -221,7 +217,7 @@ fn run_once(target: &Target, seed: Option<u64>, device_flag: Option<String>) -> 
     };
 
     let signals = signals()?;
-    let mut writer = RunWriter::create_in(&target.workspace, &loaded, seed, &device)?;
+    let mut writer = RunWriter::create_in(&target.workspace, &loaded, seed, device)?;
 
     let mut progress = Progress::new(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     progress.line(&format!("run {} in {}", writer.id(), writer.dir().display()));
@@ -268,8 +264,9 @@ fn run_once(target: &Target, seed: Option<u64>, device_flag: Option<String>) -> 
     }
     progress.finish();
     let folder = writer.dir().to_path_buf();
-    // A signal that came too late to stop the trainer does not undo a finished run.
-    let completed = summary.as_ref().is_some_and(|s| s.status == "finished");
+    // A signal that came too late to stop the trainer does not undo a finished (or
+    // diverged) run.
+    let completed = summary.as_ref().is_some_and(|s| s.status != RunEnd::Stopped);
     let manifest = writer.close(stop_asked && !completed)?;
     Ok(Ended { manifest, summary, folder })
 }
@@ -301,7 +298,9 @@ impl Progress {
     fn show(&mut self, event: &Event) {
         match event {
             // Evaluations print their own line; the end prints the summary.
-            Event::Phase { phase: Phase::Evaluating | Phase::Finished | Phase::Stopped | Phase::Failed } => {}
+            Event::Phase {
+                phase: Phase::Evaluating | Phase::Finished | Phase::Stopped | Phase::Diverged | Phase::Failed,
+            } => {}
             Event::Phase { phase } if self.phase != Some(*phase) => {
                 self.phase = Some(*phase);
                 match &self.bar {
@@ -393,12 +392,13 @@ pub(super) fn render_summary(manifest: &Manifest, summary: Option<&RunSummary>, 
                 };
             }
             if !test.groups.is_empty() {
-                let mut table = Table::new(&["group", "value", "rows>", "test AUC>", "logloss>"]);
+                let mut table = Table::new(&["group", "value", "rows>", "positives>", "test AUC>", "logloss>"]);
                 for g in &test.groups {
                     table.row(vec![
                         g.field.clone(),
                         g.value.clone(),
                         thousands(g.rows as u64),
+                        g.positives.map_or("-".into(), |p| thousands(p as u64)),
                         g.auc.map_or("n/a".into(), |a| format!("{a:.4}")),
                         format!("{:.4}", g.logloss),
                     ]);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, parse_toml};
+use crate::config::{ConfigError, Device, parse_toml};
 use crate::data::descriptor::{DEFAULT_DATASET, FieldKind, LoadedDescriptor};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,8 +23,8 @@ pub struct Experiment {
     #[serde(default = "default_seed")]
     pub seed: u64,
     /// `cpu`, or `cuda[:N]` in builds with the `cuda` feature.
-    #[serde(default = "default_device")]
-    pub device: String,
+    #[serde(default)]
+    pub device: Device,
     #[serde(default)]
     pub model: ModelSpec,
     #[serde(default)]
@@ -40,9 +40,6 @@ fn default_dataset() -> String {
 }
 fn default_seed() -> u64 {
     1
-}
-fn default_device() -> String {
-    "cpu".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -317,12 +314,25 @@ impl Default for TrainSpec {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSpec {
-    /// Field GAUC averages over (e.g. the user); empty = no GAUC.
-    pub gauc_field: String,
+    /// Field GAUC averages over (e.g. the user); none: no GAUC.
+    #[serde(deserialize_with = "empty_as_none", serialize_with = "none_as_empty")]
+    pub gauc_field: Option<String>,
     /// Fields whose every value gets AUC / logloss / rows (e.g. user_activity).
     pub group_fields: Vec<String>,
-    /// Run id to compute RelaImpr against.
-    pub baseline: String,
+    /// Run id to compute RelaImpr against; none: no RelaImpr.
+    #[serde(deserialize_with = "empty_as_none", serialize_with = "none_as_empty")]
+    pub baseline: Option<String>,
+}
+
+/// `""` in a file, as earlier versions wrote "none", reads as None.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Ok((!text.is_empty()).then_some(text))
+}
+
+/// None is written `""`: the files and config hashes of earlier runs stay as they were.
+fn none_as_empty<S: serde::Serializer>(value: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.as_deref().unwrap_or_default())
 }
 
 /// An experiment file, parsed and checked, with the dataset descriptor it names.
@@ -409,9 +419,6 @@ impl LoadedExperiment {
         let fields = self.dataset_fields();
         let has = |name: &str| fields.iter().any(|(n, _)| n == name);
         let names = || fields.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
-        if !is_device(&e.device) {
-            return Err(self.error("device", format!("unknown device {:?}: use \"cpu\" or \"cuda[:N]\"", e.device)));
-        }
         for (i, input) in e.model.inputs.iter().enumerate() {
             if !has(input) {
                 return Err(self.error(
@@ -444,12 +451,10 @@ impl LoadedExperiment {
         if e.model.hidden.is_empty() || e.model.hidden.contains(&0) {
             return Err(self.error("model.hidden", "the deep tower needs at least one hidden layer, each wider than 0"));
         }
-        if !(e.model.embedding_std >= 0.0 && e.model.embedding_std <= 10.0) {
-            return Err(self.error("model.embedding_std", "embedding_std must be between 0 and 10"));
-        }
-        if !(0.0..1.0).contains(&e.model.dropout) {
-            return Err(self.error("model.dropout", "dropout must be in [0, 1)"));
-        }
+        Range::EMBEDDING_STD
+            .check(e.model.embedding_std)
+            .map_err(|message| self.error("model.embedding_std", message))?;
+        Range::SHARE.check(e.model.dropout).map_err(|message| self.error("model.dropout", message))?;
         if matches!(e.model.base, BaseModel::Dcn | BaseModel::Dcnv2) && e.model.cross_layers == 0 {
             return Err(self.error("model.cross_layers", "dcn needs at least one cross layer"));
         }
@@ -464,11 +469,20 @@ impl LoadedExperiment {
                 ));
             }
         }
-        if !e.metrics.gauc_field.is_empty() && !has(&e.metrics.gauc_field) {
-            return Err(self.error(
-                "metrics.gauc_field",
-                format!("no field {:?} in the dataset (fields: {})", e.metrics.gauc_field, names()),
-            ));
+        if let Some(name) = &e.metrics.gauc_field {
+            let problem = match fields.iter().find(|(n, _)| n == name) {
+                None => Some(format!("no field {name:?} in the dataset (fields: {})", names())),
+                Some((_, Some(FieldKind::MultiCategorical))) => {
+                    Some(format!("{name:?} is multi-valued: GAUC needs one value per row"))
+                }
+                Some((_, Some(FieldKind::Numeric))) if self.numeric_is_scaled(name) => {
+                    Some(format!("{name:?} is a scaled number: GAUC needs a categorical field"))
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                return Err(self.error("metrics.gauc_field", problem));
+            }
         }
         Ok(())
     }
@@ -519,9 +533,7 @@ impl LoadedExperiment {
                 ));
             }
         }
-        if !(0.0..1.0).contains(&apg.generator_dropout) {
-            return Err(self.error("apg.generator_dropout", "dropout must be in [0, 1)"));
-        }
+        Range::SHARE.check(apg.generator_dropout).map_err(|message| self.error("apg.generator_dropout", message))?;
         if apg.generator_dropout > 0.0 && apg.generator_hidden.is_empty() {
             return Err(self.error(
                 "apg.generator_dropout",
@@ -711,27 +723,25 @@ impl LoadedExperiment {
 
     fn validate_train(&self) -> Result<(), ConfigError> {
         let t = &self.experiment.train;
-        let checks: [(&str, bool, &str); 9] = [
-            (
-                "train.batch_size",
-                t.batch_size == 0 || t.batch_size > 1 << 20,
-                "batch_size must be between 1 and 1048576",
-            ),
-            ("train.epochs", t.epochs == 0, "epochs must be at least 1"),
-            ("train.lr", !(t.lr > 0.0 && t.lr.is_finite()), "lr must be a positive number"),
-            ("train.betas", t.betas.iter().any(|b| !(0.0..1.0).contains(b)), "betas must be in [0, 1)"),
-            ("train.eps", t.eps.is_nan() || t.eps <= 0.0, "eps must be positive"),
-            ("train.weight_decay", t.weight_decay.is_nan() || t.weight_decay < 0.0, "weight_decay must be >= 0"),
-            ("train.embedding_l2", t.embedding_l2.is_nan() || t.embedding_l2 < 0.0, "embedding_l2 must be >= 0"),
-            ("train.clip_norm", !(t.clip_norm >= 0.0 && t.clip_norm.is_finite()), "clip_norm must be >= 0 (0: off)"),
-            (
-                "train.lr_plateau_factor",
-                !(t.lr_plateau_factor > 0.0 && t.lr_plateau_factor <= 1.0),
-                "lr_plateau_factor must be in (0, 1] (1: constant learning rate)",
-            ),
-        ];
-        if let Some((key, _, message)) = checks.iter().find(|(_, bad, _)| *bad) {
-            return Err(self.error(key, *message));
+        if t.batch_size == 0 || t.batch_size > 1 << 20 {
+            return Err(self.error("train.batch_size", "batch_size must be between 1 and 1048576"));
+        }
+        if t.epochs == 0 {
+            return Err(self.error("train.epochs", "epochs must be at least 1"));
+        }
+        let betas = [("train.betas[0]", t.betas[0]), ("train.betas[1]", t.betas[1])];
+        let ranges = [("train.lr", t.lr, Range::LEARNING_RATE)]
+            .into_iter()
+            .chain(betas.map(|(key, beta)| (key, beta, Range::SHARE)))
+            .chain([
+                ("train.eps", t.eps, Range::POSITIVE),
+                ("train.weight_decay", t.weight_decay, Range::NON_NEGATIVE),
+                ("train.embedding_l2", t.embedding_l2, Range::NON_NEGATIVE),
+                ("train.clip_norm", t.clip_norm, Range::NON_NEGATIVE),
+                ("train.lr_plateau_factor", t.lr_plateau_factor, Range::FACTOR),
+            ]);
+        for (key, value, range) in ranges {
+            range.check(value).map_err(|message| self.error(key, message))?;
         }
         // Checked here so that a run fails before its folder is made, not when the
         // trainer starts its thread pool.
@@ -765,11 +775,64 @@ impl LoadedExperiment {
     }
 }
 
-/// `cpu`, `cuda` or `cuda:N`.
-pub fn is_device(device: &str) -> bool {
-    match device.strip_prefix("cuda:") {
-        Some(ordinal) => !ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit()),
-        None => device == "cpu" || device == "cuda",
+/// The values a float key accepts: finite numbers between two bounds, each included or
+/// not, said in words for the error message.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    low: f64,
+    low_included: bool,
+    high: f64,
+    high_included: bool,
+    /// Why the bounds are what they are, when that is not obvious.
+    why: &'static str,
+}
+
+impl Range {
+    /// Dropout rates and Adam's betas: a share that cannot be 1.
+    const SHARE: Range = Range { low: 0.0, low_included: true, high: 1.0, high_included: false, why: "" };
+    const POSITIVE: Range = Range { low: 0.0, low_included: false, high: f64::INFINITY, high_included: false, why: "" };
+    const NON_NEGATIVE: Range =
+        Range { low: 0.0, low_included: true, high: f64::INFINITY, high_included: false, why: " (0: off)" };
+    /// Adam moves each weight by about lr per step whatever the gradient's scale, and
+    /// weights start well below 1 (docs/model.md, "Initialisation"): an lr above 10 can
+    /// only be a typing mistake. Useful values are 1e-4 to 1e-2.
+    const LEARNING_RATE: Range = Range {
+        low: 0.0,
+        low_included: false,
+        high: 10.0,
+        high_included: true,
+        why: ": Adam moves each weight by about lr per step, so useful values are 1e-4 to 1e-2",
+    };
+    const FACTOR: Range =
+        Range { low: 0.0, low_included: false, high: 1.0, high_included: true, why: " (1: constant learning rate)" };
+    /// All-zero embeddings start every value alike; a spread above 10 saturates the tower.
+    const EMBEDDING_STD: Range = Range {
+        low: 0.0,
+        low_included: false,
+        high: 10.0,
+        high_included: true,
+        why: " (the default 0.01 was measured best, docs/accuracy.md)",
+    };
+
+    /// Ok, or what the value must be and what it is.
+    fn check(self, value: f64) -> Result<(), String> {
+        let above_low = if self.low_included { value >= self.low } else { value > self.low };
+        let below_high = if self.high_included { value <= self.high } else { value < self.high };
+        if value.is_finite() && above_low && below_high {
+            return Ok(());
+        }
+        let interval = match self.high {
+            high if high.is_infinite() => {
+                format!("a finite number {} {}", if self.low_included { ">=" } else { ">" }, self.low)
+            }
+            high => format!(
+                "in {}{}, {high}{}",
+                if self.low_included { "[" } else { "(" },
+                self.low,
+                if self.high_included { "]" } else { ")" }
+            ),
+        };
+        Err(format!("must be {interval}, not {value}{}", self.why))
     }
 }
 

@@ -86,6 +86,23 @@ pub enum Column {
 pub struct EncodedField {
     pub info: FieldInfo,
     pub column: Column,
+    /// Per row, an id of its raw value over every split, for a single-valued categorical
+    /// field whose vocabulary pools some values into the OOV id (unseen in training or
+    /// below `min_count`): per-value metrics such as GAUC tell pooled users apart by it,
+    /// where the ids would make every cold user one. None when the ids already do.
+    pub raw_ids: Option<Vec<u32>>,
+}
+
+impl EncodedField {
+    /// Per row, an id that tells the field's raw values apart (the raw ids, else the
+    /// encoded ids); None for multi-valued and dense fields.
+    pub fn value_ids(&self) -> Option<&[u32]> {
+        match (&self.raw_ids, &self.column) {
+            (Some(raw), _) => Some(raw),
+            (None, Column::Ids(ids)) => Some(ids),
+            _ => None,
+        }
+    }
 }
 
 /// A dataset ready for training and statistics.
@@ -296,11 +313,16 @@ fn encode_field(
         min_count: spec.min_count(),
         scale: None,
     };
+    let mut raw_ids = None;
     let column = match raw_column {
         RawColumn::Interned { ids, values } => {
             let counts = train_counts(&ids, &values, train);
             let (vocab, map) = build_vocab(&counts, &values, spec.min_count(), encoding);
             info.vocab = vocab;
+            // Every interned value occurs in some row: a value mapped to 0 is pooled.
+            if map.contains(&0) {
+                raw_ids = Some(ids.clone());
+            }
             let mut ids = ids;
             ids.iter_mut().for_each(|id| *id = map[*id as usize]);
             Column::Ids(ids)
@@ -345,7 +367,7 @@ fn encode_field(
             }
         },
     };
-    EncodedField { info, column }
+    EncodedField { info, column, raw_ids }
 }
 
 /// Interior quantile edges of sorted values, without duplicates.
@@ -466,7 +488,7 @@ fn encode_derived(
         }
         _ => unreachable!("derived columns are requested with the parse their kind needs"),
     };
-    EncodedField { info, column }
+    EncodedField { info, column, raw_ids: None }
 }
 
 /// Labels of count buckets: `q1 (0-3 rows)`, `q2 (4-10 rows)`, ... `q4 (>= 57 rows)`.

@@ -70,7 +70,7 @@ impl RunRow {
     ) -> RunRow {
         let m = manifest;
         let wall_s = match (m.ended.as_deref().and_then(UtcTime::parse_rfc3339), UtcTime::parse_rfc3339(&m.started)) {
-            (Some(end), Some(start)) => Some((end.unix_seconds() - start.unix_seconds()) as f64),
+            (Some(end), Some(start)) => Some(end.seconds_since(&start)),
             _ => curves.last_elapsed_s,
         };
         let mut row = RunRow {
@@ -81,7 +81,7 @@ impl RunRow {
             ended: m.ended.clone(),
             wall_s,
             host: m.host.clone(),
-            device: m.device.clone(),
+            device: m.device.to_string(),
             seed: m.seed,
             version: m.version.clone(),
             config_hash: m.config_hash.clone(),

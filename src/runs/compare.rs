@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::format::Format;
+use crate::format::{Format, thousands};
 use crate::metrics::rela_impr;
 use crate::runs::RunError;
 use crate::runs::columns::RunRow;
@@ -499,10 +499,20 @@ fn group_rows(selected: &[Selected], baseline: usize) -> Vec<MetricRow> {
     }
     keys.into_iter()
         .map(|(field, value)| {
-            let read = |r: &RunRow| r.test_groups.iter().find(|g| g.field == field && g.value == value)?.auc;
+            let group = |r: &RunRow| r.test_groups.iter().find(|g| g.field == field && g.value == value).cloned();
+            let read = |r: &RunRow| group(r)?.auc;
+            // How much the AUC rests on, as the first run reporting the group saw it.
+            let support = selected
+                .iter()
+                .flat_map(|s| &s.members)
+                .find_map(|run| group(&run.row))
+                .and_then(|g| {
+                    Some(format!(" ({} of {} positive)", thousands(g.positives? as u64), thousands(g.rows as u64)))
+                })
+                .unwrap_or_default();
             MetricRow {
                 key: format!("test.{field}.{value}.auc"),
-                label: format!("test AUC, {field} = {value}"),
+                label: format!("test AUC, {field} = {value}{support}"),
                 better: Some(Better::Higher),
                 format: Format::Metric,
                 cells: cells(selected, baseline, read, true, true),

@@ -21,6 +21,8 @@ pub enum RunStatus {
     Interrupted,
     /// Stopped on request (the TUI's stop); tested on the best model so far.
     Stopped,
+    /// The training loss became non-finite or exploded; not tested (`error` says where).
+    Diverged,
 }
 
 impl RunStatus {
@@ -31,6 +33,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Stopped => "stopped",
+            RunStatus::Diverged => "diverged",
         }
     }
 }
@@ -60,7 +63,7 @@ pub struct Manifest {
     pub pid_start: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_id: Option<String>,
-    pub device: String,
+    pub device: crate::config::Device,
     pub seed: u64,
     /// The apg-bench version that ran it.
     pub version: String,
@@ -72,8 +75,8 @@ pub struct Manifest {
     /// The run this one continues or derives from; empty for none.
     #[serde(default)]
     pub parent: String,
-    /// Why a failed run failed, or why a run ended early (its process died, it was
-    /// stopped before training).
+    /// Why a failed run failed, where a diverged run diverged, or why a run ended early
+    /// (its process died, it was stopped before training).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Labels a user gave the run (`runs tag`); absent from manifests written before tags existed.

@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A moment in UTC, to the second.
+/// A moment in UTC, to the millisecond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UtcTime {
     year: i64,
@@ -11,6 +11,7 @@ pub struct UtcTime {
     hour: u32,
     minute: u32,
     second: u32,
+    millisecond: u32,
 }
 
 impl UtcTime {
@@ -18,15 +19,26 @@ impl UtcTime {
         Self::from(SystemTime::now())
     }
 
-    /// `2026-11-29T16:35:00Z` (RFC 3339).
+    /// `2026-11-29T16:35:00.125Z` (RFC 3339, milliseconds: short runs' wall times need them).
     pub fn rfc3339(&self) -> String {
-        let UtcTime { year, month, day, hour, minute, second } = self;
-        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+        let UtcTime { year, month, day, hour, minute, second, millisecond } = self;
+        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millisecond:03}Z")
     }
 
-    /// Reads `2026-11-29T16:35:00Z`, the form [`rfc3339`](Self::rfc3339) writes (UTC, whole
-    /// seconds); None for anything else.
+    /// Reads `2026-11-29T16:35:00.125Z`, the form [`rfc3339`](Self::rfc3339) writes, or
+    /// `2026-11-29T16:35:00Z`, the whole seconds earlier versions wrote (UTC both); None
+    /// for anything else.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let (text, millisecond) = match text.split_once('.') {
+            Some((whole, fraction)) => {
+                let digits = fraction.strip_suffix('Z')?;
+                if digits.len() != 3 || !digits.bytes().all(|d| d.is_ascii_digit()) {
+                    return None;
+                }
+                (format!("{whole}Z"), digits.parse().ok()?)
+            }
+            None => (text.to_string(), 0),
+        };
         let b = text.as_bytes();
         let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'Z')];
         if b.len() != 20 || separators.iter().any(|&(i, c)| b[i] != c) {
@@ -43,21 +55,29 @@ impl UtcTime {
             hour: number(11..13)?,
             minute: number(14..16)?,
             second: number(17..19)?,
+            millisecond,
         };
         // Round-tripping through seconds rejects 2026-02-30 and 25:00.
-        (UtcTime::from(UNIX_EPOCH + std::time::Duration::from_secs(time.unix_seconds().max(0) as u64)) == time)
-            .then_some(time)
+        let whole = std::time::Duration::from_secs(time.unix_seconds().max(0) as u64);
+        let millis = std::time::Duration::from_millis(millisecond.into());
+        (UtcTime::from(UNIX_EPOCH + whole + millis) == time).then_some(time)
     }
 
-    /// Seconds since 1970-01-01T00:00:00Z.
+    /// Whole seconds since 1970-01-01T00:00:00Z.
     pub fn unix_seconds(&self) -> i64 {
         days_from_civil(self.year, self.month, self.day) * 86_400
             + i64::from(self.hour * 3600 + self.minute * 60 + self.second)
     }
 
+    /// Seconds from `earlier` to this moment, to the millisecond.
+    pub fn seconds_since(&self, earlier: &UtcTime) -> f64 {
+        let millis = |t: &UtcTime| t.unix_seconds() * 1000 + i64::from(t.millisecond);
+        (millis(self) - millis(earlier)) as f64 / 1000.0
+    }
+
     /// `20261129-163500`: sorts like the time it names.
     pub fn compact(&self) -> String {
-        let UtcTime { year, month, day, hour, minute, second } = self;
+        let UtcTime { year, month, day, hour, minute, second, .. } = self;
         format!("{year:04}{month:02}{day:02}-{hour:02}{minute:02}{second:02}")
     }
 }
@@ -65,10 +85,19 @@ impl UtcTime {
 impl From<SystemTime> for UtcTime {
     fn from(time: SystemTime) -> Self {
         // A clock before 1970 is a broken clock: clamp it rather than fail a run.
-        let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let seconds = since.as_secs() as i64;
         let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
         let of_day = seconds.rem_euclid(86_400) as u32;
-        UtcTime { year, month, day, hour: of_day / 3600, minute: of_day / 60 % 60, second: of_day % 60 }
+        UtcTime {
+            year,
+            month,
+            day,
+            hour: of_day / 3600,
+            minute: of_day / 60 % 60,
+            second: of_day % 60,
+            millisecond: since.subsec_millis(),
+        }
     }
 }
 
@@ -110,11 +139,23 @@ mod tests {
 
     #[test]
     fn formats_known_moments() {
-        assert_eq!(at(0).rfc3339(), "1970-01-01T00:00:00Z");
-        assert_eq!(at(951_782_400).rfc3339(), "2000-02-29T00:00:00Z");
-        assert_eq!(at(1_700_000_000).rfc3339(), "2023-11-14T22:13:20Z");
-        assert_eq!(at(4_102_444_799).rfc3339(), "2099-12-31T23:59:59Z");
+        assert_eq!(at(0).rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400).rfc3339(), "2000-02-29T00:00:00.000Z");
+        assert_eq!(at(1_700_000_000).rfc3339(), "2023-11-14T22:13:20.000Z");
+        assert_eq!(at(4_102_444_799).rfc3339(), "2099-12-31T23:59:59.000Z");
         assert_eq!(at(1_700_000_000).compact(), "20231114-221320");
+        let later = UtcTime::from(UNIX_EPOCH + Duration::from_millis(1_700_000_000_840));
+        assert_eq!(later.rfc3339(), "2023-11-14T22:13:20.840Z");
+    }
+
+    #[test]
+    fn wall_times_keep_milliseconds() {
+        let start = UtcTime::parse_rfc3339("2023-11-14T22:13:20.160Z").unwrap();
+        let end = UtcTime::parse_rfc3339("2023-11-14T22:13:21.000Z").unwrap();
+        assert_eq!(end.seconds_since(&start), 0.84);
+        // Whole seconds, as earlier versions wrote them, still read.
+        let old = UtcTime::parse_rfc3339("2023-11-14T22:13:20Z").unwrap();
+        assert_eq!(start.seconds_since(&old), 0.16);
     }
 
     #[test]
@@ -124,7 +165,15 @@ mod tests {
             assert_eq!(UtcTime::parse_rfc3339(&time.rfc3339()), Some(time));
             assert_eq!(time.unix_seconds(), seconds as i64);
         }
-        for bad in ["2026-02-30T00:00:00Z", "2026-11-29T25:00:00Z", "2026-11-29 16:35:00Z", "2026-11-29T16:35:00", ""] {
+        for bad in [
+            "2026-02-30T00:00:00Z",
+            "2026-11-29T25:00:00Z",
+            "2026-11-29 16:35:00Z",
+            "2026-11-29T16:35:00",
+            "2026-11-29T16:35:00.5Z",
+            "2026-11-29T16:35:00.+12Z",
+            "",
+        ] {
             assert_eq!(UtcTime::parse_rfc3339(bad), None, "{bad}");
         }
     }

@@ -6,10 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::config::Device;
 use crate::config::experiment::{Experiment, LoadedExperiment};
 use crate::process::ProcessId;
 use crate::runs::{Manifest, RunError, RunStatus, UtcTime, hostname, write_atomic};
-use crate::train::{EvalMetrics, Event, MetricsRecord, Phase, RunSummary};
+use crate::train::{EvalMetrics, Event, MetricsRecord, Phase, RunEnd, RunSummary};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -44,6 +45,7 @@ enum Outcome {
     Pending,
     /// With the training steps the run took.
     Ended(RunStatus, usize),
+    Diverged(String),
     Failed(String),
 }
 
@@ -81,12 +83,12 @@ impl RunWriter {
     /// reference rewritten to work from the run folder), and empty metrics.jsonl and log.txt.
     /// If any of it cannot be written, the folder is removed again and the error says why.
     /// Debris that dead writers left in the workspace's other run folders is swept first.
-    pub fn create(loaded: &LoadedExperiment, seed: u64, device: &str) -> Result<Self, RunError> {
+    pub fn create(loaded: &LoadedExperiment, seed: u64, device: Device) -> Result<Self, RunError> {
         Self::create_in(&workspace_of(&loaded.file), loaded, seed, device)
     }
 
     /// [`RunWriter::create`] in the runs/ folder of `workspace`, wherever the experiment lies.
-    pub fn create_in(workspace: &Path, loaded: &LoadedExperiment, seed: u64, device: &str) -> Result<Self, RunError> {
+    pub fn create_in(workspace: &Path, loaded: &LoadedExperiment, seed: u64, device: Device) -> Result<Self, RunError> {
         let runs = workspace.join("runs");
         std::fs::create_dir_all(&runs).map_err(|error| RunError::Io { action: "create", path: runs.clone(), error })?;
         crate::runs::sweep_runs_folder(&runs);
@@ -167,13 +169,13 @@ impl RunWriter {
                 self.log(&format!("saved the best model so far (step {step}) to {shown}"))
             }
             Event::Finished { summary } => {
-                self.outcome = match summary.status.as_str() {
-                    "finished" => Outcome::Ended(RunStatus::Finished, summary.steps),
-                    "stopped" => Outcome::Ended(RunStatus::Stopped, summary.steps),
-                    other => Outcome::Failed(format!("the trainer ended with an unknown status {other:?}")),
+                self.outcome = match summary.status {
+                    RunEnd::Finished => Outcome::Ended(RunStatus::Finished, summary.steps),
+                    RunEnd::Stopped => Outcome::Ended(RunStatus::Stopped, summary.steps),
+                    RunEnd::Diverged => Outcome::Diverged(summary.reason.clone().unwrap_or_default()),
                 };
                 self.write_summary(summary)?;
-                self.log(&format!("{} after {} steps", summary.status, summary.steps))
+                self.log(&format!("{} after {} steps", summary.status.name(), summary.steps))
             }
             Event::Failed { error } => {
                 self.outcome = Outcome::Failed(error.clone());
@@ -198,6 +200,7 @@ impl RunWriter {
             (None, false, Outcome::Ended(status, steps)) => {
                 (*status, if *status == RunStatus::Stopped { untrained(*steps) } else { None })
             }
+            (None, false, Outcome::Diverged(reason)) => (RunStatus::Diverged, Some(reason.clone())),
             (None, false, Outcome::Failed(error)) => (RunStatus::Failed, Some(error.clone())),
             (None, false, Outcome::Pending) => {
                 (RunStatus::Failed, Some("the trainer ended without reporting how the run ended".to_string()))
@@ -262,7 +265,7 @@ impl Drop for RunWriter {
 struct Opening<'a> {
     loaded: &'a LoadedExperiment,
     seed: u64,
-    device: &'a str,
+    device: Device,
     workspace: &'a Path,
     now: UtcTime,
 }
@@ -278,7 +281,7 @@ impl Opening<'_> {
 
         let mut experiment = self.loaded.experiment.clone();
         experiment.seed = self.seed;
-        experiment.device = self.device.to_string();
+        experiment.device = self.device;
         if let Some(path) = from_folder(dir, &self.loaded.dataset.file) {
             experiment.dataset = path;
         }
@@ -303,7 +306,7 @@ impl Opening<'_> {
             pid: me.pid,
             pid_start: me.start_ticks,
             boot_id: me.boot_id,
-            device: self.device.to_string(),
+            device: self.device,
             seed: self.seed,
             version: env!("CARGO_PKG_VERSION").to_string(),
             config_hash: config_hash(&experiment),
@@ -378,11 +381,22 @@ impl LineFile {
     }
 }
 
-/// AUC, logloss and GAUC of one evaluation, on one line.
+/// AUC, logloss and GAUC of one evaluation, on one line, with the rows and positives
+/// they rest on: `AUC 0.7512, logloss 0.5123 (20,000 rows, 6,000 positive); GAUC 0.6801
+/// over 1,800 groups, 16,000 rows`.
 pub fn eval_headline(m: &EvalMetrics) -> String {
+    use crate::format::thousands;
     let auc = m.auc.map_or("n/a".into(), |a| format!("{a:.4}"));
-    let gauc = m.gauc.map(|g| format!(", GAUC {g:.4}")).unwrap_or_default();
-    format!("AUC {auc}, logloss {:.4}{gauc} ({} rows)", m.logloss, m.rows)
+    let positives = m.positives.map(|p| format!(", {} positive", thousands(p as u64))).unwrap_or_default();
+    let gauc = match (m.gauc, m.gauc_groups, m.gauc_rows) {
+        (Some(g), Some(groups), Some(rows)) => {
+            format!("; GAUC {g:.4} over {} groups, {} rows", thousands(groups as u64), thousands(rows as u64))
+        }
+        (Some(g), ..) => format!("; GAUC {g:.4}"),
+        (None, Some(0), _) => "; GAUC n/a (no group holds both classes)".into(),
+        (None, ..) => String::new(),
+    };
+    format!("AUC {auc}, logloss {:.4} ({} rows{positives}){gauc}", m.logloss, thousands(m.rows as u64))
 }
 
 /// Words for a phase, in logs and progress lines.
@@ -396,6 +410,7 @@ pub fn phase_label(phase: Phase) -> &'static str {
         Phase::Testing => "testing",
         Phase::Finished => "finished",
         Phase::Stopped => "stopped",
+        Phase::Diverged => "diverged",
         Phase::Failed => "failed",
     }
 }
@@ -461,15 +476,19 @@ mod tests {
             field: "domain".into(),
             value: value.into(),
             rows: 10,
+            positives: Some(4),
             auc,
             logloss: 0.5,
         };
         EvalMetrics {
             split: split.into(),
             rows: 20,
+            positives: Some(8),
             auc: Some(auc),
             logloss: 0.51,
             gauc: None,
+            gauc_groups: None,
+            gauc_rows: None,
             groups: vec![group("d0", Some(auc)), group("d1", None)],
         }
     }
@@ -483,9 +502,10 @@ mod tests {
         ]
     }
 
-    fn summary(status: &str) -> RunSummary {
+    fn summary(status: RunEnd) -> RunSummary {
         RunSummary {
-            status: status.into(),
+            status,
+            reason: None,
             steps: 20,
             epochs_done: 1.0,
             best_step: Some(10),
@@ -527,7 +547,7 @@ mod tests {
     #[test]
     fn a_finished_run_leaves_every_file() {
         let (_workspace, loaded) = experiment("[train]\nlr = 0.01\n");
-        let mut writer = RunWriter::create(&loaded, 7, "cpu").unwrap();
+        let mut writer = RunWriter::create(&loaded, 7, Device::Cpu).unwrap();
         let dir = writer.dir().to_path_buf();
         assert_eq!(dir.parent().unwrap(), loaded.file.parent().unwrap().parent().unwrap().join("runs"));
         assert!(writer.id().ends_with("-tiny-one-s7"), "{}", writer.id());
@@ -537,7 +557,7 @@ mod tests {
             assert!(dir.join(file).is_file(), "{file}");
         }
 
-        for event in events(&writer, Event::Finished { summary: Box::new(summary("finished")) }) {
+        for event in events(&writer, Event::Finished { summary: Box::new(summary(RunEnd::Finished)) }) {
             writer.record(&event).unwrap();
         }
         let closed = writer.close(false).unwrap();
@@ -546,20 +566,20 @@ mod tests {
         assert_eq!(manifest, closed);
         assert_eq!(manifest.status, RunStatus::Finished);
         assert_eq!(manifest.seed, 7);
-        assert_eq!(manifest.device, "cpu");
+        assert_eq!(manifest.device, Device::Cpu);
         assert_eq!(manifest.dataset_fingerprint, "f00d");
         assert_eq!(manifest.experiment, "tiny one");
         assert_eq!(manifest.experiment_path, Path::new("experiments/tiny one.toml"));
         assert_eq!(manifest.pid, std::process::id());
         assert_eq!(manifest.error, None);
-        assert!(manifest.ended.as_deref().is_some_and(|t| t.ends_with('Z') && t.len() == 20), "{manifest:?}");
+        assert!(manifest.ended.as_deref().and_then(UtcTime::parse_rfc3339).is_some(), "{manifest:?}");
         assert!(!dir.join(format!("{MANIFEST_FILE}.tmp")).exists());
 
         let lines: Vec<MetricsRecord> =
             read(&dir, METRICS_FILE).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
         assert_eq!(lines, records());
         let written: RunSummary = serde_json::from_str(&read(&dir, SUMMARY_FILE)).unwrap();
-        assert_eq!(written, summary("finished"));
+        assert_eq!(written, summary(RunEnd::Finished));
         let log = read(&dir, LOG_FILE);
         let expected_lines = [
             "phase: loading data",
@@ -583,7 +603,7 @@ mod tests {
     #[test]
     fn a_failed_run_says_why() {
         let (_workspace, loaded) = experiment("");
-        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let mut writer = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
         let dir = writer.dir().to_path_buf();
         writer.record(&Event::Phase { phase: Phase::LoadingData }).unwrap();
         writer.record(&Event::Failed { error: "no data".into() }).unwrap();
@@ -599,7 +619,7 @@ mod tests {
     #[test]
     fn a_trainer_that_reports_no_end_fails_the_run() {
         let (_workspace, loaded) = experiment("");
-        let writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let writer = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
         let manifest = writer.close(false).unwrap();
         assert_eq!(manifest.status, RunStatus::Failed);
         assert!(manifest.error.is_some());
@@ -608,8 +628,8 @@ mod tests {
     #[test]
     fn a_signal_marks_the_run_interrupted_whatever_the_trainer_says() {
         let (_workspace, loaded) = experiment("");
-        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
-        for event in events(&writer, Event::Finished { summary: Box::new(summary("stopped")) }) {
+        let mut writer = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
+        for event in events(&writer, Event::Finished { summary: Box::new(summary(RunEnd::Stopped)) }) {
             writer.record(&event).unwrap();
         }
         let dir = writer.dir().to_path_buf();
@@ -621,7 +641,7 @@ mod tests {
     #[test]
     fn a_running_run_whose_process_died_reads_as_interrupted() {
         let (_workspace, loaded) = experiment("");
-        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let mut writer = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
         for event in events(&writer, Event::Log { line: "still going".into() }) {
             writer.record(&event).unwrap();
         }
@@ -654,7 +674,8 @@ mod tests {
 
     #[test]
     fn a_run_stopped_before_its_first_step_says_so() {
-        let untrained = || RunSummary { steps: 0, best_step: None, best_valid: None, test: None, ..summary("stopped") };
+        let untrained =
+            || RunSummary { steps: 0, best_step: None, best_valid: None, test: None, ..summary(RunEnd::Stopped) };
         for (interrupted, steps, status, reason) in [
             (true, 0, RunStatus::Interrupted, Some(STOPPED_BEFORE_TRAINING)),
             (false, 0, RunStatus::Stopped, Some(STOPPED_BEFORE_TRAINING)),
@@ -662,7 +683,7 @@ mod tests {
             (false, 20, RunStatus::Stopped, None),
         ] {
             let (_workspace, loaded) = experiment("");
-            let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+            let mut writer = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
             let dir = writer.dir().to_path_buf();
             writer.record(&Event::Finished { summary: Box::new(RunSummary { steps, ..untrained() }) }).unwrap();
             let manifest = writer.close(interrupted).unwrap();
@@ -674,7 +695,7 @@ mod tests {
     #[test]
     fn a_write_that_fails_fails_the_run_and_leaves_no_temporary_file() {
         let (_workspace, loaded) = experiment("");
-        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let mut writer = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
         let dir = writer.dir().to_path_buf();
         // While the run is written, a reserve of space is held for its end.
         let reserve = format!("space-reserve.tmp{}", std::process::id());
@@ -682,7 +703,7 @@ mod tests {
         // summary.json cannot be replaced: a folder holds its place.
         std::fs::create_dir(dir.join(SUMMARY_FILE)).unwrap();
         let mut failures = Vec::new();
-        for event in events(&writer, Event::Finished { summary: Box::new(summary("finished")) }) {
+        for event in events(&writer, Event::Finished { summary: Box::new(summary(RunEnd::Finished)) }) {
             if let Err(error) = writer.record(&event) {
                 failures.push(error.to_string());
             }
@@ -703,7 +724,7 @@ mod tests {
     #[test]
     fn an_end_that_cannot_be_recorded_is_an_error_that_says_how_the_run_ended() {
         let (_workspace, loaded) = experiment("");
-        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let mut writer = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
         let dir = writer.dir().to_path_buf();
         writer.record(&Event::Failed { error: "no data".into() }).unwrap();
         // run.toml cannot be replaced: a folder that is not empty holds its place.
@@ -722,7 +743,7 @@ mod tests {
     #[test]
     fn a_trainer_failure_stays_the_reason_when_its_log_line_cannot_be_written() {
         let (_workspace, loaded) = experiment("");
-        let mut writer = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let mut writer = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
         // log.txt can take no more lines: it is replaced by a handle on /dev/full.
         writer.log.file = File::options().append(true).open("/dev/full").unwrap();
         assert!(writer.record(&Event::Failed { error: "the disk is full".into() }).is_err());
@@ -733,8 +754,8 @@ mod tests {
     #[test]
     fn runs_started_together_get_distinct_ids() {
         let (_workspace, loaded) = experiment("");
-        let first = RunWriter::create(&loaded, 1, "cpu").unwrap();
-        let second = RunWriter::create(&loaded, 1, "cpu").unwrap();
+        let first = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
+        let second = RunWriter::create(&loaded, 1, Device::Cpu).unwrap();
         assert_ne!(first.id(), second.id());
         assert!(first.dir().is_dir() && second.dir().is_dir());
         assert!(first.id() < second.id(), "{} {}", first.id(), second.id());

@@ -16,6 +16,8 @@ pub enum Phase {
     Testing,
     Finished,
     Stopped,
+    /// The training loss became non-finite or exploded (see [`RunEnd::Diverged`]).
+    Diverged,
     Failed,
 }
 
@@ -25,6 +27,9 @@ pub struct GroupMetrics {
     pub field: String,
     pub value: String,
     pub rows: usize,
+    /// Rows labelled 1: how much the AUC rests on. None in runs recorded before it was kept.
+    #[serde(default)]
+    pub positives: Option<usize>,
     /// None when the group holds one class only.
     pub auc: Option<f64>,
     pub logloss: f64,
@@ -35,9 +40,20 @@ pub struct GroupMetrics {
 pub struct EvalMetrics {
     pub split: String,
     pub rows: usize,
+    /// Rows labelled 1. None in runs recorded before it was kept.
+    #[serde(default)]
+    pub positives: Option<usize>,
     pub auc: Option<f64>,
     pub logloss: f64,
+    /// GAUC over the raw values of `metrics.gauc_field`: users unseen in training count
+    /// one by one, not as the one OOV id.
     pub gauc: Option<f64>,
+    /// The values (e.g. users) holding both classes, which GAUC averages over, and their
+    /// rows. None without a GAUC field, and in runs recorded before they were kept.
+    #[serde(default)]
+    pub gauc_groups: Option<usize>,
+    #[serde(default)]
+    pub gauc_rows: Option<usize>,
     pub groups: Vec<GroupMetrics>,
 }
 
@@ -72,10 +88,37 @@ pub struct BaselineComparison {
     pub rela_impr: Option<f64>,
 }
 
+/// How a run that reached its end ended (a run that could not train reports
+/// [`Event::Failed`] instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunEnd {
+    /// Trained to its end, or stopped early on the monitored metric; tested.
+    Finished,
+    /// Stopped on request; tested on the best model so far.
+    Stopped,
+    /// The training loss became non-finite or exploded (docs/model.md, "Divergence");
+    /// not tested: its numbers mean nothing.
+    Diverged,
+}
+
+impl RunEnd {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunEnd::Finished => "finished",
+            RunEnd::Stopped => "stopped",
+            RunEnd::Diverged => "diverged",
+        }
+    }
+}
+
 /// The end of a run: what summary.json holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
-    pub status: String,
+    pub status: RunEnd,
+    /// Why a diverged run diverged: the step, the loss and the keys to look at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub steps: usize,
     pub epochs_done: f64,
     pub best_step: Option<usize>,
@@ -121,4 +164,27 @@ pub enum Event {
     Failed {
         error: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// metrics.jsonl and summary.json lines written before positives and GAUC's support
+    /// were kept still load, with those numbers unknown rather than zero.
+    #[test]
+    fn records_of_earlier_versions_load() {
+        let line = r#"{"kind":"eval","step":10,"epoch":0,"elapsed_s":1.0,"metrics":{"split":"test","rows":10,
+            "auc":0.7,"logloss":0.5,"gauc":0.68,"groups":[{"field":"domain","value":"d0","rows":4,"auc":null,
+            "logloss":0.6}]}}"#;
+        let MetricsRecord::Eval { metrics, .. } = serde_json::from_str(line).unwrap() else { panic!("an eval") };
+        assert_eq!((metrics.positives, metrics.gauc_groups, metrics.gauc_rows), (None, None, None));
+        assert_eq!(metrics.gauc, Some(0.68));
+        assert_eq!(metrics.groups[0].positives, None);
+        let summary = r#"{"status":"stopped","steps":3,"epochs_done":0.1,"best_step":null,"best_valid":null,
+            "test":null,"params":{"dense":1,"embedding":2},"train_seconds":1.0,"samples_per_s":3.0,
+            "stopped_early":false}"#;
+        let summary: RunSummary = serde_json::from_str(summary).unwrap();
+        assert_eq!((summary.status, summary.reason), (RunEnd::Stopped, None));
+    }
 }

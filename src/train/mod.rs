@@ -4,7 +4,8 @@
 pub mod device;
 pub mod events;
 pub mod run;
+pub mod splits;
 pub mod trainer;
 
 pub use crate::model::ParamCounts;
-pub use events::{BaselineComparison, EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};
+pub use events::{BaselineComparison, EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunEnd, RunSummary};

@@ -17,7 +17,7 @@ use crate::metrics;
 use crate::model::Model;
 use crate::model::params::AdamSettings;
 use crate::train::trainer::{Control, TrainJob};
-use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};
+use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunEnd, RunSummary};
 
 /// Embedding entries above which a run with dense embedding Adam says what it costs.
 const DENSE_ADAM_WARNING: usize = 20_000_000;
@@ -27,6 +27,33 @@ const MIN_LR: f64 = 1e-6;
 
 /// Rows scored at once when evaluating.
 const EVAL_BATCH: usize = 8192;
+
+/// How far above its start the mean training loss of a progress window may rise before
+/// the run is declared diverged (docs/model.md, "Divergence"): 10 ln 2 nats. A model that
+/// predicts the base rate has a loss of at most ln 2; a mean loss of ln 2 + 10 ln 2 means
+/// the true class gets a probability of 2^-11 on (geometric) average, far worse than any
+/// model that learns.
+const DIVERGENCE_MARGIN: f64 = 10.0 * std::f64::consts::LN_2;
+
+/// The mean training loss above which a run whose first step lost `first_loss` has
+/// diverged.
+pub fn divergence_bound(first_loss: f64) -> f64 {
+    first_loss.max(std::f64::consts::LN_2) + DIVERGENCE_MARGIN
+}
+
+/// Why a run diverged, with the keys that usually cause it.
+fn divergence_reason(what: String, spec: &TrainSpec) -> String {
+    format!(
+        "{what}: the model diverged. Lower train.lr (now {:?}), or look at train.eps ({:?}), train.weight_decay \
+         ({:?}), train.embedding_l2 ({:?}) and model.embedding_std; train.clip_norm bounds each step",
+        spec.lr, spec.eps, spec.weight_decay, spec.embedding_l2
+    )
+}
+
+/// A loss as a person reads it: four decimals, or three significant digits when huge.
+fn loss_text(loss: f64) -> String {
+    if loss.abs() < 1e4 { format!("{loss:.4}") } else { format!("{loss:.3e}") }
+}
 
 /// Trains `job`; an Err is a message for the user (the caller sends it as Failed).
 pub fn train(job: &TrainJob, control: &Control, events: &Sender<Event>) -> Result<(), String> {
@@ -62,10 +89,12 @@ pub fn train(job: &TrainJob, control: &Control, events: &Sender<Event>) -> Resul
     for warning in report.warnings {
         log(format!("warning: {warning}"));
     }
-    match job.device.as_str() {
-        "cpu" => pool.install(|| train_on(job, &dataset, Cpu::seed_from_u64(job.seed), control, &send)),
-        other if other == "cuda" || other.starts_with("cuda:") => train_on_cuda(job, &dataset, other, control, &send),
-        other => Err(format!("unknown device {other:?}: use \"cpu\" or \"cuda[:N]\"")),
+    crate::train::splits::check(&dataset, &job.experiment.dataset)?;
+    match job.device {
+        crate::config::Device::Cpu => {
+            pool.install(|| train_on(job, &dataset, Cpu::seed_from_u64(job.seed), control, &send))
+        }
+        crate::config::Device::Cuda(ordinal) => train_on_cuda(job, &dataset, ordinal, control, &send),
     }
 }
 
@@ -75,23 +104,25 @@ pub fn train(job: &TrainJob, control: &Control, events: &Sender<Event>) -> Resul
 fn train_on_cuda(
     job: &TrainJob,
     dataset: &EncodedDataset,
-    device: &str,
+    ordinal: usize,
     control: &Control,
     send: &dyn Fn(Event),
 ) -> Result<(), String> {
-    let ordinal = match device.strip_prefix("cuda:") {
-        Some(n) => n.parse::<usize>().map_err(|_| format!("bad device {device:?}: use cuda or cuda:N"))?,
-        None => 0,
-    };
     let cuda = dfdx::tensor::Cuda::try_build(ordinal, job.seed)
-        .map_err(|e| format!("no usable GPU {device:?} ({e:?}): train with --device cpu"))?;
+        .map_err(|e| format!("no usable GPU \"cuda:{ordinal}\" ({e:?}): train with --device cpu"))?;
     train_on(job, dataset, cuda, control, send)
 }
 
 #[cfg(not(feature = "cuda"))]
-fn train_on_cuda(_: &TrainJob, _: &EncodedDataset, device: &str, _: &Control, _: &dyn Fn(Event)) -> Result<(), String> {
+fn train_on_cuda(
+    _: &TrainJob,
+    _: &EncodedDataset,
+    ordinal: usize,
+    _: &Control,
+    _: &dyn Fn(Event),
+) -> Result<(), String> {
     Err(format!(
-        "device {device:?} needs a build with CUDA: cargo build --release --features cuda (see the README), or use --device cpu"
+        "device \"cuda:{ordinal}\" needs a build with CUDA: cargo build --release --features cuda (see the README), or use --device cpu"
     ))
 }
 
@@ -152,6 +183,8 @@ fn train_on<D: Device<f32>>(
     let mut bad_evals = 0;
     let mut stopped_early = false;
     let mut stopped = false;
+    let mut diverged: Option<String> = None;
+    let mut first_loss: Option<f64> = None;
     let mut epochs_done = 0.0;
 
     'epochs: for epoch in 0..spec.epochs {
@@ -167,8 +200,13 @@ fn train_on<D: Device<f32>>(
             let step_start = Instant::now();
             let loss_value = train_step(&mut model, dataset, rows, &settings)?;
             if !loss_value.is_finite() {
-                return Err(format!("the training loss became {loss_value} at step {}: lower train.lr", step + 1));
+                diverged = Some(divergence_reason(
+                    format!("the training loss became {loss_value} at step {}", step + 1),
+                    spec,
+                ));
+                break 'epochs;
             }
+            let first_loss = *first_loss.get_or_insert(loss_value);
             train_seconds += step_start.elapsed().as_secs_f64();
             step += 1;
             samples += rows.len();
@@ -177,14 +215,31 @@ fn train_on<D: Device<f32>>(
             epochs_done = epoch as f64 + (b + 1) as f64 / steps_per_epoch as f64;
             if step % report_every == 0 || b + 1 == steps_per_epoch {
                 let window_samples = samples - window.1;
+                let mean_loss = loss_sum / loss_count as f64;
                 let record = MetricsRecord::Train {
                     step,
                     epoch,
-                    loss: loss_sum / loss_count as f64,
+                    loss: mean_loss,
                     samples_per_s: window_samples as f64 / window.0.elapsed().as_secs_f64().max(1e-9),
                     elapsed_s: start.elapsed().as_secs_f64(),
                 };
                 send(Event::Metrics { record });
+                let bound = divergence_bound(first_loss);
+                if mean_loss > bound {
+                    let steps = match step + 1 - loss_count {
+                        first if first == step => format!("step {step}"),
+                        first => format!("steps {first}-{step}"),
+                    };
+                    diverged = Some(divergence_reason(
+                        format!(
+                            "the mean training loss of {steps} was {}, above {bound:.4} (the first step's \
+                             {first_loss:.4}, at least ln 2, + 10 ln 2)",
+                            loss_text(mean_loss)
+                        ),
+                        spec,
+                    ));
+                    break 'epochs;
+                }
                 (loss_sum, loss_count) = (0.0, 0);
                 window = (Instant::now(), samples);
             }
@@ -244,6 +299,7 @@ fn train_on<D: Device<f32>>(
         }
     }
 
+    let samples_per_s = samples as f64 / train_seconds.max(1e-9);
     let (best_step, best_valid) = match best {
         Some((_, best_step, valid, snapshot)) => {
             snapshot.restore(&mut model);
@@ -251,6 +307,27 @@ fn train_on<D: Device<f32>>(
         }
         None => (None, None),
     };
+    if let Some(reason) = diverged {
+        // No test: the numbers of a diverged model mean nothing, and must not read as a result.
+        log(reason.clone());
+        send(Event::Phase { phase: Phase::Diverged });
+        let summary = RunSummary {
+            status: RunEnd::Diverged,
+            reason: Some(reason),
+            steps: step,
+            epochs_done,
+            best_step,
+            best_valid,
+            test: None,
+            params: counts,
+            train_seconds,
+            samples_per_s,
+            stopped_early,
+            baseline: None,
+        };
+        send(Event::Finished { summary: Box::new(summary) });
+        return Ok(());
+    }
     send(Event::Phase { phase: Phase::Testing });
     // A run stopped before its first step has no model worth testing: its test metrics
     // would be those of random weights.
@@ -266,10 +343,11 @@ fn train_on<D: Device<f32>>(
             },
         });
     }
-    let status = if stopped { "stopped" } else { "finished" };
+    let status = if stopped { RunEnd::Stopped } else { RunEnd::Finished };
     send(Event::Phase { phase: if stopped { Phase::Stopped } else { Phase::Finished } });
     let summary = RunSummary {
-        status: status.into(),
+        status,
+        reason: None,
         steps: step,
         epochs_done,
         best_step,
@@ -277,7 +355,7 @@ fn train_on<D: Device<f32>>(
         test,
         params: counts,
         train_seconds,
-        samples_per_s: samples as f64 / train_seconds.max(1e-9),
+        samples_per_s,
         stopped_early,
         baseline: None,
     };
@@ -402,6 +480,7 @@ pub fn evaluate<D: Device<f32>>(
     let scores = predict(model, dataset, rows);
     let labels: Vec<u8> = rows.iter().map(|&r| dataset.labels[r as usize]).collect();
     let spec = &job.experiment.experiment.metrics;
+    let positives = |labels: &[u8]| labels.iter().filter(|&&l| l == 1).count();
     let field_ids = |name: &str| -> Option<(Vec<u32>, &Vec<String>)> {
         let field = dataset.field(name)?;
         match &field.column {
@@ -409,11 +488,12 @@ pub fn evaluate<D: Device<f32>>(
             _ => None,
         }
     };
-    let gauc = if spec.gauc_field.is_empty() {
-        None
-    } else {
-        field_ids(&spec.gauc_field).and_then(|(ids, _)| metrics::gauc(&scores, &labels, &ids))
-    };
+    // Over raw values: every user unseen in training is a group of its own.
+    let gauc = spec.gauc_field.as_deref().and_then(|name| {
+        let values = dataset.field(name)?.value_ids()?;
+        let ids: Vec<u32> = rows.iter().map(|&r| values[r as usize]).collect();
+        Some(metrics::gauc(&scores, &labels, &ids))
+    });
     let mut groups = Vec::new();
     for name in &spec.group_fields {
         let Some((ids, vocab)) = field_ids(name) else { continue };
@@ -428,6 +508,7 @@ pub fn evaluate<D: Device<f32>>(
                 field: name.clone(),
                 value: value.clone(),
                 rows: members.len(),
+                positives: Some(positives(&l)),
                 auc: metrics::auc(&s, &l),
                 logloss: metrics::logloss(&s, &l),
             });
@@ -436,9 +517,12 @@ pub fn evaluate<D: Device<f32>>(
     EvalMetrics {
         split: split.to_string(),
         rows: rows.len(),
+        positives: Some(positives(&labels)),
         auc: metrics::auc(&scores, &labels),
         logloss: metrics::logloss(&scores, &labels),
-        gauc,
+        gauc: gauc.and_then(|g| g.value),
+        gauc_groups: gauc.map(|g| g.groups),
+        gauc_rows: gauc.map(|g| g.rows),
         groups,
     }
 }

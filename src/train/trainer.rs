@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
+use crate::config::Device;
 use crate::config::experiment::LoadedExperiment;
 use crate::data::LoadOptions;
 use crate::train::Event;
@@ -17,8 +18,7 @@ pub struct TrainJob {
     pub experiment: LoadedExperiment,
     /// Overrides the experiment's seed.
     pub seed: u64,
-    /// `cpu` or `cuda[:N]`.
-    pub device: String,
+    pub device: Device,
     /// Where the best model is saved (safetensors), if anywhere.
     pub checkpoint: Option<PathBuf>,
     pub load: LoadOptions,
@@ -94,7 +94,7 @@ pub fn spawn(job: TrainJob) -> TrainerHandle {
         .name("apg-trainer".into())
         .spawn(move || {
             let events: Sender<Event> = sender;
-            let trained = crate::train::device::check(&job.device)
+            let trained = crate::train::device::check(job.device)
                 .and_then(|()| crate::train::run::train(&job, &thread_control, &events));
             if let Err(error) = trained {
                 let _ = events.send(Event::Failed { error });

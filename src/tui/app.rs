@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use ratatui::crossterm::event::KeyEvent;
 
-use crate::config::ConfigError;
 use crate::config::experiment::LoadedExperiment;
 use crate::config::workspace::Workspace;
+use crate::config::{ConfigError, Device};
 use crate::data::stats::DatasetStats;
 use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunSummary};
 use crate::tui::keys::{self, Action};
@@ -93,7 +93,7 @@ pub struct TrainState {
     pub log: VecDeque<String>,
     pub queue: VecDeque<PathBuf>,
     /// The device of the run shown.
-    pub device: String,
+    pub device: Device,
     /// The device of the runs started from now on (`d`).
     pub next_device: DeviceChoice,
 }
@@ -175,7 +175,7 @@ impl App {
             selected: 0,
             data: DataState::default(),
             conditions: ConditionsState::default(),
-            train: TrainState { device: "cpu".into(), ..Default::default() },
+            train: TrainState::default(),
             runs: RunsState::default(),
         };
         app.experiments.sort_by(|a, b| a.path.cmp(&b.path));
@@ -332,12 +332,12 @@ impl App {
     }
 
     /// The device a run of `experiment` started now trains on.
-    pub fn run_device(&self, experiment: &LoadedExperiment) -> String {
-        self.train.next_device.device(&experiment.experiment.device)
+    pub fn run_device(&self, experiment: &LoadedExperiment) -> Device {
+        self.train.next_device.device(experiment.experiment.device)
     }
 
     /// A new run started (the event loop spawned it).
-    pub fn run_started(&mut self, experiment: String, run_id: String, device: String) {
+    pub fn run_started(&mut self, experiment: String, run_id: String, device: Device) {
         self.train = TrainState {
             queue: std::mem::take(&mut self.train.queue),
             next_device: self.train.next_device,
@@ -373,20 +373,18 @@ impl App {
                     }
                     t.valid_logloss.push((step as f64, metrics.logloss));
                 }
-                t.log(format!(
-                    "{} at step {step}: AUC {}, logloss {:.4}",
-                    metrics.split,
-                    metrics.auc.map_or("n/a".into(), |a| format!("{a:.4}")),
-                    metrics.logloss
-                ));
+                t.log(format!("{} at step {step}: {}", metrics.split, crate::runs::eval_headline(&metrics)));
                 t.groups = metrics.groups.clone();
                 t.last_eval = Some(metrics);
             }
             Event::Checkpoint { step, .. } => t.log(format!("best model so far saved at step {step}")),
             Event::Finished { summary } => {
+                if let Some(reason) = &summary.reason {
+                    self.status = format!("run {}: {reason}", summary.status.name());
+                }
                 t.log(format!(
                     "run {}: {}",
-                    summary.status,
+                    summary.status.name(),
                     summary
                         .test
                         .as_ref()
@@ -401,7 +399,7 @@ impl App {
                 self.status = format!("training failed: {error}");
                 // The CLI's advice (--device cpu) has a key here; put it first, where
                 // a long error cannot push it off the screen.
-                if t.device.starts_with("cuda") {
+                if t.device.is_cuda() {
                     let advice = format!("{} failed: choose cpu with d, then s", t.device);
                     t.log(advice.clone());
                     self.status = format!("{advice} · {error}");

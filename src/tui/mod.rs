@@ -285,7 +285,7 @@ impl Runtime {
         };
         let device = app.run_device(&experiment);
         let seed = experiment.experiment.seed;
-        let mut writer = match RunWriter::create_in(&app.workspace.root, &experiment, seed, &device) {
+        let mut writer = match RunWriter::create_in(&app.workspace.root, &experiment, seed, device) {
             Ok(writer) => writer,
             Err(error) => {
                 app.status = format!("cannot create the run folder: {error}");
@@ -293,7 +293,7 @@ impl Runtime {
             }
         };
         let name = experiment.experiment.name.clone();
-        app.run_started(name, writer.id().to_string(), device.clone());
+        app.run_started(name, writer.id().to_string(), device);
         let job = TrainJob {
             experiment,
             seed,
@@ -308,7 +308,7 @@ impl Runtime {
             let mut stopped = false;
             for event in handle.events.iter() {
                 if let Event::Finished { summary } = &event {
-                    stopped = summary.status != "finished";
+                    stopped = summary.status == crate::train::RunEnd::Stopped;
                 }
                 if let Err(error) = writer.record(&event) {
                     // The run has failed (its folder cannot be written): stop training it.

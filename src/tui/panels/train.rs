@@ -8,7 +8,8 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, List, ListItem, Paragraph};
 
-use crate::train::Phase;
+use crate::config::Device;
+use crate::train::{Phase, RunEnd};
 use crate::tui::app::App;
 use crate::tui::panels::bar;
 use crate::tui::theme::Theme;
@@ -41,11 +42,11 @@ impl DeviceChoice {
     }
 
     /// The device of a run of an experiment whose file says `own`.
-    pub fn device(self, own: &str) -> String {
+    pub fn device(self, own: Device) -> Device {
         match self {
-            DeviceChoice::Experiment => own.to_string(),
-            DeviceChoice::Cpu => "cpu".into(),
-            DeviceChoice::Cuda => "cuda:0".into(),
+            DeviceChoice::Experiment => own,
+            DeviceChoice::Cpu => Device::Cpu,
+            DeviceChoice::Cuda => Device::Cuda(0),
         }
     }
 }
@@ -95,13 +96,18 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         t.groups
             .iter()
             .map(|g| {
-                let auc = g.auc.unwrap_or(0.5);
-                // Bars over [0.5, 1]: the range where AUCs differ.
-                Line::raw(format!("{:>14} {:<10} {:.4}", truncate(&g.value, 14), bar((auc - 0.5) * 2.0, 10), auc))
+                // Bars over [0.5, 1]: the range where AUCs differ. A one-class group has none.
+                let (bar, auc) = match g.auc {
+                    Some(auc) => (bar((auc - 0.5) * 2.0, 10), format!("{auc:.4}")),
+                    None => (String::new(), "n/a   ".into()),
+                };
+                // How many positives and rows the AUC rests on.
+                let support = g.positives.map_or(String::new(), |p| format!(" {p}/{}", g.rows));
+                Line::raw(format!("{:>14} {bar:<10} {auc}{support}", truncate(&g.value, 14)))
             })
             .collect()
     };
-    frame.render_widget(Paragraph::new(groups).block(block("AUC per group".into())), groups_area);
+    frame.render_widget(Paragraph::new(groups).block(block("AUC per group (positives/rows)".into())), groups_area);
     let height = log_area.height.saturating_sub(2) as usize;
     let log: Vec<Line> = t.log.iter().rev().take(height).rev().map(|l| Line::raw(l.clone())).collect();
     // Newest lines at the bottom, one screen line each (long lines are cut, not wrapped,
@@ -136,11 +142,15 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     let mut lines = vec![Line::from(spans), next_device_line(app)];
     if let Some(entry) = selected.filter(|e| e.error.is_some()) {
         lines.push(Line::styled(format!("{}", entry.error.as_ref().expect("filtered")), theme.bad()));
+    } else if let Some(summary) = t.summary.as_ref().filter(|s| s.status == RunEnd::Diverged) {
+        let reason = summary.reason.as_deref().unwrap_or_default();
+        lines.push(Line::styled(format!("diverged: {reason}"), theme.bad()));
     } else if let Some(summary) = &t.summary {
         let test = summary.test.as_ref().and_then(|m| m.auc).map_or("n/a".into(), |a| format!("{a:.4}"));
         lines.push(Line::raw(format!(
             "{}: test AUC {test}, {:.0} samples/s (s: start, a: queue)",
-            summary.status, summary.samples_per_s
+            summary.status.name(),
+            summary.samples_per_s
         )));
     } else {
         lines.push(Line::styled(
@@ -161,11 +171,11 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
 /// Where the next run will train: the selected experiment's own device or the one `d` chose.
 fn next_device_line(app: &App) -> Line<'static> {
     let choice = app.train.next_device;
-    let own = app.selected_experiment().and_then(|e| e.good.as_ref()).map(|e| e.experiment.device.as_str());
+    let own = app.selected_experiment().and_then(|e| e.good.as_ref()).map(|e| e.experiment.device);
     let (device, how) = match (choice, own) {
         (DeviceChoice::Experiment, None) => ("the experiment's device".to_string(), String::new()),
         (DeviceChoice::Experiment, Some(own)) => (own.to_string(), " (the experiment's)".into()),
-        (chosen, _) => (chosen.device(""), " (chosen with d)".into()),
+        (chosen, _) => (chosen.device(Device::Cpu).to_string(), " (chosen with d)".into()),
     };
     Line::from(vec![
         Span::raw("next run on "),
