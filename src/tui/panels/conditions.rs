@@ -575,7 +575,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         setting("P per layer", format!("{overparams}{}", if apg.overparam.is_empty() { " (2 K)" } else { "" }), "</>"),
         setting("generator hidden", format!("{:?}", apg.generator_hidden), "g"),
         Line::raw(""),
-        Line::styled("Model preview (dense parameters; FLOPs per sample)", theme.title()),
+        Line::styled("Model preview (dense parameters, FLOPs/sample)", theme.title()),
         Line::raw(format!("static: {}", numbers(&static_cost))),
         Line::raw(format!(
             "APG:    {} params ({}), {} FLOPs ({})",
