@@ -204,7 +204,15 @@ fn w_writes_only_the_changed_keys_and_keeps_every_comment() {
     assert!(!f.app.conditions.dirty);
     // The description says what the experiment was: the user is told to look at it.
     assert!(f.app.status.contains("description still reads"), "{}", f.app.status);
-    assert!(f.screen().contains("saved: matches the experiment file"), "{}", f.screen());
+    let screen = f.screen();
+    assert!(screen.contains("saved: matches the experiment file"), "{screen}");
+    assert!(screen.contains("does the description still fit?"), "{screen}");
+    // The watcher reports the write; the reminder stays until the description changes.
+    let path = f.path("e");
+    f.app.experiment_changed(path.clone(), LoadedExperiment::from_file(&path));
+    assert!(f.screen().contains("does the description still fit?"), "{}", f.screen());
+    f.edit_outside("e", &saved.replace("APG v5, group-wise", "APG v5, K 32/16, static bias, group-wise"));
+    assert!(!f.screen().contains("does the description still fit?"), "{}", f.screen());
 }
 
 #[test]

@@ -45,6 +45,9 @@ pub struct ConditionsState {
     pub mix_fields: Vec<String>,
     /// A question waiting for its answer; every key goes to it first.
     pub prompt: Option<Prompt>,
+    /// `w` changed the design of an experiment with a description, which the user should
+    /// check (until the description itself changes or another experiment is shown).
+    pub check_description: bool,
     /// The changed file the user chose to overwrite (`o` in a conflict): the next save may
     /// write over exactly this text.
     overwrite: Option<String>,
@@ -79,6 +82,10 @@ impl ConditionsState {
         }
         let path = experiment.as_ref().map(|e| e.file.clone());
         let apg = experiment.as_ref().map(|e| e.experiment.apg.clone()).unwrap_or_default();
+        let description = |e: &Option<LoadedExperiment>| e.as_ref().map(|e| e.experiment.description.clone());
+        if path != self.path || description(&experiment) != description(&self.experiment) {
+            self.check_description = false;
+        }
         if path != self.path {
             self.group_fields = Vec::new();
             self.mix_fields = Vec::new();
@@ -473,6 +480,7 @@ pub fn save(app: &mut App, path: &Path) {
     let description = written.experiment.description.clone();
     state.dirty = false;
     state.load(Some(written));
+    state.check_description |= changed > 0 && !description.is_empty();
     app.status = match () {
         _ if text == disk => format!("nothing to write: {} holds this design", path.display()),
         _ if description.is_empty() || changed == 0 => format!("wrote {}", path.display()),
@@ -655,8 +663,14 @@ fn file_lines<'a>(app: &'a App, experiment: &LoadedExperiment) -> Vec<Line<'a>> 
         None if !state.dirty => lines.push(Line::styled("saved: matches the experiment file", theme.dim())),
         None => {}
     }
-    if !experiment.experiment.description.is_empty() {
-        lines.push(Line::styled(format!("description: {:?}", experiment.experiment.description), theme.dim()));
+    let description = &experiment.experiment.description;
+    if state.check_description {
+        lines.push(Line::styled(
+            format!("written; does the description still fit? {description:?} (edit it in the file)"),
+            theme.accent(),
+        ));
+    } else if !description.is_empty() {
+        lines.push(Line::styled(format!("description: {description:?}"), theme.dim()));
     }
     lines
 }
