@@ -470,11 +470,11 @@ pub fn save(app: &mut App, path: &Path) {
             return;
         }
     };
-    if text != disk {
-        if let Err(error) = edit::write_atomically(path, &text) {
-            app.status = format!("nothing written: {error}");
-            return;
-        }
+    if text != disk
+        && let Err(error) = edit::write_atomically(path, &text)
+    {
+        app.status = format!("nothing written: {error}");
+        return;
     }
     let changed = edit::apg_changes(&base_apg, &written.experiment.apg).len();
     let description = written.experiment.description.clone();
