@@ -330,6 +330,39 @@ fn only_naming_no_configuration_fails() {
 }
 
 #[test]
+fn the_cost_preview_counts_the_dense_parameters_the_model_builds() {
+    // Every model family of the gradient checks, plus batch norm, v1-v3 under mix-wise
+    // output attention, and self-wise v2 with a generator trunk.
+    let mut configs = configurations();
+    let with = |config: &str, extra: &str| config.replacen("[model]\n", &format!("[model]\n{extra}\n"), 1);
+    let mix_output = configs.iter().find(|(n, _)| *n == "mix output attention").unwrap().1.clone();
+    let self_wise = configs.iter().find(|(n, _)| *n == "self").unwrap().1.clone();
+    let extra = vec![
+        ("batch norm, mix output", with(&mix_output, "batch_norm = true")),
+        ("v1 mix output", mix_output.replace("\"v4\"", "\"v1\"")),
+        ("v2 mix output", mix_output.replace("\"v4\"", "\"v2\"")),
+        (
+            "v2 self, trunk",
+            self_wise
+                .replace("\"v5\"", "\"v2\"")
+                .replace("[apg.condition]", "generator_hidden = [5, 3]\n[apg.condition]"),
+        ),
+        ("batch norm, dcnv2", with(&configs.iter().find(|(n, _)| *n == "dcnv2").unwrap().1, "batch_norm = true")),
+    ];
+    configs.extend(extra);
+    for (name, config) in configs {
+        let (experiment, dataset) = tiny(&config);
+        let model = Model::new(&experiment, &dataset, Cpu::default(), 3).unwrap();
+        let cost = apg_bench::model::cost::cost(&experiment);
+        assert_eq!(cost.dense_params, model.param_counts().dense, "{name}");
+        // Independently: the model's learned parameters, summed by hand.
+        let learned: usize =
+            model.params.params.iter().filter(|p| p.trainable).map(|p| p.shape.iter().product::<usize>()).sum();
+        assert_eq!(cost.dense_params, learned, "{name}");
+    }
+}
+
+#[test]
 fn every_parameter_receives_a_gradient() {
     for (name, config) in configurations() {
         let (experiment, dataset) = tiny(&config);

@@ -271,8 +271,8 @@ fn saving_keeps_comments_and_layout() {
     apg.rank = vec![8, 4];
     apg.overparam = vec![16, 8];
     apg.generator_hidden = vec![16];
-    apg_bench::tui::panels::conditions::save(&file, &apg).unwrap();
-    let saved = std::fs::read_to_string(&file).unwrap();
+    let saved = apg_bench::config::edit::set_apg(&file, &text, &apg).unwrap();
+    std::fs::write(&file, &saved).unwrap();
     assert!(saved.starts_with("# An APG experiment for the TUI tests.\n"), "{saved}");
     assert!(saved.contains("[train]\nepochs = 1"), "{saved}");
     let reloaded = LoadedExperiment::from_file(&file).unwrap().experiment.apg;

@@ -1,8 +1,10 @@
 //! Configuration files written by users (workspaces, experiments), validated against
-//! their dataset, and the watcher that hot-reloads them (and the dataset descriptors).
-//! TOML parsing and its file:line:col errors live in [`crate::toml_error`], below `data`.
+//! their dataset, the edits the TUI makes to experiment files, and the watcher that
+//! hot-reloads them (and the dataset descriptors). TOML parsing and its file:line:col
+//! errors live in [`crate::toml_error`], below `data`.
 
 pub mod device;
+pub mod edit;
 pub mod experiment;
 pub mod watch;
 pub mod workspace;

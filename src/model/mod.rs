@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod cost;
 pub mod embedding;
 pub mod layers;
 pub mod params;

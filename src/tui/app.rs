@@ -227,6 +227,9 @@ impl App {
         if self.panel == Panel::Runs && self.runs.editing_filter {
             return self.runs.edit_filter(key);
         }
+        if self.panel == Panel::Conditions && self.conditions.prompt.is_some() {
+            return crate::tui::panels::conditions::answer(self, key);
+        }
         match keys::action_for(self.panel, key) {
             Some(action) => self.apply(action),
             None => Vec::new(),
@@ -274,13 +277,7 @@ impl App {
                 Action::NextDataset => self.status = "this workspace uses one dataset".into(),
                 _ => {}
             },
-            Panel::Conditions => {
-                if action == Action::NextExperiment {
-                    self.next_experiment();
-                    return Vec::new();
-                }
-                return crate::tui::panels::conditions::apply(self, action);
-            }
+            Panel::Conditions => return crate::tui::panels::conditions::apply(self, action),
             Panel::Train => match action {
                 Action::Up => self.selected = self.selected.saturating_sub(1),
                 Action::Down | Action::NextExperiment => self.next_experiment(),
@@ -300,7 +297,7 @@ impl App {
         Vec::new()
     }
 
-    fn next_experiment(&mut self) {
+    pub fn next_experiment(&mut self) {
         if !self.experiments.is_empty() {
             self.selected = (self.selected + 1) % self.experiments.len();
         }

@@ -37,6 +37,10 @@ pub enum Action {
     CycleGenerator,
     ToggleBias,
     Save,
+    /// Answers of the panel's questions.
+    Confirm,
+    KeepMine,
+    TakeTheirs,
     // Runs
     Mark,
     Compare,
@@ -91,18 +95,21 @@ const DATA: &[Binding] = &[
 ];
 
 const CONDITIONS: &[Binding] = &[
-    key(KeyCode::Char('e'), Action::NextExperiment, "next experiment"),
+    key(KeyCode::Char('e'), Action::NextExperiment, "next experiment (asks if unsaved)"),
     key(KeyCode::Char('m'), Action::CycleMode, "condition mode: group / mix / self"),
     key(KeyCode::Char(' '), Action::ToggleField, "tick / untick the field"),
     key(KeyCode::Char('v'), Action::CycleVariant, "APG variant"),
     key(KeyCode::Char('a'), Action::CycleAggregation, "aggregation"),
-    key(KeyCode::Char('+'), Action::RankUp, "K of every layer up"),
-    key(KeyCode::Char('-'), Action::RankDown, "K of every layer down"),
-    key(KeyCode::Char('>'), Action::OverparamUp, "P of every layer up (v5)"),
-    key(KeyCode::Char('<'), Action::OverparamDown, "P of every layer down (v5)"),
+    key(KeyCode::Char('+'), Action::RankUp, "K x2, at most min(N_in, N_out)"),
+    key(KeyCode::Char('-'), Action::RankDown, "K / 2, at least 1"),
+    key(KeyCode::Char('>'), Action::OverparamUp, "P x2 (v5), at most the layer width"),
+    key(KeyCode::Char('<'), Action::OverparamDown, "P / 2 (v5), at least K"),
     key(KeyCode::Char('g'), Action::CycleGenerator, "generator hidden units"),
     key(KeyCode::Char('b'), Action::ToggleBias, "generate the bias or not"),
-    key(KeyCode::Char('w'), Action::Save, "write the experiment file"),
+    key(KeyCode::Char('w'), Action::Save, "write the changed keys (checked)"),
+    key(KeyCode::Char('y'), Action::Confirm, "asked: yes, discard unsaved changes"),
+    key(KeyCode::Char('o'), Action::KeepMine, "asked: overwrite the file with mine"),
+    key(KeyCode::Char('t'), Action::TakeTheirs, "asked: take the file, drop mine"),
 ];
 
 const TRAIN: &[Binding] = &[

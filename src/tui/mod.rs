@@ -266,13 +266,7 @@ impl Runtime {
                 Effect::Pause => self.control.iter().for_each(|c| c.pause()),
                 Effect::Resume => self.control.iter().for_each(|c| c.resume()),
                 Effect::Stop => self.control.iter().for_each(|c| c.stop()),
-                Effect::SaveExperiment(path) => match panels::conditions::save(&path, &app.conditions.apg) {
-                    Ok(()) => {
-                        app.conditions.dirty = false;
-                        app.status = format!("wrote {}", path.display());
-                    }
-                    Err(error) => app.status = format!("could not save: {error}"),
-                },
+                Effect::SaveExperiment(path) => panels::conditions::save(app, &path),
                 Effect::Export { markdown } => app.status = export_comparison(app, markdown),
             }
         }

@@ -1,84 +1,281 @@
 //! The Conditions panel, the condition designer: choose self / group / mix and the
-//! condition fields with their pre-flight numbers, the aggregation, the APG variant, K
-//! and the bias; a live preview of parameters and FLOPs per sample, APG vs static.
-//! Saving rewrites only the `[apg]` keys of the experiment file (toml_edit keeps the
-//! user's comments and layout); the file watcher then reloads it like any other edit.
+//! condition fields of the experiment's own dataset with their pre-flight numbers, the
+//! aggregation, the APG variant, K and the bias; a live preview of the model's dense
+//! parameters and FLOPs per sample, APG vs static (`model::cost`).
+//!
+//! Work is never lost: `w` writes only the `[apg]` keys that changed
+//! (`config::edit::set_apg`), and only when the result passes the checks an experiment
+//! file gets on load; a file changed on disk since the design was loaded is not written
+//! over without an explicit choice; `e` asks before it drops unsaved changes; and a design
+//! with unsaved changes stays on screen whatever else is selected or reloaded.
 
 use std::path::{Path, PathBuf};
 
 use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
-use toml_edit::{Array, DocumentMut, Item, Table as TomlTable, value};
 
+use crate::config::edit::{self, KeyChange};
 use crate::config::experiment::{
     Aggregation, ApgSpec, ConditionMode, InputAggregator, LoadedExperiment, OutputAggregator, Variant,
 };
+use crate::data::descriptor::{FieldKind, NumericTransform};
+use crate::data::stats::DatasetStats;
 use crate::format::thousands;
-use crate::tui::app::{App, Effect};
-use crate::tui::keys::Action;
+use crate::model::cost::{Cost, cost};
+use crate::tui::app::{App, Effect, Panel};
+use crate::tui::keys::{self, Action};
 
 #[derive(Debug, Clone, Default)]
 pub struct ConditionsState {
     pub path: Option<PathBuf>,
+    /// The experiment as loaded: the design's starting point, and in `text` what the file
+    /// held then, to notice a change made on disk meanwhile.
     pub experiment: Option<LoadedExperiment>,
     /// The APG settings being designed; written by Save.
     pub apg: ApgSpec,
     pub cursor: usize,
+    /// The design differs from the experiment as loaded.
     pub dirty: bool,
+    /// The fields last ticked in group and in mix mode, given back when the mode returns
+    /// (`self` takes none).
+    pub group_fields: Vec<String>,
+    pub mix_fields: Vec<String>,
+    /// A question waiting for its answer; every key goes to it first.
+    pub prompt: Option<Prompt>,
+    /// `w` changed the design of an experiment with a description, which the user should
+    /// check (until the description itself changes or another experiment is shown).
+    pub check_description: bool,
+    /// The changed file the user chose to overwrite (`o` in a conflict): the next save may
+    /// write over exactly this text.
+    overwrite: Option<String>,
+}
+
+/// A question the panel asks before it drops or overwrites anything.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    /// `e` with unsaved changes: `y` drops them, any other key keeps them.
+    Discard,
+    /// `w` found the file changed on disk since the design was loaded.
+    Conflict(Conflict),
+}
+
+/// The experiment file as it is on disk now ("theirs") against the design ("mine").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    pub theirs: String,
+    /// The `[apg]` keys where theirs (`old`) and mine (`new`) differ, or why theirs cannot
+    /// be read.
+    pub differences: Result<Vec<KeyChange>, String>,
 }
 
 impl ConditionsState {
-    /// Shows `experiment`, unless unsaved edits of the same file would be lost.
+    /// Shows `experiment`, unless the design has unsaved changes: those stay, whether
+    /// another experiment was selected (Conditions' `e` asks first; the Train panel's
+    /// selection does not reach here while they exist) or the same file changed on disk
+    /// (the next `w` notices and asks).
     pub fn load(&mut self, experiment: Option<LoadedExperiment>) {
-        let same = experiment.as_ref().map(|e| &e.file) == self.path.as_ref();
-        if same && self.dirty {
+        if self.dirty {
             return;
         }
-        self.path = experiment.as_ref().map(|e| e.file.clone());
-        self.apg = experiment.as_ref().map(|e| e.experiment.apg.clone()).unwrap_or_default();
+        let path = experiment.as_ref().map(|e| e.file.clone());
+        let apg = experiment.as_ref().map(|e| e.experiment.apg.clone()).unwrap_or_default();
+        let description = |e: &Option<LoadedExperiment>| e.as_ref().map(|e| e.experiment.description.clone());
+        if path != self.path || description(&experiment) != description(&self.experiment) {
+            self.check_description = false;
+        }
+        if path != self.path {
+            self.group_fields = Vec::new();
+            self.mix_fields = Vec::new();
+            self.cursor = 0;
+        }
+        match apg.condition.mode {
+            ConditionMode::Group => self.group_fields = apg.condition.fields.clone(),
+            ConditionMode::Mix => self.mix_fields = apg.condition.fields.clone(),
+            ConditionMode::SelfWise => {}
+        }
+        self.path = path;
+        self.apg = apg;
         self.experiment = experiment;
-        self.dirty = false;
+        self.prompt = None;
+        self.overwrite = None;
+    }
+
+    /// The loaded experiment with the design in place of its `[apg]` settings.
+    fn designed(&self) -> Option<LoadedExperiment> {
+        let mut experiment = self.experiment.clone()?;
+        experiment.experiment.apg = self.apg.clone();
+        Some(experiment)
+    }
+
+    fn name(&self) -> String {
+        self.experiment.as_ref().map(|e| e.experiment.name.clone()).unwrap_or_default()
     }
 }
 
-/// Candidate condition fields: the dataset's categorical fields, most useful first when
-/// the statistics are loaded.
-fn candidates(app: &App) -> Vec<String> {
-    if let Some(stats) = &app.data.stats {
-        return stats.conditions.iter().map(|c| c.field.clone()).collect();
+/// Widths along the deep tower: its input, then each hidden layer.
+fn tower(experiment: &LoadedExperiment) -> Vec<usize> {
+    std::iter::once(experiment.input_width()).chain(experiment.experiment.model.hidden.iter().copied()).collect()
+}
+
+/// One value per layer, or one for all (`rank`, `overparam`), as the experiment reads them.
+fn per_layer(values: &[usize], layer: usize) -> Option<usize> {
+    match values {
+        [] => None,
+        [one] => Some(*one),
+        many => many.get(layer).copied(),
     }
+}
+
+/// K of `layer` as the model reads it (default 8).
+fn rank(apg: &ApgSpec, layer: usize) -> usize {
+    per_layer(&apg.rank, layer).unwrap_or(8)
+}
+
+/// P of `layer` as the model reads it (default 2 K).
+fn overparam(apg: &ApgSpec, layer: usize) -> usize {
+    per_layer(&apg.overparam, layer).unwrap_or_else(|| rank(apg, layer).saturating_mul(2))
+}
+
+/// The largest K of hidden layer `layer` (docs/model.md: 1 <= K <= min(N_in, N_out)).
+fn max_rank(tower: &[usize], layer: usize) -> usize {
+    tower[layer].min(tower[layer + 1]).max(1)
+}
+
+/// The largest P the `>` key goes to: the wider side of the layer (P >= K always).
+fn max_overparam(tower: &[usize], layer: usize, k: usize) -> usize {
+    tower[layer].max(tower[layer + 1]).max(k)
+}
+
+/// Makes K and P fit the tower: one K per hidden layer between 1 and min(N_in, N_out),
+/// and P >= K for v5. Lists that fit already (one value, or one per layer, in range) stay
+/// as they are, so that a file's `rank = [8]` is not rewritten for nothing.
+fn fit_to_tower(apg: &mut ApgSpec, tower: &[usize]) {
+    if apg.variant == Variant::Static {
+        return;
+    }
+    let layers = tower.len() - 1;
+    let fits_layers = |n: usize| n == 1 || n == layers;
+    let ranks_fit =
+        fits_layers(apg.rank.len()) && (0..layers).all(|l| (1..=max_rank(tower, l)).contains(&rank(apg, l)));
+    if !ranks_fit {
+        apg.rank = (0..layers).map(|l| rank(apg, l).clamp(1, max_rank(tower, l))).collect();
+    }
+    if apg.variant == Variant::V5 {
+        let fits = (apg.overparam.is_empty() || fits_layers(apg.overparam.len()))
+            && (0..layers).all(|l| overparam(apg, l) >= rank(apg, l));
+        if !fits {
+            apg.overparam = (0..layers).map(|l| overparam(apg, l).max(rank(apg, l))).collect();
+        }
+    }
+}
+
+/// The statistics the Data panel holds, when they are of the experiment's own dataset
+/// (the Data panel may show another dataset of the workspace).
+pub fn own_stats<'a>(app: &'a App, experiment: &LoadedExperiment) -> Option<&'a DatasetStats> {
+    let stats = app.data.stats.as_ref()?;
+    let dataset = &experiment.dataset;
+    if stats.name != dataset.descriptor.name {
+        return None;
+    }
+    let reference = app.dataset_reference();
+    let same = match dataset.file.strip_prefix("<built-in>") {
+        Ok(file) => !Path::new(&reference).exists() && file.with_extension("") == Path::new(&reference),
+        Err(_) => {
+            let real = |p: &Path| std::fs::canonicalize(p).ok();
+            real(Path::new(&reference)).is_some_and(|r| Some(r) == real(&dataset.file))
+        }
+    };
+    same.then_some(stats)
+}
+
+/// Candidate condition fields of the experiment's own dataset: from its statistics (most
+/// useful first) when the Data panel has them, else every field a condition may use
+/// (categorical, bucketised numeric, derived); ticked fields always.
+pub fn candidates(app: &App) -> Vec<String> {
     let Some(experiment) = &app.conditions.experiment else { return Vec::new() };
-    let d = &experiment.dataset.descriptor;
-    d.fields.iter().map(|f| f.name.clone()).chain(d.derived.iter().map(|f| f.name.clone())).collect()
+    let mut names: Vec<String> = match own_stats(app, experiment) {
+        Some(stats) => stats.conditions.iter().map(|c| c.field.clone()).collect(),
+        None => {
+            let d = &experiment.dataset.descriptor;
+            let usable = |f: &&crate::data::descriptor::FieldSpec| match f.kind {
+                FieldKind::Categorical => true,
+                FieldKind::Numeric => f.transform != Some(NumericTransform::Scale),
+                FieldKind::MultiCategorical => false,
+            };
+            d.fields
+                .iter()
+                .filter(usable)
+                .map(|f| f.name.clone())
+                .chain(d.derived.iter().map(|f| f.name.clone()))
+                .collect()
+        }
+    };
+    for field in &app.conditions.apg.condition.fields {
+        if !names.contains(field) {
+            names.push(field.clone());
+        }
+    }
+    names
 }
 
 const VARIANTS: [Variant; 6] = [Variant::Static, Variant::V1, Variant::V2, Variant::V3, Variant::V4, Variant::V5];
 
 pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
-    let fields = candidates(app);
-    let state = &mut app.conditions;
-    if state.experiment.is_none() {
-        app.status = "no valid experiment selected (e: next)".into();
+    if action == Action::NextExperiment {
+        if app.conditions.dirty {
+            app.conditions.prompt = Some(Prompt::Discard);
+            app.status = format!(
+                "{} has unsaved changes: y discards them, any other key keeps them (w writes them)",
+                app.conditions.name()
+            );
+        } else {
+            app.next_experiment();
+        }
         return Vec::new();
     }
+    if matches!(action, Action::Confirm | Action::KeepMine | Action::TakeTheirs) {
+        app.status = "nothing to answer: that key answers a question of this panel".into();
+        return Vec::new();
+    }
+    let Some(tower) = app.conditions.experiment.as_ref().map(tower) else {
+        app.status = "no valid experiment selected (e: next)".into();
+        return Vec::new();
+    };
+    let fields = candidates(app);
+    let state = &mut app.conditions;
+    let layers = tower.len() - 1;
     let apg = &mut state.apg;
     let condition = &mut apg.condition;
     match action {
         Action::Up => state.cursor = state.cursor.saturating_sub(1),
         Action::Down => state.cursor = (state.cursor + 1).min(fields.len().saturating_sub(1)),
         Action::CycleMode => {
-            condition.mode = match condition.mode {
-                ConditionMode::Group => ConditionMode::Mix,
-                ConditionMode::Mix => ConditionMode::SelfWise,
-                ConditionMode::SelfWise => ConditionMode::Group,
-            };
             match condition.mode {
-                ConditionMode::SelfWise => condition.fields.clear(),
-                ConditionMode::Group => condition.fields.truncate(1),
-                ConditionMode::Mix => {}
+                ConditionMode::Group => state.group_fields = condition.fields.clone(),
+                ConditionMode::Mix => state.mix_fields = condition.fields.clone(),
+                ConditionMode::SelfWise => {}
             }
+            let (mode, fields) = match condition.mode {
+                ConditionMode::Group => {
+                    let fields =
+                        if state.mix_fields.is_empty() { condition.fields.clone() } else { state.mix_fields.clone() };
+                    (ConditionMode::Mix, fields)
+                }
+                ConditionMode::Mix => (ConditionMode::SelfWise, Vec::new()),
+                ConditionMode::SelfWise => {
+                    let fields = if state.group_fields.is_empty() {
+                        state.mix_fields.iter().take(1).cloned().collect()
+                    } else {
+                        state.group_fields.clone()
+                    };
+                    (ConditionMode::Group, fields)
+                }
+            };
+            condition.mode = mode;
+            condition.fields = fields;
             if apg.variant == Variant::Static {
                 apg.variant = Variant::V5;
             }
@@ -125,17 +322,33 @@ pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
                     }
                 };
         }
-        Action::RankUp => apg.rank.iter_mut().for_each(|k| *k *= 2),
-        Action::RankDown => apg.rank.iter_mut().for_each(|k| *k = (*k / 2).max(1)),
+        Action::RankUp | Action::RankDown => {
+            let up = action == Action::RankUp;
+            let ranks: Vec<usize> = (0..layers)
+                .map(|l| {
+                    let k = rank(apg, l);
+                    let k = if up { k.saturating_mul(2) } else { k / 2 };
+                    k.clamp(1, max_rank(&tower, l))
+                })
+                .collect();
+            if (0..layers).all(|l| ranks[l] == rank(apg, l)) {
+                app.status = if up {
+                    "K is at its largest: min(N_in, N_out) of each layer".into()
+                } else {
+                    "K is at its smallest: 1".into()
+                };
+                return Vec::new();
+            }
+            apg.rank = ranks;
+        }
         Action::OverparamUp | Action::OverparamDown => {
-            // P defaults to 2 K per layer: make it explicit before changing it.
-            if apg.overparam.is_empty() {
-                apg.overparam = apg.rank.iter().map(|k| 2 * k).collect();
-            }
             let up = action == Action::OverparamUp;
-            for (p, k) in apg.overparam.iter_mut().zip(apg.rank.iter().chain(std::iter::repeat(&1))) {
-                *p = if up { *p * 2 } else { (*p / 2).max(*k) };
-            }
+            apg.overparam = (0..layers)
+                .map(|l| {
+                    let (k, p) = (rank(apg, l), overparam(apg, l));
+                    if up { p.max(p.saturating_mul(2).min(max_overparam(&tower, l, k))) } else { (p / 2).max(k) }
+                })
+                .collect();
         }
         Action::CycleGenerator => {
             apg.generator_hidden = match apg.generator_hidden.as_slice() {
@@ -154,116 +367,128 @@ pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
         }
         _ => return Vec::new(),
     }
-    state.dirty = true;
+    fit_to_tower(apg, &tower);
+    state.dirty = state.experiment.as_ref().is_some_and(|e| e.experiment.apg != state.apg);
     Vec::new()
 }
 
-/// Writes the `[apg]` settings into the experiment file in place, keeping everything
-/// else (comments, order, other tables) as the user wrote it. Atomic: temp + rename.
-pub fn save(path: &Path, apg: &ApgSpec) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut doc: DocumentMut = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
-    let array = |values: &[usize]| Item::Value(values.iter().map(|v| *v as i64).collect::<Array>().into());
-    if !doc.contains_table("apg") {
-        doc["apg"] = Item::Table(TomlTable::new());
+/// A key while a question is open: its answer, or (any other key) "no, keep everything".
+/// Ctrl-C still quits.
+pub fn answer(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let Some(prompt) = app.conditions.prompt.take() else { return Vec::new() };
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        return app.apply(Action::Quit);
     }
-    let table = doc["apg"].as_table_mut().ok_or_else(|| format!("{}: `apg` is not a table", path.display()))?;
-    table["variant"] = value(spelled(&apg.variant));
-    table["rank"] = array(&apg.rank);
-    if !apg.overparam.is_empty() {
-        table["overparam"] = array(&apg.overparam);
-    }
-    table["generator_hidden"] = array(&apg.generator_hidden);
-    table["generate_bias"] = value(apg.generate_bias);
-    if !table.contains_table("condition") {
-        table["condition"] = Item::Table(TomlTable::new());
-    }
-    let condition = table["condition"]
-        .as_table_mut()
-        .ok_or_else(|| format!("{}: `apg.condition` is not a table", path.display()))?;
-    let c = &apg.condition;
-    condition["mode"] = value(spelled(&c.mode));
-    condition["fields"] = Item::Value(c.fields.iter().map(String::as_str).collect::<Array>().into());
-    if c.mode == ConditionMode::Mix {
-        condition["aggregation"] = value(spelled(&c.aggregation));
-        condition["input_agg"] = value(spelled(&c.input_agg));
-        condition["output_agg"] = value(spelled(&c.output_agg));
-    }
-    let temporary = path.with_extension("toml.apg-bench-save");
-    std::fs::write(&temporary, doc.to_string()).map_err(|e| format!("{}: {e}", temporary.display()))?;
-    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Dense parameters and multiply-adds x 2 per sample of the deep tower, static vs APG
-/// (inference: v5 merged, generators run once per distinct condition for group/mix).
-pub struct Preview {
-    pub static_params: usize,
-    pub static_flops: usize,
-    pub apg_params: usize,
-    pub apg_flops: usize,
-    pub generator_per_sample: bool,
-}
-
-pub fn preview(experiment: &LoadedExperiment, apg: &ApgSpec) -> Preview {
-    let hidden = &experiment.experiment.model.hidden;
-    let mut widths = vec![experiment.input_width()];
-    widths.extend(hidden);
-    let condition_width = |n_in: usize| match apg.condition.mode {
-        ConditionMode::SelfWise => n_in,
-        _ => {
-            let w: Vec<usize> = apg.condition.fields.iter().map(|f| experiment.condition_width(f)).collect();
-            match (apg.condition.aggregation, apg.condition.input_agg) {
-                (Aggregation::Input, InputAggregator::Concat) => w.iter().sum(),
-                _ => w.first().copied().unwrap_or(0),
+    let name = app.conditions.name();
+    match (prompt, keys::action_for(Panel::Conditions, key)) {
+        (Prompt::Discard, Some(Action::Confirm)) => {
+            // The selection may have moved on (Train panel) while the design stayed here.
+            let shown = app.selected_experiment().is_some_and(|e| Some(&e.path) == app.conditions.path.as_ref());
+            app.conditions.dirty = false;
+            if shown {
+                app.next_experiment();
+            } else {
+                app.sync_conditions();
+            }
+            app.status = format!("discarded the unsaved changes to {name}");
+        }
+        (Prompt::Conflict(conflict), Some(Action::KeepMine)) => {
+            app.conditions.overwrite = Some(conflict.theirs);
+            if let Some(path) = app.conditions.path.clone() {
+                return vec![Effect::SaveExperiment(path)];
             }
         }
-    };
-    let generators = match (apg.condition.mode, apg.condition.aggregation) {
-        (ConditionMode::Mix, Aggregation::Output) => apg.condition.fields.len().max(1),
-        _ => 1,
-    };
-    let per_layer = |values: &[usize], layer: usize, default: usize| match values {
-        [] => default,
-        [one] => *one,
-        many => many.get(layer).copied().unwrap_or(default),
-    };
-    let mut p = Preview {
-        static_params: 0,
-        static_flops: 0,
-        apg_params: 0,
-        apg_flops: 0,
-        generator_per_sample: apg.condition.mode == ConditionMode::SelfWise,
-    };
-    for (layer, pair) in widths.windows(2).enumerate() {
-        let (n, m) = (pair[0], pair[1]);
-        p.static_params += n * m + m;
-        p.static_flops += 2 * n * m;
-        let apg_layer = apg.variant != Variant::Static && apg.layers.get(layer).copied().unwrap_or(true);
-        if !apg_layer {
-            p.apg_params += n * m + m;
-            p.apg_flops += 2 * n * m;
-            continue;
-        }
-        let k = per_layer(&apg.rank, layer, 8).min(n).min(m).max(1);
-        let big_p = per_layer(&apg.overparam, layer, 2 * k);
-        let bias = if apg.generate_bias { m } else { 0 };
-        let (shared, generated, forward) = match apg.variant {
-            Variant::V1 => (0, n * m, 2 * n * m),
-            Variant::V2 => (0, n * k + k * k + k * m, 2 * (n * k * k + n * k * m) + 2 * n * m),
-            Variant::V3 => (0, n * k + k * k + k * m, 2 * (n * k + k * k + k * m)),
-            Variant::V4 => (n * k + k * m, k * k, 2 * (n * k + k * k + k * m)),
-            Variant::V5 => (n * big_p + big_p * k + k * big_p + big_p * m, k * k, 2 * (n * k + k * k + k * m)),
-            Variant::Static => unreachable!("handled above"),
-        };
-        let d = condition_width(n);
-        let outputs = generated + bias;
-        p.apg_params += shared + generators * (d + 1) * outputs + if apg.generate_bias { 0 } else { m };
-        p.apg_flops += generators * forward;
-        if p.generator_per_sample {
-            p.apg_flops += 2 * d * outputs;
+        (Prompt::Conflict(conflict), Some(Action::TakeTheirs)) => take_theirs(app, &conflict.theirs),
+        (Prompt::Discard, _) => app.status = format!("kept the unsaved changes to {name}"),
+        (Prompt::Conflict(_), _) => {
+            app.status = format!("nothing written: the design and the changed {name} both stay (w asks again)")
         }
     }
-    p
+    Vec::new()
+}
+
+/// Drops the design for the file as it is on disk (`theirs`), or for its last good
+/// version when that text is invalid.
+fn take_theirs(app: &mut App, theirs: &str) {
+    let state = &mut app.conditions;
+    let Some(path) = state.path.clone() else { return };
+    state.dirty = false;
+    match LoadedExperiment::from_text(&path, theirs) {
+        Ok(loaded) => {
+            state.load(Some(loaded));
+            app.status = format!("took the version on disk of {}", path.display());
+        }
+        Err(error) => {
+            let good = app.experiments.iter().find(|e| e.path == path).and_then(|e| e.good.clone());
+            app.conditions.load(good);
+            app.status = format!("took the version on disk, which is invalid ({error}): showing its last good version");
+        }
+    }
+}
+
+/// `w`, carried out (the event loop calls this for [`Effect::SaveExperiment`]): writes the
+/// `[apg]` keys that changed into `path` in place, if the result is a valid experiment and
+/// the file still holds what the design was loaded from (or the user chose to overwrite
+/// exactly what it holds now). Says what happened in the status bar.
+pub fn save(app: &mut App, path: &Path) {
+    let state = &mut app.conditions;
+    let Some((base_text, base_apg)) = state.experiment.as_ref().map(|e| (e.text.clone(), e.experiment.apg.clone()))
+    else {
+        return;
+    };
+    let disk = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            app.status = format!("nothing written: cannot read {}: {error}", path.display());
+            return;
+        }
+    };
+    let confirmed = state.overwrite.take().is_some_and(|theirs| theirs == disk);
+    if disk != base_text && !confirmed {
+        let differences = edit::apg_of(path, &disk).map(|theirs| edit::apg_changes(&theirs, &state.apg));
+        state.prompt =
+            Some(Prompt::Conflict(Conflict { theirs: disk, differences: differences.map_err(|e| e.to_string()) }));
+        app.status = format!(
+            "nothing written: {} changed on disk since the design was loaded: o overwrites it with mine, \
+             t takes it, any other key decides later",
+            path.display()
+        );
+        return;
+    }
+    let text = match edit::set_apg(path, &disk, &state.apg) {
+        Ok(text) => text,
+        Err(error) => {
+            app.status = format!("nothing written: {error}");
+            return;
+        }
+    };
+    // The checks the file gets when it is loaded, on the text as it would be written.
+    let written = match LoadedExperiment::from_text(path, &text) {
+        Ok(written) => written,
+        Err(error) => {
+            app.status = format!("nothing written: the design would make the file invalid: {error}");
+            return;
+        }
+    };
+    if text != disk
+        && let Err(error) = edit::write_atomically(path, &text)
+    {
+        app.status = format!("nothing written: {error}");
+        return;
+    }
+    let changed = edit::apg_changes(&base_apg, &written.experiment.apg).len();
+    let description = written.experiment.description.clone();
+    state.dirty = false;
+    state.load(Some(written));
+    state.check_description |= changed > 0 && !description.is_empty();
+    app.status = match () {
+        _ if text == disk => format!("nothing to write: {} holds this design", path.display()),
+        _ if description.is_empty() || changed == 0 => format!("wrote {}", path.display()),
+        _ => format!(
+            "wrote {}; its description still reads {description:?}: edit it if it no longer fits",
+            path.display()
+        ),
+    };
 }
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
@@ -271,7 +496,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let block =
         |title: &str| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
     let state = &app.conditions;
-    let Some(experiment) = &state.experiment else {
+    let (Some(experiment), Some(designed)) = (&state.experiment, state.designed()) else {
         let message = match app.selected_experiment() {
             Some(entry) => match &entry.error {
                 Some(error) => format!("{} is invalid: {error}", entry.name()),
@@ -286,13 +511,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let apg = &state.apg;
     let c = &apg.condition;
     // Candidate fields with their pre-flight numbers.
+    let stats = own_stats(app, experiment);
     let fields = candidates(app);
     let rows: Vec<Row> = fields
         .iter()
         .enumerate()
         .map(|(i, name)| {
             let ticked = if c.fields.contains(name) { "[x]" } else { "[ ]" };
-            let numbers = app.data.stats.as_ref().and_then(|s| s.conditions.iter().find(|x| &x.field == name));
+            let numbers = stats.and_then(|s| s.conditions.iter().find(|x| &x.field == name));
             let cells = match numbers {
                 Some(n) => vec![
                     format!("{ticked} {name}"),
@@ -315,72 +541,59 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Constraint::Length(8),
     ];
     let header = Row::new(["field", "values", "rows min/med", "rate sd", "feat JS"]).style(theme.title());
-    let title = format!("Condition fields of {}", experiment.experiment.name);
+    let title = format!("Condition fields of {} ({})", experiment.experiment.name, experiment.dataset.descriptor.name);
     frame.render_widget(Table::new(rows, widths).header(header).block(block(&title)), left);
 
     let aggregation = match c.aggregation {
         Aggregation::Input => format!("input ({})", spelled(&c.input_agg)),
         Aggregation::Output => format!("output ({})", spelled(&c.output_agg)),
     };
-    let p = preview(experiment, apg);
+    // One value per hidden layer of the tower; `-` for a layer that stays static.
+    let layers = experiment.experiment.model.hidden.len();
+    let per_layer_text = |value: &dyn Fn(usize) -> usize| {
+        let values: Vec<String> = (0..layers)
+            .map(|l| if apg.layers.get(l).copied().unwrap_or(true) { value(l).to_string() } else { "-".into() })
+            .collect();
+        format!("[{}]", values.join(", "))
+    };
+    let ranks = per_layer_text(&|l| rank(apg, l));
+    let overparams = per_layer_text(&|l| overparam(apg, l));
+    let setting = |label: &str, value: String, key: &str| {
+        Line::from(vec![
+            Span::styled(format!("{label} "), theme.dim()),
+            Span::raw(value),
+            Span::styled(format!("  ({key})"), theme.dim()),
+        ])
+    };
+    let apg_cost = cost(&designed);
+    let mut static_design = designed.clone();
+    static_design.experiment.apg.variant = Variant::Static;
+    let static_cost = cost(&static_design);
     let ratio = |a: usize, b: usize| if b == 0 { "-".to_string() } else { format!("{:.2}x", a as f64 / b as f64) };
+    let numbers = |c: &Cost| {
+        format!("{} params, {} FLOPs", thousands(c.dense_params as u64), thousands(c.flops_per_sample as u64))
+    };
     let mut lines = vec![
-        Line::from(vec![
-            Span::styled("mode ", theme.dim()),
-            Span::raw(spelled(&c.mode)),
-            Span::styled("  (m)", theme.dim()),
-        ]),
-        Line::from(vec![
-            Span::styled("fields ", theme.dim()),
-            Span::raw(format!("[{}]", c.fields.join(", "))),
-            Span::styled("  (space)", theme.dim()),
-        ]),
-        Line::from(vec![
-            Span::styled("aggregation ", theme.dim()),
-            Span::raw(aggregation),
-            Span::styled("  (a)", theme.dim()),
-        ]),
-        Line::from(vec![
-            Span::styled("variant ", theme.dim()),
-            Span::raw(spelled(&apg.variant)),
-            Span::styled("  (v)", theme.dim()),
-        ]),
-        Line::from(vec![
-            Span::styled("K per layer ", theme.dim()),
-            Span::raw(format!("{:?}", apg.rank)),
-            Span::styled("  (+/-)", theme.dim()),
-        ]),
-        Line::from(vec![
-            Span::styled("generated bias ", theme.dim()),
-            Span::raw(apg.generate_bias.to_string()),
-            Span::styled("  (b)", theme.dim()),
-        ]),
-        Line::from(vec![
-            Span::styled("P per layer ", theme.dim()),
-            Span::raw(if apg.overparam.is_empty() { "2 K".to_string() } else { format!("{:?}", apg.overparam) }),
-            Span::styled("  (</>)", theme.dim()),
-        ]),
-        Line::from(vec![
-            Span::styled("generator hidden ", theme.dim()),
-            Span::raw(format!("{:?}", apg.generator_hidden)),
-            Span::styled("  (g)", theme.dim()),
-        ]),
+        setting("mode", spelled(&c.mode), "m"),
+        setting("fields", format!("[{}]", c.fields.join(", ")), "space"),
+        setting("aggregation", aggregation, "a"),
+        setting("variant", spelled(&apg.variant), "v"),
+        setting("K per layer", ranks, "+/-"),
+        setting("generated bias", apg.generate_bias.to_string(), "b"),
+        setting("P per layer", format!("{overparams}{}", if apg.overparam.is_empty() { " (2 K)" } else { "" }), "</>"),
+        setting("generator hidden", format!("{:?}", apg.generator_hidden), "g"),
         Line::raw(""),
-        Line::styled("Tower preview (per sample, inference)", theme.title()),
-        Line::raw(format!(
-            "static: {} params, {} FLOPs",
-            thousands(p.static_params as u64),
-            thousands(p.static_flops as u64)
-        )),
+        Line::styled("Model preview (dense parameters, FLOPs/sample)", theme.title()),
+        Line::raw(format!("static: {}", numbers(&static_cost))),
         Line::raw(format!(
             "APG:    {} params ({}), {} FLOPs ({})",
-            thousands(p.apg_params as u64),
-            ratio(p.apg_params, p.static_params),
-            thousands(p.apg_flops as u64),
-            ratio(p.apg_flops, p.static_flops)
+            thousands(apg_cost.dense_params as u64),
+            ratio(apg_cost.dense_params, static_cost.dense_params),
+            thousands(apg_cost.flops_per_sample as u64),
+            ratio(apg_cost.flops_per_sample, static_cost.flops_per_sample)
         )),
         Line::styled(
-            if p.generator_per_sample {
+            if apg_cost.generator_per_sample {
                 "the generator runs for every sample (self-wise)"
             } else {
                 "generators run once per distinct condition in a batch"
@@ -389,12 +602,77 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ),
         Line::raw(""),
     ];
-    lines.push(if state.dirty {
-        Line::styled("unsaved changes: w writes the experiment file", theme.accent())
-    } else {
-        Line::styled("saved: matches the experiment file", theme.dim())
-    });
+    lines.extend(file_lines(app, experiment));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block("Design")), right);
+}
+
+/// How the design stands against the experiment file, and the open question if any.
+fn file_lines<'a>(app: &'a App, experiment: &LoadedExperiment) -> Vec<Line<'a>> {
+    let theme = &app.theme;
+    let state = &app.conditions;
+    let name = &experiment.experiment.name;
+    let entry = app.experiments.iter().find(|e| e.path == experiment.file);
+    let mut lines = Vec::new();
+    match &state.prompt {
+        Some(Prompt::Discard) => {
+            lines.push(Line::styled(
+                format!("{name} has unsaved changes: y discards them, any other key keeps them"),
+                theme.accent(),
+            ));
+            return lines;
+        }
+        Some(Prompt::Conflict(conflict)) => {
+            lines.push(Line::styled(format!("{name} changed on disk since the design was loaded:"), theme.bad()));
+            match &conflict.differences {
+                Ok(changes) if changes.is_empty() => lines.push(Line::raw(
+                    "  [apg] is the same in both; the file changed elsewhere, and stays so either way",
+                )),
+                Ok(changes) => {
+                    for change in changes {
+                        lines.push(Line::raw(format!("  {}: mine {}, theirs {}", change.key, change.new, change.old)));
+                    }
+                }
+                Err(error) => lines.push(Line::raw(format!("  theirs cannot be read: {error}"))),
+            }
+            lines.push(Line::styled(
+                "o: overwrite with mine (their other keys stay) · t: take theirs · any other key: decide later",
+                theme.accent(),
+            ));
+            return lines;
+        }
+        None => {}
+    }
+    if state.dirty {
+        lines.push(Line::styled("unsaved changes: w writes the experiment file", theme.accent()));
+        let selected = app.selected_experiment().map(|e| &e.path);
+        if selected.is_some_and(|p| *p != experiment.file) {
+            lines.push(Line::styled(
+                "(another experiment is selected: e asks before it drops these changes)",
+                theme.dim(),
+            ));
+        }
+        if entry.and_then(|e| e.good.as_ref()).is_some_and(|good| good.text != experiment.text) {
+            lines.push(Line::styled("the file changed on disk meanwhile: w will ask which to keep", theme.bad()));
+        }
+    }
+    match entry.and_then(|e| e.error.as_ref()) {
+        Some(error) => {
+            lines.push(Line::styled(format!("the file on disk is invalid: {error}"), theme.bad()));
+            lines.push(Line::styled("shown: its last good version", theme.dim()));
+        }
+        None if !state.dirty => lines.push(Line::styled("saved: matches the experiment file", theme.dim())),
+        None => {}
+    }
+    let description = &experiment.experiment.description;
+    if state.check_description {
+        lines.push(Line::styled(
+            format!("written; does the description still fit? {description:?} (edit it in the file)"),
+            theme.accent(),
+        ));
+    } else if !description.is_empty() {
+        lines.push(Line::styled(format!("description: {description:?}"), theme.dim()));
+    }
+    lines
 }
 
 /// A settings enum as the experiment file spells it (`v5`, `self`, `concat`).
