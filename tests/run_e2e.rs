@@ -272,3 +272,38 @@ fn a_missing_named_workspace_is_an_error_before_any_run() {
     assert!(stderr.contains("nowhere: no such folder"), "{stderr}");
     assert!(!home.path().join("runs").exists() && !missing.exists());
 }
+
+/// Drives a recorded run to its end as the TUI does, stopping it first when `stop`.
+fn recorded(workspace: &Path, loaded: LoadedExperiment, stop: bool) -> (Manifest, Option<RunSummary>) {
+    use apg_bench::runs::recorded::{Next, RecordedRun};
+    let seed = loaded.experiment.seed;
+    let mut run = RecordedRun::start(workspace, loaded, seed, apg_bench::config::Device::Cpu).unwrap();
+    if stop {
+        run.control().stop();
+    }
+    while !matches!(run.next(std::time::Duration::from_secs(60)), Next::Done) {}
+    run.finish(false).unwrap()
+}
+
+#[test]
+fn a_recorded_run_gets_rela_impr_against_its_baseline_and_a_stop_reads_as_stopped() {
+    let (root, file) = workspace(1);
+    let (baseline, baseline_summary) = recorded(root.path(), LoadedExperiment::from_file(&file).unwrap(), false);
+    let baseline_auc = baseline_summary.unwrap().test.unwrap().auc.unwrap();
+
+    let text = std::fs::read_to_string(&file).unwrap().replace("seed = 3", "seed = 4");
+    let text = text.replace("[metrics]\n", &format!("[metrics]\nbaseline = \"{}\"\n", baseline.id));
+    let second = root.path().join("experiments/second.toml");
+    std::fs::write(&second, text).unwrap();
+    let (_, summary) = recorded(root.path(), LoadedExperiment::from_file(&second).unwrap(), false);
+    let summary = summary.unwrap();
+    let auc = summary.test.unwrap().auc.unwrap();
+    let comparison = summary.baseline.expect("RelaImpr against the baseline");
+    assert_eq!((comparison.run.as_str(), comparison.baseline_auc), (baseline.id.as_str(), baseline_auc));
+    let expected = ((auc - 0.5) / (baseline_auc - 0.5) - 1.0) * 100.0;
+    assert!((comparison.rela_impr.unwrap() - expected).abs() < 1e-9, "{comparison:?} vs {expected}");
+
+    // A stop asked for (the TUI's `x`) ends the run `stopped`, not `interrupted`.
+    let (manifest, _) = recorded(root.path(), LoadedExperiment::from_file(&file).unwrap(), true);
+    assert_eq!(manifest.status, RunStatus::Stopped, "{manifest:?}");
+}

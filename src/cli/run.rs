@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -15,13 +14,12 @@ use serde_json::json;
 use crate::cli::table::Table;
 use crate::config::experiment::LoadedExperiment;
 use crate::config::{ConfigError, Device};
-use crate::data::LoadOptions;
 use crate::format::{Format, duration, rate, thousands};
 use crate::runs::compare::mean_sd;
 use crate::runs::groups::Stat;
-use crate::runs::{Manifest, RunStatus, RunWriter, eval_headline, phase_label, workspace_of};
-use crate::train::trainer::{self, TrainJob};
-use crate::train::{BaselineComparison, Event, MetricsRecord, Phase, RunEnd, RunSummary};
+use crate::runs::recorded::{Next, RecordedRun};
+use crate::runs::{Manifest, RunStatus, eval_headline, phase_label, workspace_of};
+use crate::train::{Event, MetricsRecord, Phase, RunSummary};
 
 /// How often the event loop looks at the signal flag while the trainer is quiet.
 const POLL: Duration = Duration::from_millis(100);
@@ -190,14 +188,6 @@ fn signals() -> anyhow::Result<Arc<AtomicUsize>> {
 
 fn run_once(target: &Target, seed: Option<u64>, device_flag: Option<Device>) -> anyhow::Result<Ended> {
     let loaded = LoadedExperiment::from_file(&target.file)?;
-    let baseline = match loaded.experiment.metrics.baseline.as_deref() {
-        None => None,
-        Some(id) => {
-            let auc = crate::runs::baseline_auc(&target.workspace, id)
-                .map_err(|why| ConfigError::at_key(&loaded.file, &loaded.text, "metrics.baseline", why))?;
-            Some((id.to_string(), auc))
-        }
-    };
     let seed = seed.unwrap_or(loaded.experiment.seed);
     let device = match device_flag {
         Some(device) => {
@@ -217,57 +207,33 @@ fn run_once(target: &Target, seed: Option<u64>, device_flag: Option<Device>) -> 
     };
 
     let signals = signals()?;
-    let mut writer = RunWriter::create_in(&target.workspace, &loaded, seed, device)?;
-
+    let mut run = RecordedRun::start(&target.workspace, loaded, seed, device)?;
     let mut progress = Progress::new(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    progress.line(&format!("run {} in {}", writer.id(), writer.dir().display()));
-    let checkpoint = Some(writer.checkpoint_path());
-    let handle =
-        trainer::spawn(TrainJob { experiment: loaded, seed, device, checkpoint, load: LoadOptions::default() });
-    let mut summary = None;
+    progress.line(&format!("run {} in {}", run.id(), run.dir().display()));
+    let control = run.control();
     let mut stop_asked = false;
     loop {
         if signals.load(Ordering::SeqCst) > 0 && !stop_asked {
-            handle.stop();
+            control.stop();
             stop_asked = true;
             progress.line("interrupted: stopping after the current step (press Ctrl-C again to quit at once)");
         }
-        let mut event = match handle.events.recv_timeout(POLL) {
-            Ok(event) => event,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        if let (Event::Finished { summary }, Some((run, baseline_auc))) = (&mut event, &baseline)
-            && let Some(auc) = summary.test.as_ref().and_then(|t| t.auc)
-        {
-            let rela_impr = crate::metrics::rela_impr(auc, *baseline_auc);
-            summary.baseline = Some(BaselineComparison { run: run.clone(), baseline_auc: *baseline_auc, rela_impr });
+        let failed_before = run.write_error().is_some();
+        match run.next(POLL) {
+            Next::Idle => continue,
+            Next::Done => break,
+            // After a failed write the run has failed: what the trainer does while it
+            // stops (testing) is neither recorded nor shown.
+            Next::Event(_) if failed_before => {}
+            Next::Event(event) => match run.write_error() {
+                Some(error) => progress.line(&format!("error: {error}: the run fails")),
+                None => progress.show(&event),
+            },
         }
-        if let Err(error) = writer.record(&event) {
-            // The run has failed; the trainer stops after its step, and close says why.
-            handle.stop();
-            progress.line(&format!("error: {error}: the run fails"));
-        }
-        // After a failed write the run has failed: what the trainer does while it stops
-        // (testing) is neither recorded nor shown.
-        if writer.write_error().is_none() {
-            progress.show(&event);
-        }
-        if let Event::Finished { summary: finished } = event
-            && writer.write_error().is_none()
-        {
-            summary = Some(*finished);
-        }
-    }
-    if let Err(panic) = handle.join() {
-        let _ = writer.record(&Event::Failed { error: format!("the trainer panicked: {panic}") });
     }
     progress.finish();
-    let folder = writer.dir().to_path_buf();
-    // A signal that came too late to stop the trainer does not undo a finished (or
-    // diverged) run.
-    let completed = summary.as_ref().is_some_and(|s| s.status != RunEnd::Stopped);
-    let manifest = writer.close(stop_asked && !completed)?;
+    let folder = run.dir().to_path_buf();
+    let (manifest, summary) = run.finish(stop_asked)?;
     Ok(Ended { manifest, summary, folder })
 }
 
@@ -383,9 +349,10 @@ pub(super) fn render_summary(manifest: &Manifest, summary: Option<&RunSummary>, 
         if let Some(test) = &s.test {
             out += &format!("test: {}\n", eval_headline(test));
             if let Some(b) = &s.baseline {
-                out += &match b.rela_impr {
-                    Some(r) => format!("RelaImpr vs {} (test AUC {:.4}): {r:+.2} %\n", b.run, b.baseline_auc),
-                    None => format!(
+                out += &match (b.rela_impr, &b.refused) {
+                    (_, Some(why)) => format!("RelaImpr vs {}: refused, {why}\n", b.run),
+                    (Some(r), None) => format!("RelaImpr vs {} (test AUC {:.4}): {r:+.2} %\n", b.run, b.baseline_auc),
+                    (None, None) => format!(
                         "RelaImpr vs {}: none, its test AUC {:.4} is no better than chance\n",
                         b.run, b.baseline_auc
                     ),

@@ -13,6 +13,7 @@ pub mod filter;
 pub mod groups;
 pub mod history;
 mod manifest;
+pub mod recorded;
 mod time;
 mod writer;
 

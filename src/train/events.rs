@@ -84,8 +84,11 @@ pub struct BaselineComparison {
     pub run: String,
     pub baseline_auc: f64,
     /// ((AUC - 0.5) / (AUC_base - 0.5) - 1) x 100 %.
-    /// None when the baseline's AUC is no better than chance.
+    /// None when the baseline's AUC is no better than chance, or when refused.
     pub rela_impr: Option<f64>,
+    /// Why no RelaImpr is given although both AUCs exist (the baseline trained on other data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// How a run that reached its end ended (a run that could not train reports

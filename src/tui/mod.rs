@@ -24,9 +24,10 @@ use crate::config::workspace::Workspace;
 use crate::data::stats::{self, DatasetStats};
 use crate::data::{self, LoadOptions, LoadedDescriptor};
 use crate::runs::history::History;
-use crate::runs::{RunWriter, export};
+use crate::runs::recorded::{Next, RecordedRun};
+use crate::runs::{RunStatus, export};
 use crate::train::Event;
-use crate::train::trainer::{self, Control, TrainJob};
+use crate::train::trainer::Control;
 use app::{App, Effect, ExperimentEntry};
 use theme::Theme;
 use view::Timing;
@@ -279,44 +280,47 @@ impl Runtime {
         };
         let device = app.run_device(&experiment);
         let seed = experiment.experiment.seed;
-        let mut writer = match RunWriter::create_in(&app.workspace.root, &experiment, seed, device) {
-            Ok(writer) => writer,
+        let name = experiment.experiment.name.clone();
+        let mut run = match RecordedRun::start(&app.workspace.root, experiment, seed, device) {
+            Ok(run) => run,
             Err(error) => {
-                app.status = format!("cannot create the run folder: {error}");
+                app.status = format!("cannot start the run: {error}");
                 return;
             }
         };
-        let name = experiment.experiment.name.clone();
-        app.run_started(name, writer.id().to_string(), device);
-        let job = TrainJob {
-            experiment,
-            seed,
-            device,
-            checkpoint: Some(writer.checkpoint_path()),
-            load: LoadOptions::default(),
-        };
-        let handle = trainer::spawn(job);
-        self.control = Some(handle.control());
+        app.run_started(name, run.id().to_string(), device);
+        self.control = Some(run.control());
         let sender = self.sender.clone();
         std::thread::spawn(move || {
-            let mut stopped = false;
-            for event in handle.events.iter() {
-                if let Event::Finished { summary } = &event {
-                    stopped = summary.status == crate::train::RunEnd::Stopped;
+            let mut failure_shown = false;
+            loop {
+                let failed_before = run.write_error().is_some();
+                match run.next(Duration::from_secs(3600)) {
+                    Next::Idle => continue,
+                    Next::Done => break,
+                    Next::Event(event) => {
+                        if let (false, Some(error)) = (failed_before, run.write_error()) {
+                            let line = format!("run folder: {error}: the run fails");
+                            let _ = sender.send(AppEvent::Train(Event::Log { line }));
+                        }
+                        failure_shown |= matches!(event, Event::Failed { .. });
+                        let _ = sender.send(AppEvent::Train(event));
+                    }
                 }
-                if let Err(error) = writer.record(&event) {
-                    // The run has failed (its folder cannot be written): stop training it.
-                    handle.stop();
-                    let _ = sender.send(AppEvent::Train(Event::Log { line: format!("run folder: {error}") }));
+            }
+            // No signal ends a TUI run: the trainer's own end (finished, stopped on
+            // request, diverged) is the run's status.
+            match run.finish(false) {
+                Ok((manifest, _)) if manifest.status == RunStatus::Failed && !failure_shown => {
+                    let error = manifest.error.unwrap_or_else(|| "the run failed".into());
+                    let _ = sender.send(AppEvent::Train(Event::Failed { error }));
                 }
-                let _ = sender.send(AppEvent::Train(event));
+                Ok(_) => {}
+                Err(error) => {
+                    let line = format!("run folder: {error}");
+                    let _ = sender.send(AppEvent::Train(Event::Log { line }));
+                }
             }
-            if let Err(panic) = handle.join() {
-                let failed = Event::Failed { error: format!("the trainer panicked: {panic}") };
-                let _ = writer.record(&failed);
-                let _ = sender.send(AppEvent::Train(failed));
-            }
-            let _ = writer.close(stopped);
             let _ = sender.send(AppEvent::TrainDone);
         });
     }
