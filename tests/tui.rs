@@ -464,3 +464,100 @@ fn every_panel_draws_at_80x24_and_at_odd_sizes() {
         }
     }
 }
+
+/// `n` finished runs named `run-NN`, oldest first.
+fn many_runs(n: usize) -> (tempfile::TempDir, History) {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..n {
+        let id = format!("20260101-00{:02}{:02}-run-{i:02}-s1", i / 60, i % 60);
+        let run = dir.path().join("runs").join(&id);
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("run.toml"),
+            format!(
+                "id = \"{id}\"\nexperiment = \"run-{i:02}\"\nexperiment_path = \"experiments/x.toml\"\nstatus = \"finished\"\nstarted = \"2026-01-01T00:{:02}:{:02}Z\"\nended = \"2026-01-01T01:00:00Z\"\nhost = \"h\"\npid = 1\ndevice = \"cpu\"\nseed = 1\nversion = \"0.1.0\"\nconfig_hash = \"h{i}\"\ndataset_fingerprint = \"f\"\nparent = \"\"\n",
+                i / 60,
+                i % 60
+            ),
+        )
+        .unwrap();
+    }
+    let history = History::load(dir.path()).unwrap();
+    assert_eq!(history.runs.len(), n);
+    (dir, history)
+}
+
+#[test]
+fn a_long_run_list_scrolls_with_the_selection_and_never_wraps() {
+    let mut app = app(false);
+    let (_dir, history) = many_runs(50);
+    app.runs.set_history(Ok(history));
+    app.apply(Action::GoTo(Panel::Runs));
+    // Rows show the experiment (here named after the run) and its seed, not the id.
+    let selected_id =
+        |app: &App| app.runs.history.as_ref().unwrap().runs[app.runs.visible[app.runs.selected]].row.experiment.clone();
+    let first = selected_id(&app);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains(&first), "{screen}");
+
+    app.on_key(key(KeyCode::Char('G')));
+    assert_eq!(app.runs.selected, 49);
+    let last = selected_id(&app);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains(&last), "the last run is drawn:\n{screen}");
+    assert!(!screen.contains(&first), "the first run scrolled away:\n{screen}");
+    app.on_key(key(KeyCode::Char('j')));
+    assert_eq!(app.runs.selected, 49, "j at the bottom stays there");
+
+    // A page is what the screen shows: 24 rows less the tabs, filter, borders, header, status.
+    app.on_key(key(KeyCode::PageUp));
+    let page = 49 - app.runs.selected;
+    assert!((10..=20).contains(&page), "paged by {page}");
+    assert!(render(&app, 80, 24).contains(&selected_id(&app)));
+    app.on_key(key(KeyCode::Home));
+    assert_eq!(app.runs.selected, 0);
+    app.on_key(key(KeyCode::Char('k')));
+    assert_eq!(app.runs.selected, 0);
+    app.on_key(key(KeyCode::End));
+    app.on_key(key(KeyCode::Char('g')));
+    assert_eq!(app.runs.selected, 0);
+}
+
+#[test]
+fn a_long_experiment_list_scrolls_and_the_log_scrolls_back() {
+    let workspace = Workspace::open(Path::new(WORKSPACE)).unwrap();
+    let entries: Vec<ExperimentEntry> = (0..35)
+        .map(|i| ExperimentEntry { path: PathBuf::from(format!("exp-{i:02}.toml")), good: None, error: None })
+        .collect();
+    let mut app = App::new(workspace, entries, Theme { color: false });
+    app.apply(Action::GoTo(Panel::Train));
+    render(&app, 80, 24);
+    app.on_key(key(KeyCode::End));
+    assert_eq!(app.selected, 34);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("exp-34") && !screen.contains("exp-00"), "{screen}");
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(app.selected, 34, "down at the bottom does not wrap to the top");
+
+    for i in 0..100 {
+        app.on_train_event(Event::Log { line: format!("log line {i:03}") });
+    }
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("log line 099") && !screen.contains("log line 050"), "{screen}");
+    app.on_key(key(KeyCode::Char('[')));
+    assert!(app.train.log_back > 0);
+    let back = render(&app, 120, 40);
+    assert!(!back.contains("log line 099") && back.contains("lines back"), "{back}");
+    // New lines keep a scrolled-back log where it is.
+    app.on_train_event(Event::Log { line: "log line 100".into() });
+    assert_eq!(
+        render(&app, 120, 40).lines().filter(|l| l.contains("log line")).count(),
+        back.lines().filter(|l| l.contains("log line")).count()
+    );
+    assert!(!render(&app, 120, 40).contains("log line 100"));
+    for _ in 0..20 {
+        app.on_key(key(KeyCode::Char(']')));
+    }
+    assert_eq!(app.train.log_back, 0);
+    assert!(render(&app, 120, 40).contains("log line 100"));
+}

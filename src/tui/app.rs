@@ -16,6 +16,7 @@ use crate::tui::keys::{self, Action};
 use crate::tui::panels::conditions::ConditionsState;
 use crate::tui::panels::runs::RunsState;
 use crate::tui::panels::train::DeviceChoice;
+use crate::tui::scroll::{Motion, Viewport};
 use crate::tui::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,8 @@ pub struct DataState {
     pub error: Option<String>,
     pub load_note: String,
     pub field: usize,
+    /// The part of the field list on screen.
+    pub fields_view: Viewport,
 }
 
 /// The live view of the run in progress (or the last one).
@@ -96,6 +99,11 @@ pub struct TrainState {
     pub device: Device,
     /// The device of the runs started from now on (`d`).
     pub next_device: DeviceChoice,
+    /// The part of the experiment list on screen.
+    pub experiments_view: Viewport,
+    /// How many lines the log is scrolled back from its newest (0: it follows new lines).
+    pub log_back: usize,
+    pub log_view: Viewport,
 }
 
 const LOG_LINES: usize = 200;
@@ -120,6 +128,10 @@ impl TrainState {
             self.log.pop_front();
         }
         self.log.push_back(line);
+        // Scrolled back, the view stays on the lines being read.
+        if self.log_back > 0 {
+            self.log_back = (self.log_back + 1).min(self.log.len());
+        }
     }
 
     /// Seconds left at the current pace.
@@ -262,10 +274,11 @@ impl App {
     fn apply_in_panel(&mut self, action: Action) -> Vec<Effect> {
         match self.panel {
             Panel::Data => match action {
-                Action::Up => self.data.field = self.data.field.saturating_sub(1),
-                Action::Down => {
+                _ if Motion::of(action).is_some() => {
                     let fields = self.data.stats.as_ref().map_or(0, |s| s.fields.len());
-                    self.data.field = (self.data.field + 1).min(fields.saturating_sub(1));
+                    if let Some(motion) = Motion::of(action) {
+                        self.data.field = self.data.fields_view.moved(self.data.field, fields, motion);
+                    }
                 }
                 Action::Refresh => return vec![Effect::LoadData],
                 Action::NextDataset if self.data.datasets.len() > 1 => {
@@ -279,8 +292,21 @@ impl App {
             },
             Panel::Conditions => return crate::tui::panels::conditions::apply(self, action),
             Panel::Train => match action {
-                Action::Up => self.selected = self.selected.saturating_sub(1),
-                Action::Down | Action::NextExperiment => self.next_experiment(),
+                _ if Motion::of(action).is_some() => {
+                    if let Some(motion) = Motion::of(action) {
+                        self.selected =
+                            self.train.experiments_view.moved(self.selected, self.experiments.len(), motion);
+                        self.sync_conditions();
+                    }
+                }
+                Action::NextExperiment => self.next_experiment(),
+                Action::LogBack => {
+                    let most = self.train.log.len().saturating_sub(self.train.log_view.page());
+                    self.train.log_back = (self.train.log_back + self.train.log_view.page()).min(most);
+                }
+                Action::LogForward => {
+                    self.train.log_back = self.train.log_back.saturating_sub(self.train.log_view.page())
+                }
                 Action::StartTraining => return self.start_or_queue(false),
                 Action::QueueRun => return self.start_or_queue(true),
                 Action::PauseResume => match self.train.phase {
@@ -338,6 +364,7 @@ impl App {
         self.train = TrainState {
             queue: std::mem::take(&mut self.train.queue),
             next_device: self.train.next_device,
+            experiments_view: std::mem::take(&mut self.train.experiments_view),
             device,
             ..Default::default()
         };

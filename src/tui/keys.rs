@@ -16,6 +16,12 @@ pub enum Action {
     Down,
     Left,
     Right,
+    PageUp,
+    PageDown,
+    /// The first row of the list.
+    Top,
+    /// The last row of the list.
+    Bottom,
     /// Enter: open / apply the selected thing.
     Select,
     // Train
@@ -24,6 +30,9 @@ pub enum Action {
     StopTraining,
     QueueRun,
     NextExperiment,
+    /// Scroll the log back (older lines) / forward (newer).
+    LogBack,
+    LogForward,
     CycleDevice,
     // Conditions
     CycleMode,
@@ -87,7 +96,15 @@ pub const GLOBAL: &[Binding] = &[
     key(KeyCode::Char('h'), Action::Left, "left"),
     key(KeyCode::Right, Action::Right, "right"),
     key(KeyCode::Char('l'), Action::Right, "right"),
+    key(KeyCode::PageUp, Action::PageUp, "page up"),
+    key(KeyCode::PageDown, Action::PageDown, "page down"),
+    key(KeyCode::Home, Action::Top, "first row"),
+    key(KeyCode::End, Action::Bottom, "last row"),
 ];
+
+/// Vim's first / last row, in the panels where g and G mean nothing else.
+const ENDS: &[Binding] =
+    &[key(KeyCode::Char('g'), Action::Top, "first row"), key(KeyCode::Char('G'), Action::Bottom, "last row")];
 
 const DATA: &[Binding] = &[
     key(KeyCode::Char('d'), Action::NextDataset, "next dataset of the workspace"),
@@ -119,6 +136,8 @@ const TRAIN: &[Binding] = &[
     key(KeyCode::Char('x'), Action::StopTraining, "stop"),
     key(KeyCode::Char('a'), Action::QueueRun, "add to the queue"),
     key(KeyCode::Char('d'), Action::CycleDevice, "device of the next run"),
+    key(KeyCode::Char('['), Action::LogBack, "scroll the log back"),
+    key(KeyCode::Char(']'), Action::LogForward, "scroll the log forward (to the newest line)"),
 ];
 
 const RUNS: &[Binding] = &[
@@ -134,13 +153,13 @@ const RUNS: &[Binding] = &[
 
 /// The bindings of a panel, global ones last.
 pub fn bindings(panel: Panel) -> Vec<Binding> {
-    let own = match panel {
-        Panel::Data => DATA,
-        Panel::Conditions => CONDITIONS,
-        Panel::Train => TRAIN,
-        Panel::Runs => RUNS,
+    let (own, ends) = match panel {
+        Panel::Data => (DATA, ENDS),
+        Panel::Conditions => (CONDITIONS, &[][..]),
+        Panel::Train => (TRAIN, ENDS),
+        Panel::Runs => (RUNS, ENDS),
     };
-    own.iter().chain(GLOBAL).copied().collect()
+    own.iter().chain(ends).chain(GLOBAL).copied().collect()
 }
 
 /// The action a key sends in `panel`, if any.

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod keys;
 pub mod panels;
+pub mod scroll;
 pub mod theme;
 pub mod view;
 

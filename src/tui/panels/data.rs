@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 use crate::format::{percent, thousands};
 use crate::tui::app::App;
 use crate::tui::panels::bar;
+use crate::tui::scroll::scrollbar;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let theme = &app.theme;
@@ -64,11 +65,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(summary).block(block(&title)), top);
 
     let [schema, detail] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(bottom);
-    let rows: Vec<Row> = stats
-        .fields
+    // Borders and the header take three rows.
+    let shown =
+        app.data.fields_view.window(app.data.field, stats.fields.len(), schema.height.saturating_sub(3) as usize);
+    let rows: Vec<Row> = stats.fields[shown.clone()]
         .iter()
-        .enumerate()
-        .map(|(i, f)| {
+        .zip(shown.clone())
+        .map(|(f, i)| {
             let dense = f.dense.is_some();
             let cells = vec![
                 f.name.clone(),
@@ -96,7 +99,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Constraint::Min(6),
     ];
     let header = Row::new(["field", "kind", "values", "covered", "OOV h/o", "top value"]).style(theme.title());
-    frame.render_widget(Table::new(rows, widths).header(header).block(block("Schema")), schema);
+    let title = format!("Schema: {} fields", stats.fields.len());
+    frame.render_widget(Table::new(rows, widths).header(header).block(block(&title)), schema);
+    scrollbar(frame, schema, stats.fields.len(), &shown);
 
     let Some(field) = stats.fields.get(app.data.field) else { return };
     let mut lines = vec![Line::styled(format!("{} — {}", field.name, field.origin), theme.accent())];

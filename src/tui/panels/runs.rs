@@ -17,6 +17,7 @@ use crate::runs::history::History;
 use crate::tui::app::{App, Effect};
 use crate::tui::keys::Action;
 use crate::tui::panels::train::chart;
+use crate::tui::scroll::{Motion, Viewport, scrollbar};
 
 /// Sort orders `o` cycles through.
 const SORTS: [&str; 4] = ["-started", "-test.auc", "-valid.auc", "experiment"];
@@ -34,6 +35,8 @@ pub struct RunsState {
     pub editing_filter: bool,
     pub sort: usize,
     pub comparison: Option<Comparison>,
+    /// The part of the run list on screen.
+    pub view: Viewport,
 }
 
 impl RunsState {
@@ -106,8 +109,11 @@ impl RunsState {
 pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
     let state = &mut app.runs;
     match action {
-        Action::Up => state.selected = state.selected.saturating_sub(1),
-        Action::Down => state.selected = (state.selected + 1).min(state.visible.len().saturating_sub(1)),
+        _ if Motion::of(action).is_some() => {
+            if let Some(motion) = Motion::of(action) {
+                state.selected = state.view.moved(state.selected, state.visible.len(), motion);
+            }
+        }
         Action::Mark => {
             if let Some(id) = state.selected_id()
                 && !state.marked.remove(&id)
@@ -196,41 +202,50 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         return;
     };
     let auc = |v: Option<f64>| v.map_or("-".to_string(), |a| format!("{a:.4}"));
-    let rows: Vec<Row> = state
-        .visible
+    // Borders and the header take three rows.
+    let shown = state.view.window(state.selected, state.visible.len(), table_area.height.saturating_sub(3) as usize);
+    let rows: Vec<Row> = state.visible[shown.clone()]
         .iter()
-        .enumerate()
-        .map(|(i, &r)| {
+        .zip(shown.clone())
+        .map(|(&r, i)| {
             let run = &history.runs[r];
             let row = &run.row;
             let mark = if state.marked.contains(run.id()) { "●" } else { " " };
             let cells = vec![
                 mark.to_string(),
-                run.id().to_string(),
-                row.status.name().to_string(),
-                row.model_label(),
+                started_short(&row.started),
+                row.experiment.clone(),
                 row.seed.to_string(),
+                row.status.name().to_string(),
                 auc(row.best_valid_auc),
                 auc(row.test_auc),
                 row.test_logloss.map_or("-".into(), |l| format!("{l:.4}")),
-                row.samples_per_s.map_or("-".into(), |s| format!("{:.0}k", s / 1e3)),
+                row.model_label(),
             ];
             let line = Row::new(cells);
             if i == state.selected { line.style(theme.selected()) } else { line }
         })
         .collect();
+    // What tells runs apart comes first and is never cut: when, which experiment, which
+    // seed, how it ended and its numbers; the model description takes what is left.
+    let experiment_width = state.visible[shown.clone()]
+        .iter()
+        .map(|&r| history.runs[r].row.experiment.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(10, 28) as u16;
     let widths = [
         Constraint::Length(1),
-        Constraint::Length(34),
         Constraint::Length(11),
-        Constraint::Min(22),
+        Constraint::Length(experiment_width),
         Constraint::Length(4),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(8),
+        Constraint::Length(11),
+        Constraint::Length(6),
+        Constraint::Length(6),
         Constraint::Length(7),
+        Constraint::Fill(1),
     ];
-    let header = Row::new(["", "run", "status", "model", "seed", "valid AUC", "test AUC", "logloss", "smp/s"])
+    let header = Row::new(["", "started", "experiment", "seed", "status", "vAUC", "tAUC", "logloss", "model"])
         .style(theme.title());
     let problems = history.all_problems().count();
     let title = format!(
@@ -241,6 +256,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         if problems > 0 { format!(", {problems} unreadable files (see `apg-bench runs list`)") } else { String::new() }
     );
     frame.render_widget(Table::new(rows, widths).header(header).block(block(title)), table_area);
+    scrollbar(frame, table_area, state.visible.len(), &shown);
 }
 
 fn draw_comparison(frame: &mut Frame, app: &App, c: &Comparison, area: Rect) {
@@ -304,4 +320,12 @@ fn draw_comparison(frame: &mut Frame, app: &App, c: &Comparison, area: Rect) {
     notes.push(Line::styled(c.noise_rule.to_string(), theme.dim()));
     notes.extend(others.into_iter().map(|n| Line::raw(n.clone())));
     frame.render_widget(Paragraph::new(notes).wrap(Wrap { trim: false }).block(block("Notes".into())), notes_area);
+}
+
+/// `MM-DD HH:MM` of an RFC 3339 time (UTC), or the text as it is.
+fn started_short(started: &str) -> String {
+    match (started.get(5..10), started.get(11..16)) {
+        (Some(day), Some(time)) => format!("{day} {time}"),
+        _ => started.to_string(),
+    }
 }

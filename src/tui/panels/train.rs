@@ -12,6 +12,7 @@ use crate::config::Device;
 use crate::train::{Phase, RunEnd};
 use crate::tui::app::App;
 use crate::tui::panels::bar;
+use crate::tui::scroll::scrollbar;
 use crate::tui::theme::Theme;
 
 /// The device of the runs started from the panel, cycled with `d`.
@@ -58,17 +59,19 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [left, right] = Layout::horizontal([Constraint::Length(30), Constraint::Min(40)]).areas(area);
     let [list_area, queue_area] = Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(left);
 
-    let items: Vec<ListItem> = app
-        .experiments
+    let shown = experiments_window(app, list_area);
+    let items: Vec<ListItem> = app.experiments[shown.clone()]
         .iter()
-        .enumerate()
-        .map(|(i, e)| {
+        .zip(shown.clone())
+        .map(|(e, i)| {
             let marker = if e.error.is_some() { "! " } else { "  " };
             let item = ListItem::new(format!("{marker}{}", e.name()));
             if i == app.selected { item.style(theme.selected()) } else { item }
         })
         .collect();
-    frame.render_widget(List::new(items).block(block("Experiments".into())), list_area);
+    let title = format!("Experiments ({})", app.experiments.len());
+    frame.render_widget(List::new(items).block(block(title)), list_area);
+    scrollbar(frame, list_area, app.experiments.len(), &shown);
     let queue: Vec<Line> = if app.train.queue.is_empty() {
         vec![Line::styled("empty (a: add)", theme.dim())]
     } else {
@@ -109,10 +112,23 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     };
     frame.render_widget(Paragraph::new(groups).block(block("AUC per group (positives/rows)".into())), groups_area);
     let height = log_area.height.saturating_sub(2) as usize;
-    let log: Vec<Line> = t.log.iter().rev().take(height).rev().map(|l| Line::raw(l.clone())).collect();
+    let shown = t.log_view.tail(t.log_back, t.log.len(), height);
+    let log: Vec<Line> = t.log.range(shown.clone()).map(|l| Line::raw(l.clone())).collect();
     // Newest lines at the bottom, one screen line each (long lines are cut, not wrapped,
-    // so the newest never scroll out of view).
-    frame.render_widget(Paragraph::new(log).block(block("Log".into())), log_area);
+    // so the newest never scroll out of view); [ and ] scroll back and forth.
+    let title = if t.log_back > 0 {
+        format!("Log: {} lines back (] to return)", t.log.len() - shown.end)
+    } else {
+        "Log ([ scrolls back)".to_string()
+    };
+    frame.render_widget(Paragraph::new(log).block(block(title)), log_area);
+    scrollbar(frame, log_area, t.log.len(), &shown);
+}
+
+/// The experiments on screen in `area`, the selected one among them.
+fn experiments_window(app: &App, area: Rect) -> std::ops::Range<usize> {
+    let height = area.height.saturating_sub(2) as usize;
+    app.train.experiments_view.window(app.selected, app.experiments.len(), height)
 }
 
 fn truncate(text: &str, width: usize) -> String {
