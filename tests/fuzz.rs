@@ -45,37 +45,37 @@ fn fuzz(name: &str, cases: u64) {
 
 #[test]
 fn experiment_files() {
-    fuzz("experiment", 40);
+    fuzz("experiment", 150);
 }
 
 #[test]
 fn dataset_descriptors() {
-    fuzz("descriptor", 60);
+    fuzz("descriptor", 150);
 }
 
 #[test]
 fn csv_bytes() {
-    fuzz("csv", 60);
+    fuzz("csv", 150);
 }
 
 #[test]
 fn libfm_bytes() {
-    fuzz("libfm", 60);
+    fuzz("libfm", 150);
 }
 
 #[test]
 fn cache_bytes() {
-    fuzz("cache", 40);
+    fuzz("cache", 100);
 }
 
 #[test]
 fn run_filters() {
-    fuzz("filter", 400);
+    fuzz("filter", 300);
 }
 
 #[test]
 fn run_folders() {
-    fuzz("runs", 60);
+    fuzz("runs", 150);
 }
 
 /// Every saved crash of every target replays without a panic.

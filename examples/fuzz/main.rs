@@ -9,6 +9,7 @@
 //! fuzz isolate TARGET SEED          (saves the input of one seed, then runs it)
 //! fuzz replay TARGET FILE...        (runs saved inputs, printing what each did)
 //! fuzz input TARGET SEED            (writes the input of one seed to stdout)
+//! fuzz show TARGET FIRST COUNT      (what each seed does, rejection messages included)
 //! ```
 
 mod mutate;
@@ -59,8 +60,18 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         ["long", options @ ..] => long(options),
+        ["show", target, first, count] => {
+            let (target, env) = (target_named(target), Env::create());
+            targets::install_panic_hook(true);
+            for seed in number(first)..number(first) + number(count) {
+                let (input, start) = (target.input(&env, seed), Instant::now());
+                let what = one_line(&target.explain(&env, &input));
+                println!("{seed} ({} bytes, {:.0} ms): {what}", input.len(), start.elapsed().as_secs_f64() * 1e3);
+            }
+            ExitCode::SUCCESS
+        }
         _ => {
-            eprintln!("{}", include_str!("main.rs").lines().skip(5).take(7).collect::<Vec<_>>().join("\n"));
+            eprintln!("{}", include_str!("main.rs").lines().skip(5).take(8).collect::<Vec<_>>().join("\n"));
             ExitCode::from(2)
         }
     }

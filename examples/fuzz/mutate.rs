@@ -174,7 +174,7 @@ pub fn toml_document(
         let (last, parents) = parts.split_last().expect("keys are not empty");
         let op = u.int_in_range(0..=9)?;
         let value = match op {
-            0..=3 => plausible(u, key)?,
+            0..=4 => plausible(u, key)?,
             _ => None,
         };
         let value = match value {

@@ -867,9 +867,23 @@ fn filter_expr(u: &mut Unstructured, depth: usize, out: &mut String) -> arbitrar
             filter_expr(u, depth - 1, out)?;
             out.push(')');
         } else {
-            out.push_str(u.choose(&FILTER_WORDS[..25])?);
+            // Mostly well-typed comparisons, so that matching is reached; sometimes any.
+            const NUMBER_KEYS: &[&str] = &["auc", "test.auc", "valid.auc", "logloss", "gauc", "seed", "steps",
+                "params", "test.user_activity.cold.auc", "test.user_activity.active.rows"];
+            const NUMBERS: &[&str] = &["0", "0.5", "0.8", "-1", "1e999", "-1e999", "nan", "inf", "1e-400",
+                "18446744073709551616", "3"];
+            const TEXT_KEYS: &[&str] = &["condition.mode", "condition.fields", "variant", "tag", "tags", "status",
+                "experiment", "id", "device", "note", "host", "started"];
+            const TEXTS: &[&str] = &["group", "'group'", "\"v5\"", "keep", "cuda:0", "finished", "''", "é",
+                "small", "domain"];
+            let (keys, values) = match u.int_in_range(0..=4)? {
+                0 | 1 => (NUMBER_KEYS, NUMBERS),
+                2 | 3 => (TEXT_KEYS, TEXTS),
+                _ => (&FILTER_WORDS[..25], &FILTER_WORDS[43..65]),
+            };
+            out.push_str(u.choose(keys)?);
             out.push_str(u.choose(&[" = ", " != ", " < ", " <= ", " > ", " >= ", " == ", "="])?);
-            out.push_str(u.choose(&FILTER_WORDS[43..65])?);
+            out.push_str(u.choose(values)?);
         }
     }
     Ok(())
@@ -892,12 +906,12 @@ fn gen_filter(_: &Env, u: &mut Unstructured) -> arbitrary::Result<Vec<u8>> {
         }
         // Deep nesting and long chains.
         4 => {
-            let depth = u.int_in_range(1..=100_000)?;
+            let depth = u.int_in_range(1..=10_000)?;
             let comparison = "auc > 0.5";
             match u.int_in_range(0..=3)? {
                 0 => format!("{}{comparison}{}", "(".repeat(depth), ")".repeat(depth)),
-                1 => vec![comparison; depth.min(20_000)].join(" and "),
-                2 => vec![comparison; depth.min(20_000)].join(" or "),
+                1 => vec![comparison; depth.min(5_000)].join(" and "),
+                2 => vec![comparison; depth.min(5_000)].join(" or "),
                 _ => format!("{}{comparison}", "(".repeat(depth)),
             }
         }
