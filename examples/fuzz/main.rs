@@ -77,6 +77,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// Peak resident memory past which a case counts as a crash: no input of these targets
+/// needs more than a few hundred MiB, so a case that took this much made an allocation
+/// sized by its input (reading `/dev/zero`, a length field trusted), which on a machine
+/// without the address-space limit would take all memory.
+const PEAK_LIMIT_BYTES: u64 = 1 << 30;
+
+/// This process's peak resident memory so far.
+fn peak_bytes() -> u64 {
+    // SAFETY: getrusage only writes into the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage struct.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_maxrss as u64 * 1024
+}
+
+/// Ends the process with status 3 when the case just run took more memory than any
+/// should: the parent counts it as an abort of that case.
+fn check_peak(seed: u64) {
+    let peak = peak_bytes();
+    if peak > PEAK_LIMIT_BYTES {
+        eprintln!("seed {seed}: peak memory {} MiB, more than any case should need", peak >> 20);
+        std::process::exit(3);
+    }
+}
+
 /// Bounds this process's address space (children of the long run).
 fn limit_memory() {
     let bytes = std::env::var("FUZZ_MEMORY_LIMIT_MB").ok().and_then(|v| v.parse::<u64>().ok()).map_or(MEMORY_LIMIT_BYTES, |mb| mb << 20);
@@ -104,6 +129,7 @@ fn child(target: &Target, first: u64, count: u64) -> ExitCode {
                 format!("panic {seed} {} -> {}", one_line(&message), path.display())
             }
         };
+        check_peak(seed);
         writeln!(out, "{line}").and_then(|()| out.flush()).expect("write to the parent");
     }
     ExitCode::SUCCESS
@@ -131,6 +157,7 @@ fn isolate(target: &Target, seed: u64) -> ExitCode {
     save(target, seed, "case", &input);
     targets::install_panic_hook(false);
     println!("{}", target.explain(&env, &input));
+    check_peak(seed);
     ExitCode::SUCCESS
 }
 

@@ -336,8 +336,7 @@ pub struct LoadedExperiment {
 
 impl LoadedExperiment {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let text = crate::toml_error::read_file(path)?;
         Self::from_text(path, &text)
     }
 
