@@ -104,7 +104,10 @@ fn check_peak(seed: u64) {
 
 /// Bounds this process's address space (children of the long run).
 fn limit_memory() {
-    let bytes = std::env::var("FUZZ_MEMORY_LIMIT_MB").ok().and_then(|v| v.parse::<u64>().ok()).map_or(MEMORY_LIMIT_BYTES, |mb| mb << 20);
+    let bytes = std::env::var("FUZZ_MEMORY_LIMIT_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(MEMORY_LIMIT_BYTES, |mb| mb << 20);
     let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
     // SAFETY: setrlimit reads the struct it is given.
     unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) };
@@ -234,17 +237,26 @@ enum Ending {
     Hung(u64),
 }
 
+/// A target's share of a long run's inputs: more for the inputs with the most keys and
+/// the most code behind them.
+fn weight(target: &Target) -> u64 {
+    match target.name {
+        "experiment" | "descriptor" | "filter" => 2,
+        _ => 1,
+    }
+}
+
 /// The long run: `inputs` cases shared among the targets by weight, each target's seeds
 /// in chunks run by child processes. Prints the counts per target; fails when any case
 /// panicked, aborted or hung.
 fn long(args: &[&str]) -> ExitCode {
     let options = parse_options(args);
     let exe = std::env::current_exe().expect("the driver's path");
-    let total_weight: usize = options.targets.iter().map(|t| t.weight).sum();
+    let total_weight: u64 = options.targets.iter().map(|t| weight(t)).sum();
     let started = Instant::now();
     let mut table = Vec::new();
     for target in &options.targets {
-        let share = options.inputs * target.weight as u64 / total_weight as u64;
+        let share = options.inputs * weight(target) / total_weight;
         let mut counts = Counts::default();
         let mut next = options.first;
         let end = options.first + share;
@@ -300,14 +312,7 @@ fn report_crash(target: &Target, seed: u64, kind: &str, why: &str) {
 }
 
 /// Runs one chunk in a child, counting each reported case; returns how it ended.
-fn run_chunk(
-    exe: &PathBuf,
-    target: &Target,
-    first: u64,
-    count: u64,
-    timeout: Duration,
-    counts: &mut Counts,
-) -> Ending {
+fn run_chunk(exe: &PathBuf, target: &Target, first: u64, count: u64, timeout: Duration, counts: &mut Counts) -> Ending {
     let mut child = Command::new(exe)
         .args(["cases", target.name, &first.to_string(), &count.to_string()])
         .stdin(Stdio::null())

@@ -44,20 +44,18 @@ pub enum Outcome {
 
 pub struct Target {
     pub name: &'static str,
-    /// Share of a long run's inputs (in tenths).
-    pub weight: usize,
     generate: fn(&Env, &mut Unstructured) -> arbitrary::Result<Vec<u8>>,
     execute: fn(&Env, &[u8]) -> Verdict,
 }
 
 pub const TARGETS: &[Target] = &[
-    Target { name: "experiment", weight: 2, generate: gen_experiment, execute: run_experiment },
-    Target { name: "descriptor", weight: 2, generate: gen_descriptor, execute: run_descriptor },
-    Target { name: "csv", weight: 1, generate: gen_csv, execute: run_csv },
-    Target { name: "libfm", weight: 1, generate: gen_libfm, execute: run_libfm },
-    Target { name: "cache", weight: 1, generate: gen_cache, execute: run_cache },
-    Target { name: "filter", weight: 2, generate: gen_filter, execute: run_filter },
-    Target { name: "runs", weight: 1, generate: gen_runs, execute: run_runs },
+    Target { name: "experiment", generate: gen_experiment, execute: run_experiment },
+    Target { name: "descriptor", generate: gen_descriptor, execute: run_descriptor },
+    Target { name: "csv", generate: gen_csv, execute: run_csv },
+    Target { name: "libfm", generate: gen_libfm, execute: run_libfm },
+    Target { name: "cache", generate: gen_cache, execute: run_cache },
+    Target { name: "filter", generate: gen_filter, execute: run_filter },
+    Target { name: "runs", generate: gen_runs, execute: run_runs },
 ];
 
 pub fn target(name: &str) -> Option<&'static Target> {
@@ -441,7 +439,9 @@ const EXPERIMENT_KEYS: &[&str] = &[
 fn experiment_plausible(u: &mut Unstructured, key: &str) -> arbitrary::Result<Option<String>> {
     let field = || format!("\"{}\"", FIELDS[..11].join("\", \""));
     let options: Vec<String> = match key.rsplit('.').next().unwrap_or(key) {
-        "dataset" => ["\"tiny.toml\"", "\"synthetic-multidomain\"", "\"example-csv\"", "\"frappe\""].map(String::from).into(),
+        "dataset" => {
+            ["\"tiny.toml\"", "\"synthetic-multidomain\"", "\"example-csv\"", "\"frappe\""].map(String::from).into()
+        }
         "device" => ["\"cpu\"", "\"cuda\"", "\"cuda:0\""].map(String::from).into(),
         "base" => ["\"dnn\"", "\"wdl\"", "\"deepfm\"", "\"dcn\"", "\"dcnv2\""].map(String::from).into(),
         "variant" => ["\"static\"", "\"v1\"", "\"v2\"", "\"v3\"", "\"v4\"", "\"v5\""].map(String::from).into(),
@@ -467,8 +467,8 @@ fn experiment_plausible(u: &mut Unstructured, key: &str) -> arbitrary::Result<Op
         }
         "layers" => ["[true]", "[false]", "[true, false]", "[false, true, true]"].map(String::from).into(),
         "embedding_dims" => ["{ user = 4, domain = 8 }", "{ price = 1 }", "{}"].map(String::from).into(),
-        "embedding_dim" | "user" | "domain" | "batch_size" | "epochs" | "cross_layers" | "eval_every"
-        | "patience" | "max_steps" | "threads" | "seed" => vec![u.int_in_range(0..=70u32)?.to_string()],
+        "embedding_dim" | "user" | "domain" | "batch_size" | "epochs" | "cross_layers" | "eval_every" | "patience"
+        | "max_steps" | "threads" | "seed" => vec![u.int_in_range(0..=70u32)?.to_string()],
         "dropout" | "generator_dropout" | "embedding_std" | "weight_decay" | "embedding_l2" | "clip_norm"
         | "lr_plateau_factor" | "lr" | "eps" => {
             ["0.0", "0.01", "0.1", "0.5", "1.0", "1e-8", "10.0"].map(String::from).into()
@@ -572,17 +572,27 @@ fn descriptor_plausible(u: &mut Unstructured, key: &str) -> arbitrary::Result<Op
         }
         "separator" | "quote" => ["\",\"", "\"\\t\"", "\"|\"", "\";\"", "\"\\\"\""].map(String::from).into(),
         "encoding" => ["\"utf-8\"", "\"latin-1\""].map(String::from).into(),
-        "kind" => ["\"categorical\"", "\"numeric\"", "\"multi_categorical\"", "\"activity\"", "\"frequency\"",
-            "\"bucket\"", "\"shuffled\"", "\"random\"", "\"time\"", "\"files\""]
-            .map(String::from)
-            .into(),
+        "kind" => [
+            "\"categorical\"",
+            "\"numeric\"",
+            "\"multi_categorical\"",
+            "\"activity\"",
+            "\"frequency\"",
+            "\"bucket\"",
+            "\"shuffled\"",
+            "\"random\"",
+            "\"time\"",
+            "\"files\"",
+        ]
+        .map(String::from)
+        .into(),
         "transform" => ["\"quantile\"", "\"scale\""].map(String::from).into(),
         "column" | "name" => FIELDS.iter().map(|f| format!("\"{f}\"")).collect(),
         "rows" | "users" | "items" | "categories" | "domains" | "bins" | "quantiles" | "min_count" | "threshold"
         | "seed" => vec![u.int_in_range(0..=3000u32)?.to_string()],
-        "ratios" => ["[0.8, 0.1, 0.1]", "[1.0, 0.0, 0.0]", "[0.5, 0.5, 0.0]", "[0.98, 0.01, 0.01]"]
-            .map(String::from)
-            .into(),
+        "ratios" => {
+            ["[0.8, 0.1, 0.1]", "[1.0, 0.0, 0.0]", "[0.5, 0.5, 0.0]", "[0.98, 0.01, 0.01]"].map(String::from).into()
+        }
         "edges" => ["[25, 40]", "[0.5]", "[1, 2, 3, 4, 5, 6, 7, 8]", "[-1e300, 1e300]"].map(String::from).into(),
         "labels" => ["[\"a\", \"b\", \"c\"]", "[\"a\", \"a\"]", "[\"\"]"].map(String::from).into(),
         "header" => ["true", "false"].map(String::from).into(),
@@ -648,10 +658,9 @@ fn csv_descriptor(variant: u8) -> String {
     match variant % 5 {
         0 => example.to_string(),
         1 => example.replace("kind = \"time\"\ncolumn = \"ts\"", "kind = \"random\""),
-        2 => example.replace("encoding = \"utf-8\"", "encoding = \"latin-1\"").replace(
-            "[label]\ncolumn = \"clicked\"",
-            "[label]\ncolumn = \"price\"\nthreshold = 30",
-        ),
+        2 => example
+            .replace("encoding = \"utf-8\"", "encoding = \"latin-1\"")
+            .replace("[label]\ncolumn = \"clicked\"", "[label]\ncolumn = \"price\"\nthreshold = 30"),
         3 => example.replace("transform = \"scale\"", "transform = \"quantile\"\nbins = 3"),
         _ => example.replace("quote = \"\\\"\"", "quote = \"'\""),
     }
@@ -668,8 +677,27 @@ fn gen_csv(_: &Env, u: &mut Unstructured) -> arbitrary::Result<Vec<u8>> {
                 let mut cells: Vec<Vec<u8>> = lines[i].split(|&b| b == b',').map(<[u8]>::to_vec).collect();
                 let c = u.choose_index(cells.len())?;
                 let values: &[&str] = &[
-                    "", "NaN", "nan", "inf", "-inf", "1e309", "-1", "2", "0.5", "+1", "18446744073709551616",
-                    "-0", "1e-400", "\"", "\"\"", "a|b||c|", "|", "\u{feff}1", "\u{fffd}", " 1 ", "0x10",
+                    "",
+                    "NaN",
+                    "nan",
+                    "inf",
+                    "-inf",
+                    "1e309",
+                    "-1",
+                    "2",
+                    "0.5",
+                    "+1",
+                    "18446744073709551616",
+                    "-0",
+                    "1e-400",
+                    "\"",
+                    "\"\"",
+                    "a|b||c|",
+                    "|",
+                    "\u{feff}1",
+                    "\u{fffd}",
+                    " 1 ",
+                    "0x10",
                 ];
                 cells[c] = u.choose(values)?.as_bytes().to_vec();
                 lines[i] = cells.join(&b","[..]);
@@ -714,8 +742,22 @@ fn gen_libfm(_: &Env, u: &mut Unstructured) -> arbitrary::Result<Vec<u8>> {
     let mut data = libfm_file([120, 30, 30][which as usize], which as usize);
     let others = [libfm_file(5, 9)];
     let values: &[&[u8]] = &[
-        b" 1:1", b" 1:0", b" 1:2", b" :1", b" 1:", b" 99999999999999999999:1", b" -1:1", b" 1:1:1", b" 1:nan",
-        b"\n0\n", b"\n+1", b"\n2 1:1", b"\n", b"\t", b" x:1", b" 1:1e0",
+        b" 1:1",
+        b" 1:0",
+        b" 1:2",
+        b" :1",
+        b" 1:",
+        b" 99999999999999999999:1",
+        b" -1:1",
+        b" 1:1:1",
+        b" 1:nan",
+        b"\n0\n",
+        b"\n+1",
+        b"\n2 1:1",
+        b"\n",
+        b"\t",
+        b" x:1",
+        b" 1:1e0",
     ];
     for _ in 0..u.int_in_range(0..=3)? {
         let at = u.int_in_range(0..=data.len())?;
@@ -781,7 +823,8 @@ fn gen_cache(env: &Env, u: &mut Unstructured) -> arbitrary::Result<Vec<u8>> {
                 3 => payload.len() as u64 - 1,
                 _ => u.arbitrary()?,
             };
-            bytes[start..start + len].copy_from_slice(&value.to_le_bytes()[..len.min(8)].repeat(len.div_ceil(8))[..len]);
+            bytes[start..start + len]
+                .copy_from_slice(&value.to_le_bytes()[..len.min(8)].repeat(len.div_ceil(8))[..len]);
             bytes
         }
         // The JSON header of the payload (field metadata, array lengths), resealed.
@@ -847,12 +890,76 @@ fn run_cache(env: &Env, input: &[u8]) -> Verdict {
 // ---- filter: `runs list --filter` and `--sort` ----
 
 const FILTER_WORDS: &[&str] = &[
-    "auc", "test.auc", "valid.auc", "logloss", "gauc", "condition.mode", "condition.fields", "variant", "tag",
-    "tags", "seed", "status", "experiment", "id", "device", "steps", "params", "note", "host", "started",
-    "test.user_activity.cold.auc", "test.user_activity.active.rows", "test..auc", "test.a.b.c.d.auc", "and", "or",
-    "AND", "Or", "not", "(", ")", "((", "))", "=", "==", "!=", "<", "<=", ">", ">=", "=<", "!", "<>", "0", "0.8",
-    "-1", "1e999", "-1e999", "NaN", "nan", "inf", "-inf", "1e-400", "18446744073709551616", "'group'", "\"v5\"",
-    "'", "\"", "'unterminated", "group", "cuda:0", "keep", "é", "🦀", "\u{202e}", "\0", " ", "  ", "\t", "\n",
+    "auc",
+    "test.auc",
+    "valid.auc",
+    "logloss",
+    "gauc",
+    "condition.mode",
+    "condition.fields",
+    "variant",
+    "tag",
+    "tags",
+    "seed",
+    "status",
+    "experiment",
+    "id",
+    "device",
+    "steps",
+    "params",
+    "note",
+    "host",
+    "started",
+    "test.user_activity.cold.auc",
+    "test.user_activity.active.rows",
+    "test..auc",
+    "test.a.b.c.d.auc",
+    "and",
+    "or",
+    "AND",
+    "Or",
+    "not",
+    "(",
+    ")",
+    "((",
+    "))",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "=<",
+    "!",
+    "<>",
+    "0",
+    "0.8",
+    "-1",
+    "1e999",
+    "-1e999",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "1e-400",
+    "18446744073709551616",
+    "'group'",
+    "\"v5\"",
+    "'",
+    "\"",
+    "'unterminated",
+    "group",
+    "cuda:0",
+    "keep",
+    "é",
+    "🦀",
+    "\u{202e}",
+    "\0",
+    " ",
+    "  ",
+    "\t",
+    "\n",
 ];
 
 /// A random expression of the filter grammar, `depth` levels of parentheses at most.
@@ -868,14 +975,36 @@ fn filter_expr(u: &mut Unstructured, depth: usize, out: &mut String) -> arbitrar
             out.push(')');
         } else {
             // Mostly well-typed comparisons, so that matching is reached; sometimes any.
-            const NUMBER_KEYS: &[&str] = &["auc", "test.auc", "valid.auc", "logloss", "gauc", "seed", "steps",
-                "params", "test.user_activity.cold.auc", "test.user_activity.active.rows"];
-            const NUMBERS: &[&str] = &["0", "0.5", "0.8", "-1", "1e999", "-1e999", "nan", "inf", "1e-400",
-                "18446744073709551616", "3"];
-            const TEXT_KEYS: &[&str] = &["condition.mode", "condition.fields", "variant", "tag", "tags", "status",
-                "experiment", "id", "device", "note", "host", "started"];
-            const TEXTS: &[&str] = &["group", "'group'", "\"v5\"", "keep", "cuda:0", "finished", "''", "é",
-                "small", "domain"];
+            const NUMBER_KEYS: &[&str] = &[
+                "auc",
+                "test.auc",
+                "valid.auc",
+                "logloss",
+                "gauc",
+                "seed",
+                "steps",
+                "params",
+                "test.user_activity.cold.auc",
+                "test.user_activity.active.rows",
+            ];
+            const NUMBERS: &[&str] =
+                &["0", "0.5", "0.8", "-1", "1e999", "-1e999", "nan", "inf", "1e-400", "18446744073709551616", "3"];
+            const TEXT_KEYS: &[&str] = &[
+                "condition.mode",
+                "condition.fields",
+                "variant",
+                "tag",
+                "tags",
+                "status",
+                "experiment",
+                "id",
+                "device",
+                "note",
+                "host",
+                "started",
+            ];
+            const TEXTS: &[&str] =
+                &["group", "'group'", "\"v5\"", "keep", "cuda:0", "finished", "''", "é", "small", "domain"];
             let (keys, values) = match u.int_in_range(0..=4)? {
                 0 | 1 => (NUMBER_KEYS, NUMBERS),
                 2 | 3 => (TEXT_KEYS, TEXTS),
@@ -963,16 +1092,51 @@ fn gen_runs(env: &Env, u: &mut Unstructured) -> arbitrary::Result<Vec<u8>> {
     let mutated = match *name {
         "run.toml" => {
             let keys = [
-                "id", "experiment", "experiment_path", "status", "started", "ended", "host", "pid", "device", "seed",
-                "version", "config_hash", "dataset_fingerprint", "parent", "error", "tags", "note",
+                "id",
+                "experiment",
+                "experiment_path",
+                "status",
+                "started",
+                "ended",
+                "host",
+                "pid",
+                "device",
+                "seed",
+                "version",
+                "config_hash",
+                "dataset_fingerprint",
+                "parent",
+                "error",
+                "tags",
+                "note",
             ];
-            mutate::toml_document(u, &text, &keys, &["finished", "running", "failed", "2024-02-30T25:61:61Z"], |u, key| {
-                Ok(match key {
-                    "status" => Some(u.choose(&["\"finished\"", "\"running\"", "\"failed\"", "\"interrupted\"", "\"stopped\""])?.to_string()),
-                    "started" | "ended" => Some(u.choose(&["\"9999-12-31T23:59:59Z\"", "\"0000-01-01T00:00:00Z\"", "\"1970-01-01T00:00:00Z\"", "\"2024-02-30T25:61:61Z\"", "\"-9999-01-01T00:00:00Z\"", "\"2024-01-01T00:00:00+99:99\""])?.to_string()),
-                    _ => None,
-                })
-            }, &others)?
+            mutate::toml_document(
+                u,
+                &text,
+                &keys,
+                &["finished", "running", "failed", "2024-02-30T25:61:61Z"],
+                |u, key| {
+                    Ok(match key {
+                        "status" => Some(
+                            u.choose(&["\"finished\"", "\"running\"", "\"failed\"", "\"interrupted\"", "\"stopped\""])?
+                                .to_string(),
+                        ),
+                        "started" | "ended" => Some(
+                            u.choose(&[
+                                "\"9999-12-31T23:59:59Z\"",
+                                "\"0000-01-01T00:00:00Z\"",
+                                "\"1970-01-01T00:00:00Z\"",
+                                "\"2024-02-30T25:61:61Z\"",
+                                "\"-9999-01-01T00:00:00Z\"",
+                                "\"2024-01-01T00:00:00+99:99\"",
+                            ])?
+                            .to_string(),
+                        ),
+                        _ => None,
+                    })
+                },
+                &others,
+            )?
         }
         "config.toml" => mutate::toml_document(u, &text, EXPERIMENT_KEYS, FIELDS, experiment_plausible, &others)?,
         "metrics.jsonl" => {
