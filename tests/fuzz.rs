@@ -96,3 +96,15 @@ fn saved_crashes_stay_fixed() {
     }
     assert!(replayed > 0, "no saved crash under {}", root.display());
 }
+
+/// Found by the fuzz harness: an input listed twice got two embedding tables of one
+/// name, and saving the checkpoint panicked. Now a config error naming the key.
+#[test]
+fn an_input_listed_twice_is_refused() {
+    let env = env();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/experiment/duplicate-input.toml");
+    let what = targets::target("experiment").unwrap().explain(env, &std::fs::read(fixture).unwrap());
+    assert!(what.starts_with("rejected: "), "{what}");
+    assert!(what.ends_with(":10:19: model.inputs[1]: \"hour\" is listed twice"), "{what}");
+}

@@ -165,11 +165,13 @@ fn isolate(target: &Target, seed: u64) -> ExitCode {
 }
 
 fn replay(target: &Target, files: &[&str]) -> ExitCode {
+    // Read before the environment moves the process into its scratch folder.
+    let inputs: Vec<Vec<u8>> =
+        files.iter().map(|file| std::fs::read(file).unwrap_or_else(|e| panic!("cannot read {file}: {e}"))).collect();
     let env = Env::create();
     targets::install_panic_hook(false);
     let mut panicked = false;
-    for file in files {
-        let input = std::fs::read(file).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+    for (file, input) in files.iter().zip(inputs) {
         let what = target.explain(&env, &input);
         panicked |= what.starts_with("panicked");
         println!("{file}: {what}");

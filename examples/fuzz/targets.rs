@@ -74,7 +74,7 @@ impl Target {
 
     /// Runs one input, catching a panic (also one on the trainer thread).
     pub fn run(&self, env: &Env, input: &[u8]) -> Outcome {
-        LAST_PANIC.with(|p| p.borrow_mut().take());
+        take_last_panic();
         match std::panic::catch_unwind(AssertUnwindSafe(|| (self.execute)(env, input))) {
             Ok(Verdict::Accepted) => Outcome::Accepted,
             Ok(Verdict::Rejected(_)) => Outcome::Rejected,
@@ -84,7 +84,7 @@ impl Target {
                     .cloned()
                     .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "a panic without a message".into());
-                let located = LAST_PANIC.with(|p| p.borrow_mut().take());
+                let located = take_last_panic();
                 Outcome::Panic(located.unwrap_or(message))
             }
         }
@@ -95,13 +95,16 @@ impl Target {
         match std::panic::catch_unwind(AssertUnwindSafe(|| (self.execute)(env, input))) {
             Ok(Verdict::Accepted) => "accepted".into(),
             Ok(Verdict::Rejected(message)) => format!("rejected: {message}"),
-            Err(_) => format!("panicked: {}", LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default()),
+            Err(_) => format!("panicked: {}", take_last_panic().unwrap_or_default()),
         }
     }
 }
 
-thread_local! {
-    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+/// The last panic's message and location, from any thread (the trainer's included).
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn take_last_panic() -> Option<String> {
+    LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 /// Replaces the panic hook by one that records the message and location for [`Target::run`]
@@ -110,7 +113,7 @@ pub fn install_panic_hook(quiet: bool) {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let text = info.to_string();
-        LAST_PANIC.with(|p| *p.borrow_mut() = Some(text));
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
         if !quiet {
             default(info);
         }

@@ -418,6 +418,9 @@ impl LoadedExperiment {
                     format!("no field {input:?} in the dataset (fields: {})", names()),
                 ));
             }
+            if e.model.inputs[..i].contains(input) {
+                return Err(self.error(&format!("model.inputs[{i}]"), format!("{input:?} is listed twice")));
+            }
         }
         for name in e.model.embedding_dims.keys() {
             if !has(name) {
