@@ -206,7 +206,7 @@ fn tiny_descriptor() -> String {
 fn libfm_file(rows: usize, salt: usize) -> Vec<u8> {
     let mut out = String::new();
     for r in 0..rows {
-        let label = if (r * 7 + salt) % 3 == 0 { "1" } else { "-1" };
+        let label = if (r * 7 + salt).is_multiple_of(3) { "1" } else { "-1" };
         out += label;
         for f in 0..10 {
             out += &format!(" {}:1", f * 100 + (r * (f + 3) + salt) % (5 + f));
@@ -311,21 +311,27 @@ fn template_run(root: &Path) -> (Vec<(&'static str, Vec<u8>)>, String) {
     (files, id)
 }
 
-/// A history of the template run and variants (running without a summary, tagged,
-/// another seed), for filters to match.
+/// The manifest of a variant of the template run.
+fn variant_manifest(suffix: &str, text: &str) -> String {
+    match suffix {
+        "-tagged" => format!("{text}tags = [\"keep\", \"best\"]\nnote = \"a note\"\n"),
+        "-running" => text.replace("status = \"finished\"", "status = \"running\""),
+        _ => text.to_string(),
+    }
+}
+
+/// A history of the template run and variants (tagged, running without a summary),
+/// for filters to match.
 fn template_history(root: &Path, files: &[(&'static str, Vec<u8>)], id: &str) -> History {
     let workspace = root.join("history");
-    let variants: [(&str, &dyn Fn(&str) -> String); 3] = [
-        ("", &|t| t.to_string()),
-        ("-tagged", &|t| format!("{t}tags = [\"keep\", \"best\"]\nnote = \"a note\"\n")),
-        ("-running", &|t| t.replace("status = \"finished\"", "status = \"running\"")),
-    ];
-    for (suffix, manifest) in variants {
+    for suffix in ["", "-tagged", "-running"] {
         let dir = workspace.join("runs").join(format!("{id}{suffix}"));
         std::fs::create_dir_all(&dir).expect("create folders");
         for (name, bytes) in files {
             let bytes = if *name == apg_bench::runs::MANIFEST_FILE {
-                manifest(&String::from_utf8_lossy(bytes)).replace(id, &format!("{id}{suffix}")).into_bytes()
+                variant_manifest(suffix, &String::from_utf8_lossy(bytes))
+                    .replace(id, &format!("{id}{suffix}"))
+                    .into_bytes()
             } else {
                 bytes.clone()
             };
