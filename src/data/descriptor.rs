@@ -551,7 +551,7 @@ fn expand_env(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// Found by the fuzz harness (an experiment's `dataset = "/dev/zero"`): the descriptor
+    /// Found while writing the fuzz harness (an experiment's `dataset = "/dev/zero"`): the descriptor
     /// was read until memory ran out.
     #[test]
     fn a_device_is_no_descriptor() {
