@@ -2,10 +2,15 @@
 //! counted 1/2), logloss with clipped probabilities, GAUC over a group field, RelaImpr.
 //! A bottom module: training, the data statistics and run comparison all use it.
 
-/// Area under the ROC curve; None when the labels hold only one class.
+/// Area under the ROC curve; None when the labels hold only one class, NaN when a score
+/// is NaN (a diverged model ranks nothing).
 /// Equals P(score of a random positive > score of a random negative) + 1/2 P(tie).
 pub fn auc(scores: &[f32], labels: &[u8]) -> Option<f64> {
     assert_eq!(scores.len(), labels.len(), "one score per label");
+    if scores.iter().any(|s| s.is_nan()) {
+        // A NaN equals nothing, not even itself, so no tie group below could hold it.
+        return labels_have_both_classes(labels).then_some(f64::NAN);
+    }
     let mut order: Vec<u32> = (0..scores.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
     let positives = labels.iter().filter(|&&l| l == 1).count() as f64;
@@ -28,6 +33,10 @@ pub fn auc(scores: &[f32], labels: &[u8]) -> Option<f64> {
         start = end;
     }
     Some((rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives))
+}
+
+fn labels_have_both_classes(labels: &[u8]) -> bool {
+    labels.contains(&1) && labels.iter().any(|&l| l != 1)
 }
 
 /// Mean binary cross-entropy of probabilities clipped to [1e-7, 1 - 1e-7].
@@ -94,6 +103,15 @@ mod tests {
         assert_eq!(auc(&[0.5, 0.5, 0.5, 0.5], &[0, 1, 0, 1]), Some(0.5));
         // pos 0.5 vs negs {0.5 tie, 0.2 win}: 1.5/2.
         assert_eq!(auc(&[0.5, 0.5, 0.2], &[1, 0, 0]), Some(0.75));
+    }
+
+    /// Found by the fuzz harness (`train.eps = 5e-324`, zero in f32, made the model NaN):
+    /// a NaN score never closed its tie group and the evaluation looped for ever.
+    #[test]
+    fn auc_of_nan_scores_is_nan() {
+        assert!(auc(&[f32::NAN, 0.2, f32::NAN, 0.7], &[1, 0, 0, 1]).unwrap().is_nan());
+        assert_eq!(auc(&[f32::NAN, 0.2], &[1, 1]), None);
+        assert!(gauc(&[f32::NAN, 0.2, 0.3], &[1, 0, 1], &[0, 0, 0]).unwrap().is_nan());
     }
 
     #[test]

@@ -53,6 +53,17 @@ impl ConfigError {
     }
 }
 
+/// Reads a user-written file as text, refusing anything but a regular file: a path to
+/// `/dev/zero` would be read until memory runs out, and a FIFO would block until a
+/// writer comes.
+pub fn read_file(path: &Path) -> Result<String, ConfigError> {
+    let cannot = |e: std::io::Error| ConfigError::whole_file(path, format!("cannot read: {e}"));
+    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+        return Err(ConfigError::whole_file(path, "cannot read: not a regular file"));
+    }
+    std::fs::read_to_string(path).map_err(cannot)
+}
+
 /// Parses `text` (the contents of `file`) into `T`, turning syntax errors, unknown keys
 /// and wrong types into a [`ConfigError`] with line, column and key path.
 pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {

@@ -346,8 +346,7 @@ pub struct LoadedExperiment {
 
 impl LoadedExperiment {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let text = crate::toml_error::read_file(path)?;
         Self::from_text(path, &text)
     }
 
@@ -425,6 +424,9 @@ impl LoadedExperiment {
                     &format!("model.inputs[{i}]"),
                     format!("no field {input:?} in the dataset (fields: {})", names()),
                 ));
+            }
+            if e.model.inputs[..i].contains(input) {
+                return Err(self.error(&format!("model.inputs[{i}]"), format!("{input:?} is listed twice")));
             }
         }
         for name in e.model.embedding_dims.keys() {

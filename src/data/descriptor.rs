@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::synthetic::SyntheticSpec;
-use crate::toml_error::{ConfigError, parse_toml};
+use crate::toml_error::{ConfigError, parse_toml, read_file};
 
 /// Built-in descriptors, embedded in the binary so they work from any folder.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -290,8 +290,7 @@ impl LoadedDescriptor {
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let text = read_file(path)?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_text(path, &text, base_dir)
     }
@@ -596,4 +595,17 @@ fn expand_env(text: &str) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found while writing the fuzz harness (an experiment's `dataset = "/dev/zero"`): the descriptor
+    /// was read until memory ran out.
+    #[test]
+    fn a_device_is_no_descriptor() {
+        let error = LoadedDescriptor::open("/dev/zero").unwrap_err();
+        assert_eq!(error.to_string(), "/dev/zero: cannot read: not a regular file");
+    }
 }
