@@ -111,7 +111,7 @@ mod tests {
     fn auc_of_nan_scores_is_nan() {
         assert!(auc(&[f32::NAN, 0.2, f32::NAN, 0.7], &[1, 0, 0, 1]).unwrap().is_nan());
         assert_eq!(auc(&[f32::NAN, 0.2], &[1, 1]), None);
-        assert!(gauc(&[f32::NAN, 0.2, 0.3], &[1, 0, 1], &[0, 0, 0]).unwrap().is_nan());
+        assert!(gauc(&[f32::NAN, 0.2, 0.3], &[1, 0, 1], &[0, 0, 0]).value.unwrap().is_nan());
     }
 
     #[test]

@@ -239,14 +239,28 @@ fn too_many_threads() {
 fn learning_rate_beyond_any_use() {
     check(
         "lr-too-large.toml",
-        "{d}/lr-too-large.toml:3:1: train.lr: must be in (0, 10], not 1000000: Adam moves each weight by about lr \
+        "{d}/lr-too-large.toml:3:1: train.lr: must be in (0, 10], not 1e6: Adam moves each weight by about lr \
          per step, so useful values are 1e-4 to 1e-2",
     );
 }
 
 #[test]
 fn infinite_eps() {
-    check("eps-infinite.toml", "{d}/eps-infinite.toml:2:1: train.eps: must be a finite number > 0, not inf");
+    check(
+        "eps-infinite.toml",
+        "{d}/eps-infinite.toml:2:1: train.eps: must be in [1e-30, 1], not inf: Adam adds it in 32-bit floats, where \
+         smaller values round toward 0; the usual value is 1e-8",
+    );
+}
+
+/// 5e-324 is above 0 as a 64-bit float and exactly 0 in the 32-bit Adam that uses it.
+#[test]
+fn an_eps_that_is_zero_in_32_bit_floats() {
+    check(
+        "eps-subnormal.toml",
+        "{d}/eps-subnormal.toml:2:1: train.eps: must be in [1e-30, 1], not 5e-324: Adam adds it in 32-bit floats, \
+         where smaller values round toward 0; the usual value is 1e-8",
+    );
 }
 
 #[test]

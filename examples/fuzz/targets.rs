@@ -288,9 +288,10 @@ fn template_run(root: &Path) -> (Vec<(&'static str, Vec<u8>)>, String) {
     std::fs::write(experiments.join("tiny.toml"), tiny_descriptor()).expect("write");
     std::fs::write(experiments.join("small.toml"), SMALL_EXPERIMENT).expect("write");
     let loaded = LoadedExperiment::from_file(&experiments.join("small.toml")).expect("the template experiment");
-    let mut writer = RunWriter::create(&loaded, 1, "cpu").expect("a run folder");
+    let mut writer = RunWriter::create(&loaded, 1, apg_bench::config::Device::Cpu).expect("a run folder");
     let load = LoadOptions { cache_dir: Some(root.join("cache")), no_cache: false };
-    let handle = spawn(TrainJob { experiment: loaded, seed: 1, device: "cpu".into(), checkpoint: None, load });
+    let handle =
+        spawn(TrainJob { experiment: loaded, seed: 1, device: apg_bench::config::Device::Cpu, checkpoint: None, load });
     for event in handle.events.iter() {
         writer.record(&event).expect("record");
     }
@@ -669,7 +670,7 @@ fn csv_descriptor(variant: u8) -> String {
         1 => example.replace("kind = \"time\"\ncolumn = \"ts\"", "kind = \"random\""),
         2 => example
             .replace("encoding = \"utf-8\"", "encoding = \"latin-1\"")
-            .replace("[label]\ncolumn = \"clicked\"", "[label]\ncolumn = \"price\"\nthreshold = 30"),
+            .replace("[label]\ncolumn = \"clicked\"", "[label]\ncolumn = \"clicked\"\nthreshold = 0.5"),
         3 => example.replace("transform = \"scale\"", "transform = \"quantile\"\nbins = 3"),
         _ => example.replace("quote = \"\\\"\"", "quote = \"'\""),
     }

@@ -736,7 +736,7 @@ impl LoadedExperiment {
             .into_iter()
             .chain(betas.map(|(key, beta)| (key, beta, Range::SHARE)))
             .chain([
-                ("train.eps", t.eps, Range::POSITIVE),
+                ("train.eps", t.eps, Range::ADAM_EPS),
                 ("train.weight_decay", t.weight_decay, Range::NON_NEGATIVE),
                 ("train.embedding_l2", t.embedding_l2, Range::NON_NEGATIVE),
                 ("train.clip_norm", t.clip_norm, Range::NON_NEGATIVE),
@@ -792,7 +792,6 @@ struct Range {
 impl Range {
     /// Dropout rates and Adam's betas: a share that cannot be 1.
     const SHARE: Range = Range { low: 0.0, low_included: true, high: 1.0, high_included: false, why: "" };
-    const POSITIVE: Range = Range { low: 0.0, low_included: false, high: f64::INFINITY, high_included: false, why: "" };
     const NON_NEGATIVE: Range =
         Range { low: 0.0, low_included: true, high: f64::INFINITY, high_included: false, why: " (0: off)" };
     /// Adam moves each weight by about lr per step whatever the gradient's scale, and
@@ -807,6 +806,15 @@ impl Range {
     };
     const FACTOR: Range =
         Range { low: 0.0, low_included: false, high: 1.0, high_included: true, why: " (1: constant learning rate)" };
+    /// Adam divides by sqrt(v) + eps in 32-bit floats: an eps below 1e-30 is as good as 0
+    /// there (5e-324 is 0 exactly), and one above 1 swamps every gradient.
+    const ADAM_EPS: Range = Range {
+        low: 1e-30,
+        low_included: true,
+        high: 1.0,
+        high_included: true,
+        why: ": Adam adds it in 32-bit floats, where smaller values round toward 0; the usual value is 1e-8",
+    };
     /// All-zero embeddings start every value alike; a spread above 10 saturates the tower.
     const EMBEDDING_STD: Range = Range {
         low: 0.0,
@@ -823,18 +831,23 @@ impl Range {
         if value.is_finite() && above_low && below_high {
             return Ok(());
         }
+        let number = |x: f64| {
+            // 1e-30 and 5e-324 read as such, not as 300 zeros.
+            if x != 0.0 && x.is_finite() && !(1e-4..1e6).contains(&x.abs()) { format!("{x:e}") } else { x.to_string() }
+        };
         let interval = match self.high {
             high if high.is_infinite() => {
-                format!("a finite number {} {}", if self.low_included { ">=" } else { ">" }, self.low)
+                format!("a finite number {} {}", if self.low_included { ">=" } else { ">" }, number(self.low))
             }
             high => format!(
-                "in {}{}, {high}{}",
+                "in {}{}, {}{}",
                 if self.low_included { "[" } else { "(" },
-                self.low,
+                number(self.low),
+                number(high),
                 if self.high_included { "]" } else { ")" }
             ),
         };
-        Err(format!("must be {interval}, not {value}{}", self.why))
+        Err(format!("must be {interval}, not {}{}", number(value), self.why))
     }
 }
 

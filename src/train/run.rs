@@ -256,6 +256,14 @@ fn train_on<D: Device<f32>>(
                         metrics: valid.clone(),
                     },
                 });
+                if valid.auc.is_some_and(f64::is_nan) || !valid.logloss.is_finite() {
+                    // A step can leave the weights non-finite while its own loss was fine.
+                    diverged = Some(divergence_reason(
+                        format!("the validation scores were not finite numbers after step {step}"),
+                        spec,
+                    ));
+                    break 'epochs;
+                }
                 let current = score(&valid, spec.monitor);
                 if best.as_ref().is_none_or(|(s, ..)| current > *s) {
                     let snapshot = Snapshot::take(&model);
