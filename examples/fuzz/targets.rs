@@ -353,7 +353,7 @@ fn train_briefly(loaded: &mut LoadedExperiment, load: LoadOptions, checkpoint: O
     }
     train.threads = 1;
     let seed = loaded.experiment.seed;
-    let device = loaded.experiment.device.clone();
+    let device = loaded.experiment.device;
     let handle = spawn(TrainJob { experiment: loaded.clone(), seed, device, checkpoint, load });
     let mut verdict = Verdict::Rejected("the trainer ended without Finished or Failed".into());
     for event in handle.events.iter() {
