@@ -315,47 +315,35 @@ fn train_on<D: Device<f32>>(
         }
         None => (None, None),
     };
-    if let Some(reason) = diverged {
+    let (status, phase, reason, test) = if let Some(reason) = diverged {
         // No test: the numbers of a diverged model mean nothing, and must not read as a result.
         log(reason.clone());
-        send(Event::Phase { phase: Phase::Diverged });
-        let summary = RunSummary {
-            status: RunEnd::Diverged,
-            reason: Some(reason),
-            steps: step,
-            epochs_done,
-            best_step,
-            best_valid,
-            test: None,
-            params: counts,
-            train_seconds,
-            samples_per_s,
-            stopped_early,
-            baseline: None,
-        };
-        send(Event::Finished { summary: Box::new(summary) });
-        return Ok(());
-    }
-    send(Event::Phase { phase: Phase::Testing });
-    // A run stopped before its first step has no model worth testing: its test metrics
-    // would be those of random weights.
-    let test = (step > 0 && !dataset.split.test.is_empty())
-        .then(|| evaluate(&mut model, dataset, &dataset.split.test, "test", job));
-    if let Some(test) = &test {
-        send(Event::Metrics {
-            record: MetricsRecord::Eval {
-                step,
-                epoch: epochs_done as usize,
-                elapsed_s: start.elapsed().as_secs_f64(),
-                metrics: test.clone(),
-            },
-        });
-    }
-    let status = if stopped { RunEnd::Stopped } else { RunEnd::Finished };
-    send(Event::Phase { phase: if stopped { Phase::Stopped } else { Phase::Finished } });
+        (RunEnd::Diverged, Phase::Diverged, Some(reason), None)
+    } else {
+        send(Event::Phase { phase: Phase::Testing });
+        // A run stopped before its first step has no model worth testing: its test metrics
+        // would be those of random weights.
+        let test = (step > 0 && !dataset.split.test.is_empty())
+            .then(|| evaluate(&mut model, dataset, &dataset.split.test, "test", job));
+        if let Some(test) = &test {
+            send(Event::Metrics {
+                record: MetricsRecord::Eval {
+                    step,
+                    epoch: epochs_done as usize,
+                    elapsed_s: start.elapsed().as_secs_f64(),
+                    metrics: test.clone(),
+                },
+            });
+        }
+        match stopped {
+            true => (RunEnd::Stopped, Phase::Stopped, None, test),
+            false => (RunEnd::Finished, Phase::Finished, None, test),
+        }
+    };
+    send(Event::Phase { phase });
     let summary = RunSummary {
         status,
-        reason: None,
+        reason,
         steps: step,
         epochs_done,
         best_step,
