@@ -57,11 +57,17 @@ impl ConfigError {
 /// `/dev/zero` would be read until memory runs out, and a FIFO would block until a
 /// writer comes.
 pub fn read_file(path: &Path) -> Result<String, ConfigError> {
-    let cannot = |e: std::io::Error| ConfigError::whole_file(path, format!("cannot read: {e}"));
-    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
-        return Err(ConfigError::whole_file(path, "cannot read: not a regular file"));
+    read_regular(path).map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))
+}
+
+/// Reads a file as text, refusing anything but a regular file: a FIFO would block the
+/// read until a writer comes, and a device such as /dev/zero never ends. A missing file
+/// is still `NotFound`.
+pub fn read_regular(path: &Path) -> std::io::Result<String> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
     }
-    std::fs::read_to_string(path).map_err(cannot)
+    std::fs::read_to_string(path)
 }
 
 /// Parses `text` (the contents of `file`) into `T`, turning syntax errors, unknown keys

@@ -112,7 +112,7 @@ enum Contents {
 
 impl Contents {
     fn read(path: &Path) -> Self {
-        match std::fs::read_to_string(path) {
+        match crate::toml_error::read_regular(path) {
             Ok(text) => Contents::Text(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Contents::Missing,
             Err(e) => Contents::Unreadable(e.to_string()),

@@ -31,7 +31,7 @@ impl Workspace {
             return Err(ConfigError::whole_file(root, "no such workspace folder"));
         }
         let file = root.join("workspace.toml");
-        let settings = match std::fs::read_to_string(&file) {
+        let settings = match crate::toml_error::read_regular(&file) {
             Ok(text) => parse_toml::<WorkspaceFile>(&file, &text)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => WorkspaceFile { name: None, dataset: None },
             Err(e) => return Err(ConfigError::whole_file(&file, format!("cannot read: {e}"))),
@@ -96,6 +96,21 @@ mod tests {
         assert_eq!(discover(&inner.join("experiments/deep/er")).unwrap(), inner);
         assert_eq!(discover(&outer.join("projects")).unwrap(), outer);
         assert_eq!(discover(&outer).unwrap(), outer);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_in_place_of_workspace_toml_is_an_error_not_a_hang() {
+        let root = tempfile::tempdir().unwrap();
+        let fifo =
+            std::ffi::CString::new(root.path().join("workspace.toml").into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let path = root.path().to_path_buf();
+        std::thread::spawn(move || sender.send(Workspace::open(&path).map(|_| ()).map_err(|e| e.to_string())));
+        let opened = receiver.recv_timeout(std::time::Duration::from_secs(20)).expect("opening hung on the FIFO");
+        assert!(opened.unwrap_err().contains("not a regular file"));
     }
 
     #[test]

@@ -34,10 +34,7 @@ pub use writer::{
 /// of metrics.jsonl would block `read_to_string` until a writer comes, hanging every
 /// listing of the history. A missing file is still NotFound.
 pub(crate) fn read_text(path: &Path) -> std::io::Result<String> {
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
-    }
-    std::fs::read_to_string(path)
+    crate::toml_error::read_regular(path)
 }
 
 #[derive(Debug, thiserror::Error)]
