@@ -12,10 +12,11 @@
 use std::cell::Cell;
 
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Widget};
 
 use crate::runs::compare::{Align, Better, Cell as MetricCell, CompareOptions, Comparison, EntryKind, MetricRow, compare, mean_sd};
 use crate::runs::groups::Noise;
@@ -28,8 +29,13 @@ use crate::tui::theme::Theme;
 const GAP: usize = 2;
 /// The narrowest an entry column gets before the entries are paged.
 const MIN_ENTRY_WIDTH: usize = 24;
-/// From this width on, the curves stand beside the table rather than below it.
+/// From this width on, the curves stand beside the table.
 const CURVES_BESIDE: u16 = 160;
+/// From this height on (and narrower than [`CURVES_BESIDE`]), they stand below it; on
+/// smaller screens they scroll with the rows.
+const CURVES_BELOW: u16 = 34;
+/// The height of the curves where they scroll with the rows.
+const CURVES_HEIGHT: u16 = 14;
 
 /// What a key asks of the Runs panel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,41 +156,58 @@ impl CompareView {
 
     pub fn draw(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
         let c = &self.comparison;
-        let width = area.width as usize;
         let labels = labels(c);
+        // The curves get a place of their own where there is room; else they scroll with
+        // the rows, after the config diff.
         let (table_area, curves_area) = if area.width >= CURVES_BESIDE {
             let [table, curves] =
                 Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);
-            (table, curves)
-        } else {
-            let height = (area.height / 3).clamp(7, 14);
+            (table, Some(curves))
+        } else if area.height >= CURVES_BELOW {
+            let height = area.height / 3;
             let [table, curves] = Layout::vertical([Constraint::Min(6), Constraint::Length(height)]).areas(area);
-            (table, curves)
+            (table, Some(curves))
+        } else {
+            (area, None)
         };
-        let table_width = table_area.width as usize;
+        let width = table_area.width as usize;
 
-        let columns = Columns::plan(c, &labels, table_width, self.first);
+        let columns = Columns::plan(c, &labels, width, self.first);
         self.per_page.set(columns.per_page);
-        let mut pinned = text_lines(&self.title(&labels, &columns, theme), table_width);
+        let mut pinned = text_lines(&self.title(&labels, &columns, theme), width);
         // A data mismatch stays in sight however far the rows scroll.
         for warning in c.notes.iter().filter(|n| n.starts_with("WARNING")) {
-            pinned.extend(text_lines(&words(warning, theme.bad()), table_width));
+            pinned.extend(text_lines(&words(warning, theme.bad()), width));
         }
         pinned.extend(columns.row(&header_cells(c, &labels, &columns, theme)));
-        let rows = document(c, &columns, theme, table_width);
+        let curves = if curves_area.is_none() { Some(curve_lines(c, &labels, width, theme)) } else { None };
+        let rows = document(c, &columns, theme, width, curves);
 
         let pinned_height = (pinned.len() as u16).min(table_area.height.saturating_sub(1));
-        let [pinned_area, rows_area] =
-            Layout::vertical([Constraint::Length(pinned_height), Constraint::Min(1)]).areas(table_area);
-        let page = rows_area.height as usize;
+        let available = table_area.height.saturating_sub(pinned_height) as usize;
+        // Rows longer than the screen scroll, and a line under them says where they are.
+        let overflow = rows.len() > available;
+        let page = if overflow { available.saturating_sub(1).max(1) } else { available };
         let max_scroll = rows.len().saturating_sub(page);
         self.max_scroll.set(max_scroll);
         self.page_height.set(page);
         let scroll = self.scroll.min(max_scroll);
+        let [pinned_area, rows_area, position_area] = Layout::vertical([
+            Constraint::Length(pinned_height),
+            Constraint::Length(page as u16),
+            Constraint::Length(u16::from(overflow)),
+        ])
+        .areas(table_area);
         frame.render_widget(Paragraph::new(pinned.into_iter().map(Line::from).collect::<Vec<_>>()), pinned_area);
+        let total = rows.len();
         let shown: Vec<Line> = rows.into_iter().skip(scroll).take(page).map(Line::from).collect();
         frame.render_widget(Paragraph::new(shown), rows_area);
-        draw_curves(frame, c, &labels, curves_area, width, theme);
+        let last = (scroll + page).min(total);
+        let position = format!("lines {}-{last} of {total} · j/k PgUp/PgDn g/G scroll", scroll + 1);
+        frame.render_widget(Paragraph::new(Line::styled(position, theme.dim()).right_aligned()), position_area);
+        if let Some(curves_area) = curves_area {
+            render_curves(frame.buffer_mut(), c, &labels, curves_area, theme);
+        }
     }
 
     /// The title: what is compared, and where the view is when it scrolls or pages.
@@ -197,11 +220,6 @@ impl CompareView {
             let last = (self.first + columns.per_page).min(c.entries.len() - 1);
             let text = format!("Entries {}-{} of {} besides the baseline (←/→).", self.first + 1, last, c.entries.len() - 1);
             title.extend(words(&text, theme.accent()));
-        }
-        let max = self.max_scroll.get();
-        if max > 0 {
-            let at = self.scroll.min(max);
-            title.extend(words(&format!("Rows scroll (j/k): {}.", if at == max { "end" } else if at == 0 { "top" } else { "middle" }), theme.dim()));
         }
         title
     }
@@ -278,6 +296,11 @@ impl Chunk {
         Chunk { text: text.into(), style }
     }
 
+    /// Ends the line here.
+    fn line_break() -> Chunk {
+        Chunk::new("\n", Style::default())
+    }
+
     fn width(&self) -> usize {
         Span::raw(self.text.as_str()).width()
     }
@@ -300,6 +323,12 @@ fn wrap(chunks: &[Chunk], width: usize) -> Vec<Vec<Chunk>> {
     let mut lines: Vec<Vec<Chunk>> = Vec::new();
     let mut current: Vec<Chunk> = Vec::new();
     for chunk in chunks {
+        if chunk.text == "\n" {
+            if !current.is_empty() {
+                lines.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
         let mut rest = chunk.clone();
         loop {
             let used = one_line(&current);
@@ -435,9 +464,11 @@ fn header_cells(c: &Comparison, labels: &[String], columns: &Columns, theme: &Th
         let mut cell = words(&labels[e], theme.series(e).add_modifier(Modifier::BOLD));
         if entry.kind == EntryKind::Group {
             let seeds: Vec<String> = entry.seeds.iter().map(u64::to_string).collect();
+            cell.push(Chunk::line_break());
             cell.extend(words(&format!("seeds {}", seeds.join(", ")), theme.dim()));
         }
         if e == c.baseline {
+            cell.push(Chunk::line_break());
             cell.push(Chunk::new("(baseline)", theme.accent()));
         }
         cells.push(cell);
@@ -493,7 +524,7 @@ fn config_chunks(value: &Option<String>, style: Style) -> Vec<Chunk> {
 
 /// The rows that scroll: metrics, test AUC per group value, cost, the config keys that
 /// differ, and the notes.
-fn document(c: &Comparison, columns: &Columns, theme: &Theme, width: usize) -> Vec<Spans> {
+fn document(c: &Comparison, columns: &Columns, theme: &Theme, width: usize, curves: Option<Vec<Spans>>) -> Vec<Spans> {
     let mut out: Vec<Spans> = Vec::new();
     let section = |out: &mut Vec<Spans>, title: &str| {
         if !out.is_empty() {
@@ -525,6 +556,10 @@ fn document(c: &Comparison, columns: &Columns, theme: &Theme, width: usize) -> V
         cells.extend(columns.entries.iter().map(|&(e, _)| config_chunks(&config.values[e], Style::default())));
         out.extend(columns.row(&cells));
     }
+    if let Some(curves) = curves {
+        out.push(Vec::new());
+        out.extend(curves);
+    }
     section(&mut out, "Notes");
     for note in c.notes.iter().filter(|n| !n.starts_with("WARNING")) {
         out.extend(text_lines(&words(note, Style::default()), width));
@@ -533,14 +568,34 @@ fn document(c: &Comparison, columns: &Columns, theme: &Theme, width: usize) -> V
     out
 }
 
+/// The curves drawn off screen, as lines that scroll with the rows.
+fn curve_lines(c: &Comparison, labels: &[String], width: usize, theme: &Theme) -> Vec<Spans> {
+    let area = Rect::new(0, 0, width as u16, CURVES_HEIGHT);
+    let mut buffer = Buffer::empty(area);
+    render_curves(&mut buffer, c, labels, area, theme);
+    (0..area.height)
+        .map(|y| {
+            let mut spans: Spans = Vec::new();
+            for x in 0..area.width {
+                let cell = &buffer[(x, y)];
+                match spans.last_mut() {
+                    Some(last) if last.style == cell.style() => last.content.to_mut().push_str(cell.symbol()),
+                    _ => spans.push(Span::styled(cell.symbol().to_string(), cell.style())),
+                }
+            }
+            spans
+        })
+        .collect()
+}
+
 /// The validation AUC and logloss of every entry (the mean over its runs), each on its own
 /// axes, under a legend of their own so that no label covers a curve.
-fn draw_curves(frame: &mut Frame, c: &Comparison, labels: &[String], area: Rect, _width: usize, theme: &Theme) {
+fn render_curves(buffer: &mut Buffer, c: &Comparison, labels: &[String], area: Rect, theme: &Theme) {
     let by = match c.align {
         Align::Step => "step",
         Align::Epoch => "epoch",
     };
-    let mut legend = words(&format!("Validation by {by}, the mean over each entry's runs:"), theme.dim());
+    let mut legend = words(&format!("Validation curves by {by}, the mean over each entry's runs:"), theme.title());
     for (e, label) in labels.iter().enumerate() {
         legend.push(Chunk::new(format!("── {label}"), theme.series(e)));
     }
@@ -548,8 +603,9 @@ fn draw_curves(frame: &mut Frame, c: &Comparison, labels: &[String], area: Rect,
     let legend_height = (legend.len() as u16).min(area.height.saturating_sub(5).max(1));
     let [legend_area, charts] =
         Layout::vertical([Constraint::Length(legend_height), Constraint::Min(3)]).areas(area);
-    frame.render_widget(Paragraph::new(legend.into_iter().map(Line::from).collect::<Vec<_>>()), legend_area);
-    let [auc_area, logloss_area] = if area.width >= CURVES_BESIDE / 2 && charts.height >= 16 {
+    Paragraph::new(legend.into_iter().map(Line::from).collect::<Vec<_>>()).render(legend_area, buffer);
+    // Side by side unless that leaves each too narrow and there is height to stack them.
+    let [auc_area, logloss_area] = if charts.width < 60 && charts.height >= 16 {
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts)
     } else {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts)
@@ -560,13 +616,11 @@ fn draw_curves(frame: &mut Frame, c: &Comparison, labels: &[String], area: Rect,
         let series: Vec<Vec<(f64, f64)>> = curve
             .entries
             .iter()
-            .map(|values| {
-                curve.at.iter().zip(values).filter_map(|(&at, v)| v.map(|v| (at as f64, v))).collect()
-            })
+            .map(|values| curve.at.iter().zip(values).filter_map(|(&at, v)| v.map(|v| (at as f64, v))).collect())
             .collect();
         let named: Vec<(&str, &[(f64, f64)])> =
             labels.iter().zip(&series).map(|(l, s)| (l.as_str(), s.as_slice())).collect();
-        frame.render_widget(chart(title, &named, theme).legend_position(None), chart_area);
+        chart(title, &named, theme).legend_position(None).render(chart_area, buffer);
     }
 }
 
