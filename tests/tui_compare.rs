@@ -55,7 +55,17 @@ fn specs() -> Vec<Spec> {
     }
     for (i, &(test, cold, active)) in APG.iter().enumerate() {
         let (minute, seed) = (10 + i as u32, i as u64 + 1);
-        specs.push(Spec { minute, experiment: "apg", seed, hash: "bbbb2222", variant: "v5", test, cold, active, data: "f00d" });
+        specs.push(Spec {
+            minute,
+            experiment: "apg",
+            seed,
+            hash: "bbbb2222",
+            variant: "v5",
+            test,
+            cold,
+            active,
+            data: "f00d",
+        });
     }
     specs
 }
@@ -196,10 +206,10 @@ fn mean_sd(values: [f64; 3]) -> String {
 fn the_verdicts_by_hand_are_the_ones_the_fixture_means() {
     // The fixture is built so that the test AUC and the active users' AUC differ beyond
     // the noise and the cold users' within it; checked here with the engine's rule.
-    let stat = |column: fn(&(f64, f64, f64)) -> f64, runs: &[(f64, f64, f64); 3]| {
-        Stat::of(runs.iter().map(column)).unwrap()
-    };
-    let verdict = |column: fn(&(f64, f64, f64)) -> f64| Noise::judge(&stat(column, &STATIC), &stat(column, &APG)).words();
+    let stat =
+        |column: fn(&(f64, f64, f64)) -> f64, runs: &[(f64, f64, f64); 3]| Stat::of(runs.iter().map(column)).unwrap();
+    let verdict =
+        |column: fn(&(f64, f64, f64)) -> f64| Noise::judge(&stat(column, &STATIC), &stat(column, &APG)).words();
     assert_eq!(verdict(|r| r.0), "beyond noise");
     assert_eq!(verdict(|r| r.1), "within noise");
     assert_eq!(verdict(|r| r.2), "beyond noise");
@@ -239,10 +249,10 @@ fn compare_opens_groups_of_seeds_and_the_keys_drive_it() {
     app.on_key(key(KeyCode::Char('s')));
     let view = app.runs.compare.as_ref().unwrap();
     assert!(!view.grouped);
-    assert_eq!(view.comparison.entries.iter().map(|e| e.label.as_str()).collect::<Vec<_>>(), [
-        "20260105-100000-static-s1",
-        "20260105-101000-apg-s1"
-    ]);
+    assert_eq!(
+        view.comparison.entries.iter().map(|e| e.label.as_str()).collect::<Vec<_>>(),
+        ["20260105-100000-static-s1", "20260105-101000-apg-s1"]
+    );
     let screen = render(&app, 140, 40);
     assert!(screen.contains("static s1") && screen.contains("apg s1"), "{screen}");
     assert!(screen.contains("noise unknown (n=1)"), "{screen}");
@@ -300,7 +310,17 @@ fn narrow_terminals_page_the_entries_and_keep_the_baseline() {
     for seed in 1..=3 {
         let (test, cold, active) = (0.80, 0.70, 0.81);
         let minute = 20 + seed as u32;
-        specs.push(Spec { minute, experiment: "mix", seed, hash: "cccc3333", variant: "v3", test, cold, active, data: "f00d" });
+        specs.push(Spec {
+            minute,
+            experiment: "mix",
+            seed,
+            hash: "cccc3333",
+            variant: "v3",
+            test,
+            cold,
+            active,
+            data: "f00d",
+        });
     }
     let (_dir, mut app) = app_with(&specs);
     app.runs.marked.insert("20260105-102100-mix-s1".into());

@@ -18,7 +18,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use crate::runs::compare::{Align, Better, Cell as MetricCell, CompareOptions, Comparison, EntryKind, MetricRow, compare, mean_sd};
+use crate::runs::compare::{
+    Align, Better, Cell as MetricCell, CompareOptions, Comparison, EntryKind, MetricRow, compare, mean_sd,
+};
 use crate::runs::groups::Noise;
 use crate::runs::history::History;
 use crate::tui::keys::Action;
@@ -91,8 +93,7 @@ impl CompareView {
     pub fn summary(&self) -> String {
         let c = &self.comparison;
         let what = if self.grouped { "groups of seeds" } else { "runs" };
-        let mut text =
-            format!("comparing {} {what}, baseline {}", c.entries.len(), labels(c)[c.baseline]);
+        let mut text = format!("comparing {} {what}, baseline {}", c.entries.len(), labels(c)[c.baseline]);
         if c.data_differs {
             text = format!("warning: these runs trained on different data (see the warning) · {text}");
         }
@@ -126,7 +127,9 @@ impl CompareView {
             }
             Action::ToggleGroups => {
                 if !self.grouped && one_per_config(history, &self.marked).len() < 2 {
-                    return Reply::Say("the marked runs share one configuration: as groups there is nothing to compare".into());
+                    return Reply::Say(
+                        "the marked runs share one configuration: as groups there is nothing to compare".into(),
+                    );
                 }
                 return self.rebuild(history, !self.grouped, 0);
             }
@@ -218,7 +221,8 @@ impl CompareView {
         title.extend(words(&format!("baseline {} (b: next).", labels[c.baseline]), theme.title()));
         if columns.per_page < c.entries.len() - 1 {
             let last = (self.first + columns.per_page).min(c.entries.len() - 1);
-            let text = format!("Entries {}-{} of {} besides the baseline (←/→).", self.first + 1, last, c.entries.len() - 1);
+            let text =
+                format!("Entries {}-{} of {} besides the baseline (←/→).", self.first + 1, last, c.entries.len() - 1);
             title.extend(words(&text, theme.accent()));
         }
         title
@@ -240,7 +244,12 @@ fn one_per_config(history: &History, marked: &[String]) -> Vec<String> {
 }
 
 /// The comparison of the marked runs (or of their groups) against entry `baseline`.
-fn build(history: &History, marked: &[String], grouped: bool, baseline: usize) -> Result<(Vec<String>, Comparison), String> {
+fn build(
+    history: &History,
+    marked: &[String],
+    grouped: bool,
+    baseline: usize,
+) -> Result<(Vec<String>, Comparison), String> {
     let queries = if grouped { one_per_config(history, marked) } else { marked.to_vec() };
     // Runs on different data are compared, under the comparison's warning.
     let options =
@@ -270,9 +279,12 @@ pub fn labels(c: &Comparison) -> Vec<String> {
                 }
                 EntryKind::Run => {
                     // Run ids are `YYYYMMDD-HHMMSS-experiment-sN`.
-                    let time = e.label.split('-').nth(1).filter(|t| t.len() == 6).map(|t| {
-                        format!("{}:{}:{}", &t[..2], &t[2..4], &t[4..])
-                    });
+                    let time = e
+                        .label
+                        .split('-')
+                        .nth(1)
+                        .filter(|t| t.len() == 6)
+                        .map(|t| format!("{}:{}:{}", &t[..2], &t[2..4], &t[4..]));
                     match (alike, time) {
                         (true, Some(time)) => format!("{name} {time}"),
                         (true, None) => e.label.clone(),
@@ -507,7 +519,9 @@ fn cell_chunks(c: &Comparison, metric: &MetricRow, entry: usize, theme: &Theme) 
         chunks.push(Chunk::new(format!("RelaImpr {r:+.2} %"), direction));
     }
     match cell.noise {
-        Some(Noise::BeyondNoise { .. }) => chunks.push(Chunk::new("beyond noise", direction.add_modifier(Modifier::BOLD))),
+        Some(Noise::BeyondNoise { .. }) => {
+            chunks.push(Chunk::new("beyond noise", direction.add_modifier(Modifier::BOLD)))
+        }
         Some(Noise::WithinNoise { .. }) => chunks.push(Chunk::new("within noise", theme.dim())),
         Some(Noise::Unknown) => chunks.push(Chunk::new("noise unknown (n=1)", theme.dim())),
         None => {}
@@ -601,8 +615,7 @@ fn render_curves(buffer: &mut Buffer, c: &Comparison, labels: &[String], area: R
     }
     let legend = text_lines(&legend, area.width as usize);
     let legend_height = (legend.len() as u16).min(area.height.saturating_sub(5).max(1));
-    let [legend_area, charts] =
-        Layout::vertical([Constraint::Length(legend_height), Constraint::Min(3)]).areas(area);
+    let [legend_area, charts] = Layout::vertical([Constraint::Length(legend_height), Constraint::Min(3)]).areas(area);
     Paragraph::new(legend.into_iter().map(Line::from).collect::<Vec<_>>()).render(legend_area, buffer);
     // Side by side unless that leaves each too narrow and there is height to stack them.
     let [auc_area, logloss_area] = if charts.width < 60 && charts.height >= 16 {
