@@ -152,11 +152,6 @@ impl CompareView {
         }
     }
 
-    /// The run ids that name the entries (a group is named by one of its runs).
-    pub fn queries(&self) -> &[String] {
-        &self.queries
-    }
-
     pub fn draw(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
         let c = &self.comparison;
         let labels = labels(c);
@@ -652,7 +647,7 @@ mod tests {
             vec![Chunk::new("0.7950 ± 0.0012", style), Chunk::new("+0.0150", style), Chunk::new("beyond noise", style)];
         assert_eq!(texts(&wrap(&chunks, 40)), ["0.7950 ± 0.0012 +0.0150 beyond noise"]);
         assert_eq!(texts(&wrap(&chunks, 23)), ["0.7950 ± 0.0012 +0.0150", "beyond noise"]);
-        assert_eq!(texts(&wrap(&chunks, 12)), ["0.7950 ± 0.0", "012", "+0.0150", "beyond noise"]);
+        assert_eq!(texts(&wrap(&chunks, 12)), ["0.7950 ± 0.0", "012 +0.0150", "beyond noise"]);
         assert_eq!(texts(&wrap(&[], 5)), [""]);
     }
 }
