@@ -54,8 +54,6 @@ pub struct CompareView {
     marked: Vec<String>,
     /// Whether the entries are the marked runs' groups of seeds (else the runs).
     pub grouped: bool,
-    /// The run that names each entry, in entry order.
-    queries: Vec<String>,
     pub comparison: Comparison,
     /// The first line of the rows shown.
     pub scroll: usize,
@@ -75,11 +73,10 @@ impl CompareView {
         // Oldest first: the first configuration marked in time order is the baseline.
         marked.sort();
         let grouped = one_per_config(history, &marked).len() >= 2;
-        let (queries, comparison) = build(history, &marked, grouped, 0)?;
+        let comparison = build(history, &marked, grouped, 0)?;
         Ok(CompareView {
             marked,
             grouped,
-            queries,
             comparison,
             scroll: 0,
             first: 0,
@@ -140,9 +137,9 @@ impl CompareView {
 
     fn rebuild(&mut self, history: &History, grouped: bool, baseline: usize) -> Reply {
         match build(history, &self.marked, grouped, baseline) {
-            Ok((queries, comparison)) => {
+            Ok(comparison) => {
                 let regrouped = grouped != self.grouped;
-                (self.grouped, self.queries, self.comparison) = (grouped, queries, comparison);
+                (self.grouped, self.comparison) = (grouped, comparison);
                 if regrouped {
                     (self.scroll, self.first) = (0, 0);
                 }
@@ -239,18 +236,12 @@ fn one_per_config(history: &History, marked: &[String]) -> Vec<String> {
 }
 
 /// The comparison of the marked runs (or of their groups) against entry `baseline`.
-fn build(
-    history: &History,
-    marked: &[String],
-    grouped: bool,
-    baseline: usize,
-) -> Result<(Vec<String>, Comparison), String> {
+fn build(history: &History, marked: &[String], grouped: bool, baseline: usize) -> Result<Comparison, String> {
     let queries = if grouped { one_per_config(history, marked) } else { marked.to_vec() };
     // Runs on different data are compared, under the comparison's warning.
     let options =
         CompareOptions { groups: grouped, baseline: queries.get(baseline).cloned(), align: Align::Step, force: true };
-    let comparison = compare(history, &queries, &options).map_err(|e| e.to_string())?;
-    Ok((queries, comparison))
+    compare(history, &queries, &options).map_err(|e| e.to_string())
 }
 
 /// How each entry is named: `apg (3 seeds)` for a group, `apg s2` for a run, with the start
