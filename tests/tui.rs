@@ -403,7 +403,7 @@ fn snapshot_runs_and_compare() {
     assert_eq!(app.runs.marked.len(), 2);
     insta::assert_snapshot!("runs_table", render(&app, 120, 24));
     app.on_key(key(KeyCode::Char('c')));
-    assert!(app.runs.comparison.is_some(), "{}", app.status);
+    assert!(app.runs.compare.is_some(), "{}", app.status);
     insta::assert_snapshot!("runs_compare", render(&app, 120, 30));
     // A bad filter says where it is wrong and keeps every run.
     app.on_key(key(KeyCode::Enter));

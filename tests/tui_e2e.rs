@@ -1,6 +1,7 @@
 //! Runs tests/tui_e2e.sh: the real binary driven in tmux (launch, every panel, a short
 //! training with moving curves, an outside edit seen by hot reload, a comparison, quit
-//! with the terminal restored). Skipped, saying so, where tmux is not installed; a
+//! with the terminal restored; then two groups of three seeds compared at 80x24, with a
+//! noise verdict on screen). Skipped, saying so, where tmux is not installed; a
 //! failure instead under APG_BENCH_REQUIRE_ALL (CI, where tmux is promised).
 
 mod common;
@@ -18,6 +19,7 @@ fn the_tui_works_in_a_real_terminal() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("Quit ok, terminal restored"), "{stdout}");
+    assert!(stdout.contains("Compare groups at 80x24 ok"), "{stdout}");
 }
 
 /// Without tmux the test above says it was skipped, and fails where every test must run.

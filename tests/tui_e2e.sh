@@ -2,7 +2,8 @@
 # Drives the real apg-bench binary in tmux like a person would: launch, visit every
 # panel, train a short experiment and watch the curves move, edit the experiment file
 # from outside and see the reload, compare two runs, quit, and check that the terminal
-# is restored. Usage: tests/tui_e2e.sh PATH/TO/apg-bench
+# is restored; then, at 80x24, compare two groups of three seeds and read the noise
+# verdict. Usage: tests/tui_e2e.sh PATH/TO/apg-bench
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -100,4 +101,49 @@ grep -q -- "-icanon" "$work/before.txt" && fail "the test terminal started in ra
 grep -q -- " icanon" "$work/after.txt" || fail "the terminal was left in raw mode"
 grep -q -- " echo" "$work/after.txt" || fail "echo was left off"
 echo "Quit ok, terminal restored"
+
+# Two experiments of three seeds each, recorded by the CLI, compared as groups at 80x24.
+tmux kill-session -t "$session"
+mkdir -p "$work/ws2/experiments"
+cp "$work/ws/data.toml" "$work/ws2/data.toml"
+sed -i 's/rows = 20000/rows = 3000/' "$work/ws2/data.toml"
+printf 'name = "e2e-groups"\ndataset = "data.toml"\n' > "$work/ws2/workspace.toml"
+for variant in static v5; do
+  cat > "$work/ws2/experiments/$variant.toml" <<TOML
+dataset = "../data.toml"
+[model]
+hidden = [16]
+[apg]
+variant = "$variant"
+rank = [4]
+[apg.condition]
+mode = "group"
+fields = ["domain"]
+[train]
+epochs = 1
+batch_size = 256
+[metrics]
+group_fields = ["user_activity"]
+TOML
+  "$bin" run "$work/ws2/experiments/$variant.toml" --seeds 3 > "$work/run-$variant.txt" 2>&1 \
+    || { cat "$work/run-$variant.txt"; echo "FAILED: apg-bench run $variant --seeds 3"; exit 1; }
+done
+tmux new-session -d -s "$session" -x 80 -y 24 "cd '$work' && '$bin' --workspace ws2; echo \"EXIT \$?\"; sleep 600"
+wait_for "Dataset" 20
+tmux send-keys -t "$session" 4
+wait_for "Runs: 6 of 6" 10
+# Newest first: v5 s3, s2, s1, then static s3...; one run of each group is enough.
+tmux send-keys -t "$session" ' ' j j j ' ' c
+wait_for "Comparison of 2 groups of seeds" 5
+wait_for "static (3 seeds)"
+wait_for "v5 (3 seeds)"
+verdict=$(screen | grep -oE "(within|beyond) noise" | head -1)
+[ -n "$verdict" ] || fail "no noise verdict on screen"
+echo "Compare groups at 80x24 ok: first verdict on screen: $verdict"
+tmux send-keys -t "$session" G
+wait_for "Noise: a difference of means" 5
+tmux send-keys -t "$session" Escape
+wait_for "Runs: 6 of 6" 5
+tmux send-keys -t "$session" q
+wait_for "EXIT 0" 10
 echo "tui e2e: 1 passed, 0 failed"

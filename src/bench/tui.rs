@@ -111,7 +111,7 @@ pub fn run(options: &Options, sink: &mut Sink) -> anyhow::Result<()> {
         app.apply(Action::Down);
     }
     app.apply(Action::Compare);
-    if app.runs.comparison.is_some() {
+    if app.runs.compare.is_some() {
         let ms = measure(&app)?;
         push(sink, "compare", "draw the comparison of three runs (Runs panel)", ms);
         app.apply(Action::Compare);

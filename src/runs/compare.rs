@@ -158,6 +158,7 @@ pub struct Comparison {
     pub align: Align,
     pub train_loss: Curve,
     pub valid_auc: Curve,
+    pub valid_logloss: Curve,
     pub noise_rule: &'static str,
     /// The entries trained on different data (only compared with `force`): their deltas
     /// mix the data's difference with the models'.
@@ -338,6 +339,9 @@ pub fn compare(history: &History, queries: &[String], options: &CompareOptions) 
     let valid_auc = curve(&selected, options.align, |run, align| {
         points(run.curves.valid.iter().filter_map(|p| Some((p.step, p.epoch, p.auc?))), align, false)
     });
+    let valid_logloss = curve(&selected, options.align, |run, align| {
+        points(run.curves.valid.iter().map(|p| (p.step, p.epoch, p.logloss)), align, false)
+    });
     Ok(Comparison {
         baseline,
         entries: selected.into_iter().map(|s| s.entry).collect(),
@@ -347,6 +351,7 @@ pub fn compare(history: &History, queries: &[String], options: &CompareOptions) 
         align: options.align,
         train_loss,
         valid_auc,
+        valid_logloss,
         noise_rule: NOISE_RULE,
         data_differs,
         notes,

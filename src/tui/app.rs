@@ -242,9 +242,27 @@ impl App {
         if self.panel == Panel::Conditions && self.conditions.prompt.is_some() {
             return crate::tui::panels::conditions::answer(self, key);
         }
-        match keys::action_for(self.panel, key) {
+        match keys::action_in(&self.bindings(), key) {
             Some(action) => self.apply(action),
             None => Vec::new(),
+        }
+    }
+
+    /// The keys in effect now: the panel's, or the open comparison's.
+    pub fn bindings(&self) -> Vec<keys::Binding> {
+        if self.panel == Panel::Runs && self.runs.compare.is_some() {
+            keys::compare_bindings()
+        } else {
+            keys::bindings(self.panel)
+        }
+    }
+
+    /// What the keys in effect belong to, for the help.
+    pub fn keys_title(&self) -> String {
+        if self.panel == Panel::Runs && self.runs.compare.is_some() {
+            "Runs panel, comparison".into()
+        } else {
+            format!("{} panel", self.panel.title())
         }
     }
 

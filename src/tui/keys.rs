@@ -59,6 +59,10 @@ pub enum Action {
     CycleSort,
     Refresh,
     NextDataset,
+    // The comparison
+    Close,
+    CycleBaseline,
+    ToggleGroups,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +155,29 @@ const RUNS: &[Binding] = &[
     key(KeyCode::Char('r'), Action::Refresh, "reload the history"),
 ];
 
+/// The comparison view of the Runs panel, while it is open.
+const COMPARE: &[Binding] = &[
+    key(KeyCode::Esc, Action::Close, "close the comparison"),
+    key(KeyCode::Char('b'), Action::CycleBaseline, "next entry as the baseline"),
+    key(KeyCode::Char('s'), Action::ToggleGroups, "groups of seeds / single runs"),
+    key(KeyCode::Left, Action::Left, "previous entries (when paged)"),
+    key(KeyCode::Char('h'), Action::Left, "previous entries (when paged)"),
+    key(KeyCode::Right, Action::Right, "next entries (when paged)"),
+    key(KeyCode::Char('l'), Action::Right, "next entries (when paged)"),
+    key(KeyCode::Down, Action::Down, "scroll down"),
+    key(KeyCode::Char('j'), Action::Down, "scroll down"),
+    key(KeyCode::Up, Action::Up, "scroll up"),
+    key(KeyCode::Char('k'), Action::Up, "scroll up"),
+    key(KeyCode::PageDown, Action::PageDown, "scroll a page down"),
+    key(KeyCode::PageUp, Action::PageUp, "scroll a page up"),
+    key(KeyCode::Char('g'), Action::Top, "scroll to the top"),
+    key(KeyCode::Char('G'), Action::Bottom, "scroll to the bottom"),
+    key(KeyCode::Char('M'), Action::ExportMarkdown, "export the comparison as Markdown"),
+    key(KeyCode::Char('C'), Action::ExportCsv, "export the comparison as CSV"),
+    key(KeyCode::Char('c'), Action::Close, "close the comparison"),
+    key(KeyCode::Enter, Action::Close, "close the comparison"),
+];
+
 /// The bindings of a panel, global ones last.
 pub fn bindings(panel: Panel) -> Vec<Binding> {
     let (own, ends) = match panel {
@@ -159,13 +186,30 @@ pub fn bindings(panel: Panel) -> Vec<Binding> {
         Panel::Train => (TRAIN, ENDS),
         Panel::Runs => (RUNS, ENDS),
     };
-    own.iter().chain(ends).chain(GLOBAL).copied().collect()
+    let own: Vec<Binding> = own.iter().chain(ends).copied().collect();
+    layered(&own)
+}
+
+/// The bindings of the comparison view, global ones last.
+pub fn compare_bindings() -> Vec<Binding> {
+    layered(COMPARE)
+}
+
+/// `own` bindings, then the global ones whose keys `own` does not take.
+fn layered(own: &[Binding]) -> Vec<Binding> {
+    let taken = |g: &Binding| own.iter().any(|b| b.code == g.code && b.modifiers == g.modifiers);
+    own.iter().copied().chain(GLOBAL.iter().filter(|g| !taken(g)).copied()).collect()
 }
 
 /// The action a key sends in `panel`, if any.
 pub fn action_for(panel: Panel, event: KeyEvent) -> Option<Action> {
+    action_in(&bindings(panel), event)
+}
+
+/// The action a key sends under `bindings`, if any.
+pub fn action_in(bindings: &[Binding], event: KeyEvent) -> Option<Action> {
     let modifiers = event.modifiers - KeyModifiers::SHIFT;
-    bindings(panel).into_iter().find(|b| b.code == event.code && b.modifiers == modifiers).map(|b| b.action)
+    bindings.iter().find(|b| b.code == event.code && b.modifiers == modifiers).map(|b| b.action)
 }
 
 /// How a binding's key reads in help.

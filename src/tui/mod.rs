@@ -341,7 +341,7 @@ fn load_stats(reference: &str) -> Result<(DatasetStats, String), String> {
 
 /// Writes the open comparison to `<workspace>/exports/`; returns the status line.
 fn export_comparison(app: &App, markdown: bool) -> String {
-    let Some(comparison) = &app.runs.comparison else { return "nothing to export".into() };
+    let Some(comparison) = app.runs.comparison() else { return "nothing to export".into() };
     let (text, extension) = if markdown {
         (Ok(export::markdown(comparison)), "md")
     } else {

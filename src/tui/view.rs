@@ -63,7 +63,8 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
         None => Line::raw(app.status.clone()),
     };
     frame.render_widget(Paragraph::new(line), first);
-    let hints: Vec<String> = keys::bindings(app.panel)
+    let hints: Vec<String> = app
+        .bindings()
         .iter()
         .filter(|b| {
             !matches!(b.action, keys::Action::Up | keys::Action::Down | keys::Action::Left | keys::Action::Right)
@@ -81,13 +82,20 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
 }
 
 fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
-    let bindings = keys::bindings(app.panel);
-    let rows: Vec<Row> = bindings.iter().map(|b| Row::new([keys::key_label(b), b.help.to_string()])).collect();
+    // Keys that do the same thing share a line: `↓/j  scroll down`.
+    let mut lines: Vec<(String, &str)> = Vec::new();
+    for b in app.bindings() {
+        match lines.iter_mut().find(|(_, help)| *help == b.help) {
+            Some((label, _)) => *label = format!("{label}/{}", keys::key_label(&b)),
+            None => lines.push((keys::key_label(&b), b.help)),
+        }
+    }
+    let rows: Vec<Row> = lines.into_iter().map(|(label, help)| Row::new([label, help.to_string()])).collect();
     let height = (rows.len() as u16 + 4).min(area.height.saturating_sub(2));
     let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(52)]).flex(Flex::Center).areas(popup);
     frame.render_widget(Clear, popup);
-    let title = Span::styled(format!(" Keys: {} panel (any key closes) ", app.panel.title()), app.theme.title());
+    let title = Span::styled(format!(" Keys: {} (any key closes) ", app.keys_title()), app.theme.title());
     let table = Table::new(rows, [Constraint::Length(12), Constraint::Min(20)])
         .block(Block::default().borders(Borders::ALL).title(title));
     frame.render_widget(table, popup);

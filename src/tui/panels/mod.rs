@@ -1,5 +1,6 @@
 //! One file per panel: its state (where it has its own), its key handling and its view.
 
+pub mod compare;
 pub mod conditions;
 pub mod data;
 pub mod runs;

@@ -1,7 +1,7 @@
 //! The Runs panel: the workspace's run history as a table (sort, filter expression, mark
-//! with space), and the comparison of the marked runs side by side: metrics with deltas
-//! and noise flags, per-group metrics, overlaid validation curves and the config diff;
-//! export to Markdown or CSV. The engine is `crate::runs`, shared with `apg-bench runs`.
+//! with space); `c` opens the comparison of the marked runs (`panels::compare`, which
+//! draws itself and takes the keys while open); export to Markdown or CSV. The engine is
+//! `crate::runs`, shared with `apg-bench runs`.
 
 use std::collections::BTreeSet;
 
@@ -9,14 +9,14 @@ use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
-use crate::runs::compare::{Align, CompareOptions, Comparison, compare, delta_words, mean_sd};
+use crate::runs::compare::Comparison;
 use crate::runs::filter::{Filter, SortKey};
 use crate::runs::history::History;
 use crate::tui::app::{App, Effect};
 use crate::tui::keys::Action;
-use crate::tui::panels::train::chart;
+use crate::tui::panels::compare::{CompareView, Reply};
 use crate::tui::scroll::{Motion, Viewport, scrollbar};
 
 /// Sort orders `o` cycles through.
@@ -34,7 +34,8 @@ pub struct RunsState {
     pub filter_error: Option<String>,
     pub editing_filter: bool,
     pub sort: usize,
-    pub comparison: Option<Comparison>,
+    /// The comparison of the marked runs, while it is open.
+    pub compare: Option<CompareView>,
     /// The part of the run list on screen.
     pub view: Viewport,
 }
@@ -100,6 +101,11 @@ impl RunsState {
         Vec::new()
     }
 
+    /// The open comparison's numbers.
+    pub fn comparison(&self) -> Option<&Comparison> {
+        self.compare.as_ref().map(|view| &view.comparison)
+    }
+
     fn selected_id(&self) -> Option<String> {
         let history = self.history.as_ref()?;
         self.visible.get(self.selected).map(|&i| history.runs[i].id().to_string())
@@ -107,6 +113,15 @@ impl RunsState {
 }
 
 pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
+    if let (Some(view), Some(history)) = (&mut app.runs.compare, &app.runs.history) {
+        match view.apply(action, history) {
+            Reply::Nothing => {}
+            Reply::Close => app.runs.compare = None,
+            Reply::Say(message) => app.status = message,
+            Reply::Export { markdown } => return vec![Effect::Export { markdown }],
+        }
+        return Vec::new();
+    }
     let state = &mut app.runs;
     match action {
         _ if Motion::of(action).is_some() => {
@@ -121,13 +136,7 @@ pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
                 state.marked.insert(id);
             }
         }
-        Action::Compare | Action::Select => {
-            if state.comparison.is_some() {
-                state.comparison = None;
-            } else {
-                open_comparison(app);
-            }
-        }
+        Action::Compare | Action::Select => open_comparison(app),
         Action::EditFilter => state.editing_filter = true,
         Action::CycleSort => {
             state.sort = (state.sort + 1) % SORTS.len();
@@ -136,11 +145,7 @@ pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Refresh => return vec![Effect::LoadRuns],
         Action::ExportMarkdown | Action::ExportCsv => {
-            if state.comparison.is_none() {
-                app.status = "mark runs with space and compare them (c) first".into();
-                return Vec::new();
-            }
-            return vec![Effect::Export { markdown: action == Action::ExportMarkdown }];
+            app.status = "mark runs with space and compare them (c) first".into();
         }
         _ => {}
     }
@@ -150,21 +155,14 @@ pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
 fn open_comparison(app: &mut App) {
     let state = &mut app.runs;
     let Some(history) = &state.history else { return };
-    let mut ids: Vec<String> = state.marked.iter().cloned().collect();
-    if ids.len() < 2 {
+    if state.marked.len() < 2 {
         app.status = "mark two or more runs with space, then press c".into();
         return;
     }
-    // Oldest first: the baseline is the first run marked in time order.
-    ids.sort();
-    // Runs on different data are compared, under the comparison's warning, shown first.
-    let options = CompareOptions { groups: false, baseline: None, align: Align::Step, force: true };
-    match compare(history, &ids, &options) {
-        Ok(comparison) => {
-            if comparison.data_differs {
-                app.status = "warning: these runs trained on different data (see Notes)".into();
-            }
-            state.comparison = Some(comparison)
+    match CompareView::open(history, state.marked.iter().cloned().collect()) {
+        Ok(view) => {
+            app.status = view.summary();
+            state.compare = Some(view);
         }
         Err(e) => app.status = format!("cannot compare: {e}"),
     }
@@ -175,8 +173,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let state = &app.runs;
     let block =
         |title: String| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
-    if let Some(comparison) = &state.comparison {
-        draw_comparison(frame, app, comparison, area);
+    if let Some(view) = &state.compare {
+        view.draw(frame, area, theme);
         return;
     }
     let [filter_area, table_area] = Layout::vertical([Constraint::Length(3), Constraint::Min(5)]).areas(area);
@@ -257,69 +255,6 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     );
     frame.render_widget(Table::new(rows, widths).header(header).block(block(title)), table_area);
     scrollbar(frame, table_area, state.visible.len(), &shown);
-}
-
-fn draw_comparison(frame: &mut Frame, app: &App, c: &Comparison, area: Rect) {
-    let theme = &app.theme;
-    let block =
-        |title: String| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
-    let [table_area, lower] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let mut header = vec!["metric".to_string()];
-    header.extend(
-        c.entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| if i == c.baseline { format!("{} (base)", e.label) } else { e.label.clone() }),
-    );
-    let mut rows: Vec<Row> = Vec::new();
-    for metric in c.metrics.iter().chain(&c.groups) {
-        let mut cells = vec![metric.label.clone()];
-        for cell in &metric.cells {
-            let value = cell.stat.as_ref().map_or("-".into(), |s| mean_sd(metric.format, s));
-            let delta = delta_words(metric.format, cell).map(|d| format!(" {d}")).unwrap_or_default();
-            cells.push(format!("{value}{delta}"));
-        }
-        rows.push(Row::new(cells));
-    }
-    for config in &c.config {
-        let mut cells = vec![config.label.clone()];
-        cells.extend(config.values.iter().map(|v| v.clone().unwrap_or_else(|| "-".into())));
-        rows.push(Row::new(cells).style(theme.dim()));
-    }
-    let columns = c.entries.len() + 1;
-    let widths: Vec<Constraint> =
-        std::iter::once(Constraint::Length(24)).chain((1..columns).map(|_| Constraint::Min(16))).collect();
-    let title = "Comparison (Enter/c close, M/C export)".to_string();
-    frame.render_widget(
-        Table::new(rows, widths).header(Row::new(header).style(theme.title())).block(block(title)),
-        table_area,
-    );
-
-    let [curves_area, notes_area] =
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(lower);
-    let series: Vec<(String, Vec<(f64, f64)>)> = c
-        .entries
-        .iter()
-        .enumerate()
-        .map(|(e, entry)| {
-            let points = c
-                .valid_auc
-                .at
-                .iter()
-                .zip(&c.valid_auc.entries[e])
-                .filter_map(|(&at, v)| v.map(|v| (at as f64, v)))
-                .collect();
-            (entry.label.clone(), points)
-        })
-        .collect();
-    let refs: Vec<(&str, &[(f64, f64)])> = series.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
-    frame.render_widget(chart("validation AUC by step", &refs, theme), curves_area);
-    // A data mismatch comes first among the notes and stands out.
-    let (warnings, others): (Vec<&String>, Vec<&String>) = c.notes.iter().partition(|n| n.starts_with("WARNING"));
-    let mut notes: Vec<Line> = warnings.into_iter().map(|n| Line::styled(n.clone(), theme.bad())).collect();
-    notes.push(Line::styled(c.noise_rule.to_string(), theme.dim()));
-    notes.extend(others.into_iter().map(|n| Line::raw(n.clone())));
-    frame.render_widget(Paragraph::new(notes).wrap(Wrap { trim: false }).block(block("Notes".into())), notes_area);
 }
 
 /// `MM-DD HH:MM` of an RFC 3339 time (UTC), or the text as it is.
