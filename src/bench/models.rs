@@ -322,7 +322,7 @@ pub fn peer_like_dataset(rows: usize, seed: u64) -> EncodedDataset {
                     scale: None,
                 },
                 column: Column::Ids(ids),
-                raw_ids: None,
+                pooled: None,
             }
         })
         .collect();

@@ -20,7 +20,7 @@ use crate::data::load::SourceFile;
 
 const MAGIC: &[u8; 8] = b"APGCACHE";
 /// Bump when the encoding or the layout changes: older caches then read as stale.
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4;
 
 /// Hex fingerprint of the descriptor (its meaning, not its layout) and the source bytes.
@@ -69,8 +69,9 @@ struct Header {
     shapes: Vec<(String, Vec<usize>)>,
     split: [usize; 3],
     oracle: bool,
-    /// Per field: whether its raw ids follow its column.
-    raw_ids: Vec<bool>,
+    /// Per field: whether the raw ids of its pooled rows (one per OOV id in its column)
+    /// follow its column.
+    pooled: Vec<bool>,
 }
 
 /// Where the cache of `dataset` lives in `dir`.
@@ -174,7 +175,7 @@ fn encode_payload(dataset: &EncodedDataset) -> Vec<u8> {
         shapes,
         split: [split.train.len(), split.valid.len(), split.test.len()],
         oracle: dataset.oracle.is_some(),
-        raw_ids: dataset.fields.iter().map(|f| f.raw_ids.is_some()).collect(),
+        pooled: dataset.fields.iter().map(|f| f.pooled.is_some()).collect(),
     };
     let header = serde_json::to_vec(&header).expect("headers serialise");
     let mut out = Vec::with_capacity(header.len() + 8 + dataset.rows() * (dataset.fields.len() + 2) * 4);
@@ -193,8 +194,8 @@ fn encode_payload(dataset: &EncodedDataset) -> Vec<u8> {
             }
             Column::Dense(values) => put_f32(&mut out, values),
         }
-        if let Some(raw_ids) = &field.raw_ids {
-            put_u32(&mut out, raw_ids);
+        if let Some(pooled) = &field.pooled {
+            put_u32(&mut out, pooled);
         }
     }
     out.extend_from_slice(&dataset.labels);
@@ -252,11 +253,11 @@ impl<R: Read> Payload<R> {
 fn decode_payload<R: Read>(payload: &mut Payload<R>, fingerprint: &str) -> Option<EncodedDataset> {
     let header_len = u64::from_le_bytes(payload.bytes(8)?.try_into().ok()?) as usize;
     let header: Header = serde_json::from_slice(&payload.bytes(header_len)?).ok()?;
-    if header.fields.len() != header.shapes.len() || header.fields.len() != header.raw_ids.len() {
+    if header.fields.len() != header.shapes.len() || header.fields.len() != header.pooled.len() {
         return None;
     }
     let mut fields = Vec::new();
-    for ((info, (kind, lengths)), has_raw_ids) in header.fields.into_iter().zip(header.shapes).zip(header.raw_ids) {
+    for ((info, (kind, lengths)), has_pooled) in header.fields.into_iter().zip(header.shapes).zip(header.pooled) {
         let column = match (kind.as_str(), lengths.as_slice()) {
             ("ids", [n]) => Column::Ids(payload.u32s(*n)?),
             ("multi", [n_offsets, n_ids]) => {
@@ -265,8 +266,12 @@ fn decode_payload<R: Read>(payload: &mut Payload<R>, fingerprint: &str) -> Optio
             ("dense", [n]) => Column::Dense(payload.f32s(*n)?),
             _ => return None,
         };
-        let raw_ids = if has_raw_ids { Some(payload.u32s(header.rows)?) } else { None };
-        fields.push(EncodedField { info, column, raw_ids });
+        let pooled = match (&column, has_pooled) {
+            (Column::Ids(ids), true) => Some(payload.u32s(ids.iter().filter(|&&id| id == 0).count())?),
+            (_, true) => return None,
+            (_, false) => None,
+        };
+        fields.push(EncodedField { info, column, pooled });
     }
     let labels = payload.bytes(header.rows)?;
     let split = Split {
@@ -294,7 +299,7 @@ fn consistent(dataset: &EncodedDataset) -> bool {
             }
             Column::Dense(values) => values.len() == rows,
         }
-    }) && dataset.fields.iter().all(|f| f.raw_ids.as_ref().is_none_or(|raw| raw.len() == rows));
+    });
     let split = &dataset.split;
     columns_ok
         && dataset.labels.iter().all(|&l| l <= 1)

@@ -86,22 +86,31 @@ pub enum Column {
 pub struct EncodedField {
     pub info: FieldInfo,
     pub column: Column,
-    /// Per row, an id of its raw value over every split, for a single-valued categorical
-    /// field whose vocabulary pools some values into the OOV id (unseen in training or
-    /// below `min_count`): per-value metrics such as GAUC tell pooled users apart by it,
-    /// where the ids would make every cold user one. None when the ids already do.
-    pub raw_ids: Option<Vec<u32>>,
+    /// For a single-valued categorical field whose vocabulary pools some values into the
+    /// OOV id (unseen in training or below `min_count`): the raw value id of each pooled
+    /// row, in row order. Per-value metrics such as GAUC tell pooled users apart by it,
+    /// where the ids would make every cold user one. Only the pooled rows are kept (the
+    /// other rows' ids already tell their values apart); None when no row is pooled.
+    pub pooled: Option<Vec<u32>>,
 }
 
 impl EncodedField {
-    /// Per row, an id that tells the field's raw values apart (the raw ids, else the
-    /// encoded ids); None for multi-valued and dense fields.
-    pub fn value_ids(&self) -> Option<&[u32]> {
-        match (&self.raw_ids, &self.column) {
-            (Some(raw), _) => Some(raw),
-            (None, Column::Ids(ids)) => Some(ids),
-            _ => None,
-        }
+    /// Per row, an id that tells the field's raw values apart: the encoded id, or for a
+    /// pooled row one past the vocabulary per raw value. None for multi-valued and dense
+    /// fields.
+    pub fn value_ids(&self) -> Option<std::borrow::Cow<'_, [u32]>> {
+        let Column::Ids(ids) = &self.column else { return None };
+        let Some(pooled) = &self.pooled else { return Some(std::borrow::Cow::Borrowed(ids)) };
+        let vocab = self.info.vocab.len() as u32;
+        let mut raw = pooled.iter();
+        let values = ids
+            .iter()
+            .map(|&id| match id {
+                0 => vocab + raw.next().copied().unwrap_or(0),
+                id => id,
+            })
+            .collect();
+        Some(std::borrow::Cow::Owned(values))
     }
 }
 
@@ -313,7 +322,7 @@ fn encode_field(
         min_count: spec.min_count(),
         scale: None,
     };
-    let mut raw_ids = None;
+    let mut pooled = None;
     let column = match raw_column {
         RawColumn::Interned { ids, values } => {
             let counts = train_counts(&ids, &values, train);
@@ -321,7 +330,7 @@ fn encode_field(
             info.vocab = vocab;
             // Every interned value occurs in some row: a value mapped to 0 is pooled.
             if map.contains(&0) {
-                raw_ids = Some(ids.clone());
+                pooled = Some(ids.iter().copied().filter(|&id| map[id as usize] == 0).collect());
             }
             let mut ids = ids;
             ids.iter_mut().for_each(|id| *id = map[*id as usize]);
@@ -367,7 +376,7 @@ fn encode_field(
             }
         },
     };
-    EncodedField { info, column, raw_ids }
+    EncodedField { info, column, pooled }
 }
 
 /// Interior quantile edges of sorted values, without duplicates.
@@ -488,7 +497,7 @@ fn encode_derived(
         }
         _ => unreachable!("derived columns are requested with the parse their kind needs"),
     };
-    EncodedField { info, column, raw_ids: None }
+    EncodedField { info, column, pooled: None }
 }
 
 /// Labels of count buckets: `q1 (0-3 rows)`, `q2 (4-10 rows)`, ... `q4 (>= 57 rows)`.
