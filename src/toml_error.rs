@@ -88,12 +88,33 @@ pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Con
 
 fn from_toml(file: &Path, text: &str, error: &toml::de::Error, key: Option<String>) -> ConfigError {
     let span = error.span().or_else(|| key.as_deref().and_then(|k| span_of_key(text, k)));
-    ConfigError {
-        file: file.to_path_buf(),
-        position: span.map(|s| line_column(text, s.start)),
-        key,
-        message: error.message().trim().to_string(),
+    let message = error.message().trim().to_string();
+    let mut position = span.as_ref().map(|s| line_column(text, s.start));
+    // A parser notices that something is missing (a `]`, a `,`, a closing quote) only at
+    // the next token, which may be lines further down; the mistake is at the end of the
+    // last line that holds something.
+    if let (Some(s), true) = (&span, key.is_none() && message.contains("expected")) {
+        position = position.map(|at| end_of_previous_content(text, s.start).unwrap_or(at));
     }
+    ConfigError { file: file.to_path_buf(), position, key, message }
+}
+
+/// Where the last non-blank, non-comment line before `offset` ends, when only blank
+/// lines and comments lie between it and `offset`, and `offset` is the first thing on its
+/// own line.
+fn end_of_previous_content(text: &str, offset: usize) -> Option<(usize, usize)> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    if line_start == 0 || !text[line_start..offset].trim().is_empty() {
+        return None;
+    }
+    let before = &text[..line_start - 1];
+    let lines: Vec<&str> = before.lines().collect();
+    let (number, line) = lines.iter().enumerate().rev().find(|(_, l)| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#')
+    })?;
+    Some((number + 1, line.trim_end().chars().count() + 1))
 }
 
 /// 1-based (line, column) of a byte offset; the column counts characters.
@@ -190,6 +211,19 @@ mod tests {
     fn wrong_type_names_the_key() {
         let message = error("name = \"a\"\n[[items]]\nsize = \"big\"\n");
         assert!(message.starts_with("f.toml:3:8: items[0].size: invalid type"), "{message}");
+    }
+
+    #[test]
+    fn an_unclosed_array_is_reported_on_its_own_line_not_the_next() {
+        // `items` never closes; the parser stumbles on line 4 (after a comment line).
+        let message = error("name = \"a\"\nlist = [1, 2\n# a comment\n\nsize = 3\n");
+        assert!(message.starts_with("f.toml:2:13: "), "{message}");
+    }
+
+    #[test]
+    fn a_duplicate_key_stays_on_the_line_of_the_duplicate() {
+        let message = error("name = \"a\"\nname = \"b\"\n");
+        assert!(message.starts_with("f.toml:2:1: "), "{message}");
     }
 
     #[test]

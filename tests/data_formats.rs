@@ -601,3 +601,25 @@ fn the_criteo_sample_reads_the_same_gzip_compressed() {
     assert_eq!(plain.field("C1").unwrap().info.vocab.len(), 27 + 1);
     assert_eq!(contents(compressed), contents(plain));
 }
+
+/// The built-in `example-csv` ships its small data file in the binary: from a folder with
+/// no `datasets/` it still loads, every row of the shipped file, read from a copy in the
+/// user's cache folder.
+#[test]
+fn the_built_in_example_csv_loads_outside_the_repository() {
+    let outside = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_apg-bench"))
+        .args(["data", "inspect", "example-csv", "--json"])
+        .current_dir(outside.path())
+        .env("XDG_CACHE_HOME", outside.path().join("cache"))
+        .env_remove("APG_BENCH_CACHE")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Counted independently: the data lines of the file in the repository.
+    let shipped = std::fs::read_to_string("datasets/example/clicks.csv").unwrap();
+    let data_lines = shipped.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
+    assert_eq!(report["dataset"]["rows"].as_u64(), Some(data_lines as u64));
+    assert!(outside.path().join("cache/apg-bench/built-in/example/clicks.csv").is_file());
+}

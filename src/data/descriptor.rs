@@ -16,6 +16,12 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("example-csv", include_str!("../../datasets/example-csv.toml")),
 ];
 
+/// Data files of built-in descriptors small enough to ship inside the binary:
+/// (dataset name, path relative to the descriptor's base folder, contents). Outside the
+/// repository they are written once to the user's cache folder and read from there.
+const BUILT_IN_DATA: &[(&str, &str, &str)] =
+    &[("example-csv", "example/clicks.csv", include_str!("../../datasets/example/clicks.csv"))];
+
 /// The name of the dataset a workspace uses when it names none.
 pub const DEFAULT_DATASET: &str = "synthetic-multidomain";
 
@@ -276,7 +282,7 @@ impl LoadedDescriptor {
         let name = reference.trim_end_matches(".toml");
         match BUILT_IN.iter().find(|(n, _)| *n == name) {
             Some((name, text)) => {
-                let base_dir = std::env::current_dir().unwrap_or_default().join("datasets");
+                let base_dir = built_in_base_dir(name);
                 Self::from_text(&PathBuf::from(format!("<built-in>/{name}.toml")), text, base_dir)
             }
             None => {
@@ -570,6 +576,33 @@ impl LoadedDescriptor {
             fetchable: crate::data::fetch::CATALOG.iter().any(|r| r.name == self.descriptor.name),
         })
     }
+}
+
+/// The folder a built-in descriptor's relative paths start from: `datasets/` of the
+/// current folder (a checkout of the repository, or where `data fetch` puts files), or,
+/// for a built-in whose data ships in the binary and is not there, a copy of that data
+/// in the user's cache folder. When the copy cannot be written, `datasets/` stays and
+/// loading says which folders it tried.
+fn built_in_base_dir(name: &str) -> PathBuf {
+    let local = std::env::current_dir().unwrap_or_default().join("datasets");
+    let files: Vec<_> = BUILT_IN_DATA.iter().filter(|(n, _, _)| *n == name).collect();
+    if files.is_empty() || files.iter().all(|(_, path, _)| local.join(path).is_file()) {
+        return local;
+    }
+    let shipped = crate::data::user_cache_dir().join("built-in");
+    let written = files.iter().all(|(_, path, contents)| {
+        let target = shipped.join(path);
+        // Written once; a copy that differs (an older binary's) is replaced whole.
+        if std::fs::read_to_string(&target).is_ok_and(|t| t == *contents) {
+            return true;
+        }
+        let Some(folder) = target.parent() else { return false };
+        let partial = target.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::create_dir_all(folder).is_ok()
+            && std::fs::write(&partial, contents).is_ok()
+            && std::fs::rename(&partial, &target).is_ok()
+    });
+    if written { shipped } else { local }
 }
 
 /// The longest dataset name: it is a file name in the cache folder.

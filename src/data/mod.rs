@@ -48,9 +48,16 @@ pub fn default_cache_dir(descriptor: &LoadedDescriptor) -> PathBuf {
     if !descriptor.file.starts_with("<built-in>") {
         return descriptor.base_dir.join(".apg-cache");
     }
+    user_cache_dir()
+}
+
+/// The user's cache folder for apg-bench: `$XDG_CACHE_HOME/apg-bench`, else
+/// `~/.cache/apg-bench`, else one in the system's temporary folder.
+pub fn user_cache_dir() -> PathBuf {
     let home_cache = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache"));
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
         .or(home_cache)
         .unwrap_or_else(std::env::temp_dir)
         .join("apg-bench")
