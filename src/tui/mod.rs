@@ -7,6 +7,7 @@ pub mod app;
 pub mod keys;
 pub mod panels;
 pub mod scroll;
+pub mod search;
 pub mod theme;
 pub mod view;
 
