@@ -47,6 +47,11 @@ pub struct Viewport {
     offset: Cell<usize>,
     /// Rows the list showed when last drawn (0 before the first draw).
     height: Cell<usize>,
+    /// Where on screen the rows were drawn (the first row at the top), for mouse clicks
+    /// and the wheel; empty until a panel says where.
+    rows_area: Cell<Rect>,
+    /// How many rows the list had when drawn.
+    len: Cell<usize>,
 }
 
 impl Viewport {
@@ -68,10 +73,31 @@ impl Viewport {
         }
     }
 
+    /// Remembers where the rows of the window just computed are drawn: the first shown
+    /// row on the top line of `rows` (below any header), one row per line.
+    pub fn place(&self, rows: Rect) {
+        self.rows_area.set(rows);
+    }
+
+    /// The list row under the screen cell (`column`, `row`), if the list was drawn there.
+    pub fn row_at(&self, column: u16, row: u16) -> Option<usize> {
+        let area = self.rows_area.get();
+        let inside = column >= area.x && column < area.right() && row >= area.y && row < area.bottom();
+        let index = self.offset.get() + usize::from(row.checked_sub(area.y)?);
+        (inside && index < self.len.get()).then_some(index)
+    }
+
+    /// Whether the screen cell (`column`, `row`) is on the list's rows.
+    pub fn contains(&self, column: u16, row: u16) -> bool {
+        let area = self.rows_area.get();
+        column >= area.x && column < area.right() && row >= area.y && row < area.bottom()
+    }
+
     /// The rows to draw in a view `height` rows tall so that `selected` shows: the
     /// window moves only when the selection would leave it.
     pub fn window(&self, selected: usize, len: usize, height: usize) -> Range<usize> {
         self.height.set(height);
+        self.len.set(len);
         if height == 0 || len == 0 {
             return 0..0;
         }
@@ -143,6 +169,24 @@ mod tests {
         // The list shrank (a filter): the window stays inside it.
         assert_eq!(view.window(3, 5, 10), 0..5);
         assert_eq!(view.window(0, 0, 10), 0..0);
+    }
+
+    #[test]
+    fn a_click_finds_the_row_under_it_through_the_scroll_offset() {
+        let view = Viewport::default();
+        assert_eq!(view.row_at(5, 5), None, "nothing before the first draw");
+        // 44 rows, 10 on screen from line 3, scrolled so that rows 1..11 show.
+        view.window(10, 44, 10);
+        view.place(Rect::new(2, 3, 30, 10));
+        assert_eq!(view.row_at(2, 3), Some(1));
+        assert_eq!(view.row_at(31, 12), Some(10));
+        assert_eq!(view.row_at(32, 12), None, "right of the rows");
+        assert_eq!(view.row_at(5, 13), None, "below the rows");
+        assert_eq!(view.row_at(5, 2), None, "the header line");
+        // A short list: lines below its last row are not rows.
+        view.window(0, 3, 10);
+        assert_eq!(view.row_at(5, 5), Some(2));
+        assert_eq!(view.row_at(5, 6), None);
     }
 
     #[test]
