@@ -41,9 +41,9 @@ fn experiments() -> Vec<ExperimentEntry> {
 fn app(color: bool) -> App {
     let workspace = Workspace::open(Path::new(WORKSPACE)).unwrap();
     let mut app = App::new(workspace, experiments(), Theme { color });
-    let descriptor = LoadedDescriptor::open(&app.workspace.dataset_reference()).unwrap();
+    let descriptor = LoadedDescriptor::open(&app.shared.workspace.dataset_reference()).unwrap();
     let (dataset, _) = data::load(&descriptor, &LoadOptions { no_cache: true, ..Default::default() }).unwrap();
-    app.data.stats = Some(data::stats::dataset_stats(&dataset));
+    app.shared.stats = Some(data::stats::dataset_stats(&dataset));
     app.data.load_note = "(test)".into();
     app.sync_conditions();
     app
@@ -141,12 +141,12 @@ fn d_cycles_through_the_datasets_of_the_workspace() {
     // The fixture's experiment names the same descriptor as the workspace: one dataset.
     assert_eq!(app.data.datasets.len(), 1, "{:?}", app.data.datasets);
     assert!(app.on_key(key(KeyCode::Char('d'))).is_empty());
-    assert_eq!(app.status, "this workspace uses one dataset");
+    assert_eq!(app.status(), "this workspace uses one dataset");
     // A second dataset (a built-in one) joins the list; d moves to it and reloads.
     app.data.datasets.push("example-csv".into());
     assert_eq!(app.on_key(key(KeyCode::Char('d'))), vec![Effect::LoadData]);
     assert_eq!(app.dataset_reference(), "example-csv");
-    assert!(app.data.stats.is_none(), "the old statistics are not shown for the new dataset");
+    assert!(app.shared.stats.is_none(), "the old statistics are not shown for the new dataset");
 }
 
 #[test]
@@ -154,10 +154,10 @@ fn train_keys_start_queue_pause_and_stop() {
     let mut app = app(true);
     app.apply(Action::GoTo(Panel::Train));
     // The broken experiment cannot start.
-    app.selected = app.experiments.iter().position(|e| e.name() == "broken").unwrap();
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "broken").unwrap());
     assert!(app.on_key(key(KeyCode::Char('s'))).is_empty());
-    assert!(app.status.contains("has an error"));
-    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    assert!(app.status().contains("has an error"));
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
     let effects = app.on_key(key(KeyCode::Char('s')));
     assert_eq!(effects, vec![Effect::StartTraining(PathBuf::from(format!("{WORKSPACE}/experiments/apg-group.toml")))]);
     feed_training(&mut app);
@@ -179,7 +179,7 @@ fn train_keys_start_queue_pause_and_stop() {
 fn d_cycles_the_device_of_the_next_run() {
     let mut app = app(true);
     app.apply(Action::GoTo(Panel::Train));
-    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
     let experiment = app.selected_experiment().unwrap().good.clone().unwrap();
     assert_eq!(experiment.experiment.device, Device::Cpu);
     assert_eq!(app.train.next_device, DeviceChoice::Experiment);
@@ -219,27 +219,27 @@ fn fail_on_gpu(app: &mut App) {
 #[test]
 fn a_failed_gpu_run_says_which_key_picks_the_cpu() {
     let mut app = app(true);
-    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
     fail_on_gpu(&mut app);
     assert_eq!(app.train.phase, Some(Phase::Failed));
-    assert!(app.status.starts_with("cuda:0 failed: choose cpu with d, then s · no usable GPU"), "{}", app.status);
+    assert!(app.status().starts_with("cuda:0 failed: choose cpu with d, then s · no usable GPU"), "{}", app.status());
     assert!(app.train.log.iter().any(|l| l.starts_with("failed: no usable GPU")), "{:?}", app.train.log);
     // A CPU run that fails gets no device advice.
     app.run_started("apg-group".into(), "20260101-000100-apg-group-s1".into(), Device::Cpu);
-    assert_eq!(app.status, "apg-group started on cpu", "a new run clears the old failure");
+    assert_eq!(app.status(), "apg-group started on cpu", "a new run clears the old failure");
     app.on_train_event(Event::Failed { error: "the training loss became NaN".into() });
-    assert_eq!(app.status, "training failed: the training loss became NaN");
+    assert_eq!(app.status(), "training failed: the training loss became NaN");
 }
 
 #[test]
 fn condition_keys_edit_the_design() {
     let mut app = app(true);
     app.apply(Action::GoTo(Panel::Conditions));
-    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
     app.sync_conditions();
     assert_eq!(app.conditions.apg.condition.fields, vec!["domain"]);
     app.on_key(key(KeyCode::Char('m'))); // group -> mix
-    let device = app.data.stats.as_ref().unwrap().conditions.iter().position(|c| c.field == "device").unwrap();
+    let device = app.shared.stats.as_ref().unwrap().conditions.iter().position(|c| c.field == "device").unwrap();
     app.conditions.cursor = device;
     app.on_key(key(KeyCode::Char(' ')));
     assert_eq!(app.conditions.apg.condition.fields, vec!["domain", "device"]);
@@ -288,12 +288,12 @@ fn hot_reload_keeps_the_last_good_version_on_error() {
     let path = PathBuf::from(format!("{WORKSPACE}/experiments/apg-group.toml"));
     let error = LoadedExperiment::from_file(Path::new(&format!("{WORKSPACE}/experiments/broken.toml"))).unwrap_err();
     app.experiment_changed(path.clone(), Err(error));
-    let entry = app.experiments.iter().find(|e| e.path == path).unwrap();
+    let entry = app.shared.experiments.iter().find(|e| e.path == path).unwrap();
     assert!(entry.good.is_some(), "the last good version stays in use");
     assert!(entry.error.is_some());
     let good = LoadedExperiment::from_file(&path).unwrap();
     app.experiment_changed(path.clone(), Ok(good));
-    assert!(app.experiments.iter().find(|e| e.path == path).unwrap().error.is_none());
+    assert!(app.shared.experiments.iter().find(|e| e.path == path).unwrap().error.is_none());
 }
 
 #[test]
@@ -311,7 +311,7 @@ fn snapshot_conditions_panel() {
 #[test]
 fn snapshot_train_panel_while_training() {
     let mut app = app(true);
-    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
     feed_training(&mut app);
     insta::assert_snapshot!(render(&app, 120, 32));
 }
@@ -320,8 +320,8 @@ fn snapshot_train_panel_while_training() {
 fn snapshot_train_panel_after_a_gpu_failure() {
     let mut app = app(true);
     // Without the broken experiment, whose error would take the status bar.
-    app.experiments.retain(|e| e.error.is_none());
-    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    app.shared.experiments.retain(|e| e.error.is_none());
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
     fail_on_gpu(&mut app);
     app.on_key(key(KeyCode::Char('d')));
     insta::assert_snapshot!(render(&app, 120, 32));
@@ -339,7 +339,7 @@ fn snapshot_help() {
 fn snapshot_invalid_config_banner() {
     let mut app = app(true);
     app.apply(Action::GoTo(Panel::Train));
-    app.selected = app.experiments.iter().position(|e| e.name() == "broken").unwrap();
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "broken").unwrap());
     insta::assert_snapshot!(render(&app, 120, 30));
 }
 
@@ -403,7 +403,7 @@ fn snapshot_runs_and_compare() {
     assert_eq!(app.runs.marked.len(), 2);
     insta::assert_snapshot!("runs_table", render(&app, 120, 24));
     app.on_key(key(KeyCode::Char('c')));
-    assert!(app.runs.compare.is_some(), "{}", app.status);
+    assert!(app.runs.compare.is_some(), "{}", app.status());
     insta::assert_snapshot!("runs_compare", render(&app, 120, 30));
     // A bad filter says where it is wrong and keeps every run.
     app.on_key(key(KeyCode::Enter));
@@ -419,7 +419,7 @@ fn snapshot_runs_and_compare() {
 #[test]
 fn no_color_uses_no_colours() {
     let mut app = app(false);
-    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
     feed_training(&mut app);
     for panel in Panel::ALL {
         app.panel = panel;
@@ -448,7 +448,7 @@ fn app_with_colour_has_colour() -> bool {
 #[test]
 fn every_panel_draws_at_80x24_and_at_odd_sizes() {
     let mut app = app(true);
-    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap();
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
     feed_training(&mut app);
     let (_dir, history) = history();
     app.runs.set_history(Ok(history));
@@ -533,11 +533,11 @@ fn a_long_experiment_list_scrolls_and_the_log_scrolls_back() {
     app.apply(Action::GoTo(Panel::Train));
     render(&app, 80, 24);
     app.on_key(key(KeyCode::End));
-    assert_eq!(app.selected, 34);
+    assert_eq!(app.shared.selected, Some(34));
     let screen = render(&app, 80, 24);
     assert!(screen.contains("exp-34") && !screen.contains("exp-00"), "{screen}");
     app.on_key(key(KeyCode::Down));
-    assert_eq!(app.selected, 34, "down at the bottom does not wrap to the top");
+    assert_eq!(app.shared.selected, Some(34), "down at the bottom does not wrap to the top");
 
     for i in 0..100 {
         app.on_train_event(Event::Log { line: format!("log line {i:03}") });

@@ -225,7 +225,7 @@ fn compare_opens_groups_of_seeds_and_the_keys_drive_it() {
     assert_eq!(c.entries.len(), 2);
     assert_eq!(c.entries.iter().map(|e| e.seeds.clone()).collect::<Vec<_>>(), [[1, 2, 3], [1, 2, 3]]);
     assert_eq!(c.baseline, 0);
-    assert_eq!(app.status, "comparing 2 groups of seeds, baseline static (3 seeds)");
+    assert_eq!(app.status(), "comparing 2 groups of seeds, baseline static (3 seeds)");
     // The keys in effect are the comparison's, and the help lists them.
     render(&app, 80, 24);
     app.on_key(key(KeyCode::Char('?')));
@@ -239,7 +239,7 @@ fn compare_opens_groups_of_seeds_and_the_keys_drive_it() {
     app.on_key(key(KeyCode::Char('b')));
     let c = &app.runs.compare.as_ref().unwrap().comparison;
     assert_eq!(c.baseline, 1);
-    assert_eq!(app.status, "comparing 2 groups of seeds, baseline apg (3 seeds)");
+    assert_eq!(app.status(), "comparing 2 groups of seeds, baseline apg (3 seeds)");
     let delta = c.metrics[0].cells[0].delta.unwrap();
     assert!((delta - (0.780 - 0.795)).abs() < 1e-9, "{delta}");
     app.on_key(key(KeyCode::Char('b')));
@@ -300,7 +300,7 @@ fn marked_runs_of_one_configuration_compare_as_runs() {
     assert!(!view.grouped);
     app.on_key(key(KeyCode::Char('s')));
     assert!(!app.runs.compare.as_ref().unwrap().grouped);
-    assert_eq!(app.status, "the marked runs share one configuration: as groups there is nothing to compare");
+    assert_eq!(app.status(), "the marked runs share one configuration: as groups there is nothing to compare");
 }
 
 #[test]
@@ -352,7 +352,7 @@ fn a_data_mismatch_warning_stays_in_sight() {
     let (_dir, mut app) = app_with(&specs);
     app.on_key(key(KeyCode::Char('c')));
     assert!(app.runs.compare.as_ref().unwrap().comparison.data_differs);
-    assert!(app.status.starts_with("warning: these runs trained on different data"), "{}", app.status);
+    assert!(app.status().starts_with("warning: these runs trained on different data"), "{}", app.status());
     let top = render(&app, 80, 24);
     assert!(top.contains("WARNING: these runs trained on different data"), "{top}");
     app.on_key(key(KeyCode::Char('G')));

@@ -71,7 +71,7 @@ impl Fixture {
     fn carry_out(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::SaveExperiment(path) => conditions::save(&mut self.app, &path),
+                Effect::SaveExperiment(path) => self.app.save_experiment(&path),
                 other => panic!("unexpected effect {other:?}"),
             }
         }
@@ -112,7 +112,7 @@ fn fixture(experiments: &[(&str, &str)]) -> Fixture {
     }
     let workspace = Workspace::open(&root).unwrap();
     let mut app = App::new(workspace, entries, Theme { color: false });
-    app.data.stats = Some(stats_of(&app.dataset_reference()));
+    app.shared.stats = Some(stats_of(&app.dataset_reference()));
     app.apply(Action::GoTo(Panel::Conditions));
     Fixture { _dir: dir, root, app }
 }
@@ -139,10 +139,10 @@ fn plus_and_minus_keep_k_between_1_and_the_layer_widths() {
     assert_eq!(f.app.conditions.apg.rank, vec![112, 64]);
     assert!(f.screen().contains("K per layer [112, 64]"), "{}", f.screen());
     f.press("+");
-    assert!(f.app.status.contains("K is at its largest"), "{}", f.app.status);
+    assert!(f.app.status().contains("K is at its largest"), "{}", f.app.status());
     f.press("w");
     let saved = LoadedExperiment::from_file(&f.path("e")).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(saved.experiment.apg.rank, vec![112, 64], "{}", f.app.status);
+    assert_eq!(saved.experiment.apg.rank, vec![112, 64], "{}", f.app.status());
     f.press(&"-".repeat(70));
     assert_eq!(f.app.conditions.apg.rank, vec![1, 1]);
     f.press(&"<".repeat(70));
@@ -167,8 +167,8 @@ fn w_refuses_an_invalid_design_and_says_why() {
     assert_eq!(f.app.conditions.apg.condition.mode, ConditionMode::Mix);
     f.press("w");
     assert_eq!(f.read("e"), COMMENTED, "nothing written");
-    assert!(f.app.status.contains("nothing written"), "{}", f.app.status);
-    assert!(f.app.status.contains("a mix condition needs two or more fields"), "{}", f.app.status);
+    assert!(f.app.status().contains("nothing written"), "{}", f.app.status());
+    assert!(f.app.status().contains("a mix condition needs two or more fields"), "{}", f.app.status());
     assert!(f.app.conditions.dirty, "the design stays, unsaved");
     let screen = f.screen();
     assert!(!screen.contains("matches the experiment file"), "{screen}");
@@ -203,7 +203,7 @@ fn w_writes_only_the_changed_keys_and_keeps_every_comment() {
     );
     assert!(!f.app.conditions.dirty);
     // The description says what the experiment was: the user is told to look at it.
-    assert!(f.app.status.contains("description still reads"), "{}", f.app.status);
+    assert!(f.app.status().contains("description still reads"), "{}", f.app.status());
     let screen = f.screen();
     assert!(screen.contains("saved: matches the experiment file"), "{screen}");
     assert!(screen.contains("does the description still fit?"), "{screen}");
@@ -263,7 +263,7 @@ fn an_outside_edit_is_not_written_over_without_a_choice() {
     assert!(f.screen().contains("the file changed on disk meanwhile"), "{}", f.screen());
     f.press("w");
     assert_eq!(f.read("e"), theirs, "nothing written over theirs");
-    let Some(Prompt::Conflict(conflict)) = &f.app.conditions.prompt else { panic!("no conflict: {}", f.app.status) };
+    let Some(Prompt::Conflict(conflict)) = &f.app.conditions.prompt else { panic!("no conflict: {}", f.app.status()) };
     assert_eq!(conflict.theirs, theirs);
     let screen = f.screen();
     assert!(screen.contains("apg.rank: mine [32, 16], theirs [8, 4]"), "{screen}");
@@ -279,7 +279,7 @@ fn an_outside_edit_is_not_written_over_without_a_choice() {
         changed_lines(&theirs, &saved),
         vec![("rank = [8, 4]      # K per layer".to_string(), "rank = [32, 16]      # K per layer".to_string())]
     );
-    assert!(!f.app.conditions.dirty, "{}", f.app.status);
+    assert!(!f.app.conditions.dirty, "{}", f.app.status());
 }
 
 #[test]
@@ -309,18 +309,17 @@ fn fields_are_those_of_the_experiments_own_dataset() {
     assert!(!other.contains("\"device\""));
     let other_path = f.root.join("other.toml");
     std::fs::write(&other_path, other).unwrap();
-    f.app.data.datasets.push(other_path.display().to_string());
-    f.app.data.current = f.app.data.datasets.len() - 1;
-    f.app.data.stats = Some(stats_of(&other_path.display().to_string()));
-    let fields = conditions::candidates(&f.app);
+    f.app.shared.dataset = other_path.display().to_string();
+    f.app.shared.stats = Some(stats_of(&other_path.display().to_string()));
+    let fields = conditions::candidates(&f.app.conditions, &f.app.shared);
     assert!(fields.contains(&"device".to_string()), "{fields:?}");
     assert!(fields.contains(&"user_activity".to_string()), "derived fields too: {fields:?}");
     // Numbers are not shown for another dataset's fields.
     assert!(!has_numbers(&f.screen(), "[x] domain"), "{}", f.screen());
 
     // Back on the experiment's own dataset, its statistics are used.
-    f.app.data.current = 0;
-    f.app.data.stats = Some(stats_of(&f.app.dataset_reference()));
+    f.app.shared.dataset = f.app.shared.workspace.dataset_reference();
+    f.app.shared.stats = Some(stats_of(&f.app.dataset_reference()));
     assert!(has_numbers(&f.screen(), "[x] domain"), "{}", f.screen());
 }
 
@@ -336,7 +335,7 @@ fn has_numbers(screen: &str, row: &str) -> bool {
 fn going_through_self_keeps_the_ticked_fields() {
     let mut f = fixture(&[("e", COMMENTED)]);
     f.press("m"); // mix
-    let device = conditions::candidates(&f.app).iter().position(|c| c == "device").unwrap();
+    let device = conditions::candidates(&f.app.conditions, &f.app.shared).iter().position(|c| c == "device").unwrap();
     f.app.conditions.cursor = device;
     f.press(" ");
     assert_eq!(f.app.conditions.apg.condition.fields, vec!["domain", "device"]);
@@ -359,12 +358,13 @@ fn the_preview_shows_the_parameters_of_the_model_that_gets_built() {
     // generator trunk; self-wise with a static bias; v3.
     for keys in ["", "m aaaag", "mmb", "vvvv"] {
         let mut f = fixture(&[("e", COMMENTED)]);
-        f.app.conditions.cursor = conditions::candidates(&f.app).iter().position(|c| c == "device").unwrap();
+        f.app.conditions.cursor =
+            conditions::candidates(&f.app.conditions, &f.app.shared).iter().position(|c| c == "device").unwrap();
         f.press(keys);
         f.press("w");
         // The model the saved file describes, as a run would build it.
         let saved = LoadedExperiment::from_file(&f.path("e")).unwrap_or_else(|e| panic!("{keys:?}: {e}"));
-        assert_eq!(saved.experiment.apg, f.app.conditions.apg, "{keys:?}: {}", f.app.status);
+        assert_eq!(saved.experiment.apg, f.app.conditions.apg, "{keys:?}: {}", f.app.status());
         let model = Model::new(&saved, &dataset, Cpu::default(), 1).unwrap();
         let dense = model.param_counts().dense;
         let screen = f.screen();

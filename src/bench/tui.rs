@@ -116,7 +116,7 @@ pub fn run(options: &Options, sink: &mut Sink) -> anyhow::Result<()> {
         push(sink, "compare", "draw the comparison of three runs (Runs panel)", ms);
         app.apply(Action::Compare);
     } else {
-        sink.skip(SECTION, "tui.draw.compare", format!("the comparison did not open: {}", app.status));
+        sink.skip(SECTION, "tui.draw.compare", format!("the comparison did not open: {}", app.status()));
     }
 
     // The help overlay over the Train panel.
@@ -159,12 +159,12 @@ fn build_app(root: &Path, rows: usize) -> anyhow::Result<App> {
 
     let workspace = Workspace::open(root).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut app = App::new(workspace, experiments, Theme { color: true });
-    let descriptor = LoadedDescriptor::open(&app.workspace.dataset_reference()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let descriptor =
+        LoadedDescriptor::open(&app.shared.workspace.dataset_reference()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (dataset, report) = data::load(&descriptor, &LoadOptions { no_cache: true, ..Default::default() })?;
-    app.data.stats = Some(data::stats::dataset_stats(&dataset));
+    app.shared.stats = Some(data::stats::dataset_stats(&dataset));
     app.data.load_note = format!("(encoded in {:.0} ms)", report.seconds * 1e3);
-    app.selected = app.experiments.iter().position(|e| e.name() == "apg-group").unwrap_or(0);
-    app.sync_conditions();
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap_or(0));
     feed_training(&mut app);
     app.runs.set_history(Ok(History::load(root)?));
     Ok(app)

@@ -3,7 +3,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::tui::app::Panel;
+use crate::tui::shared::Panel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -12,6 +12,8 @@ pub enum Action {
     PreviousPanel,
     GoTo(Panel),
     ToggleHelp,
+    /// Open the whole status message (or configuration error) in a popup.
+    ShowMessage,
     Up,
     Down,
     Left,
@@ -29,6 +31,9 @@ pub enum Action {
     PauseResume,
     StopTraining,
     QueueRun,
+    /// Take the selected experiment out of the queue / empty the queue.
+    Unqueue,
+    ClearQueue,
     NextExperiment,
     /// Scroll the log back (older lines) / forward (newer).
     LogBack,
@@ -83,8 +88,8 @@ const fn ctrl(c: char, action: Action, help: &'static str) -> Binding {
 
 /// Keys that work in every panel.
 pub const GLOBAL: &[Binding] = &[
-    key(KeyCode::Char('q'), Action::Quit, "quit"),
-    ctrl('c', Action::Quit, "quit"),
+    key(KeyCode::Char('q'), Action::Quit, "quit (asks while training or unsaved)"),
+    ctrl('c', Action::Quit, "quit (twice: at once)"),
     key(KeyCode::Tab, Action::NextPanel, "next panel"),
     key(KeyCode::BackTab, Action::PreviousPanel, "previous panel"),
     key(KeyCode::Char('1'), Action::GoTo(Panel::Data), "Data panel"),
@@ -92,14 +97,19 @@ pub const GLOBAL: &[Binding] = &[
     key(KeyCode::Char('3'), Action::GoTo(Panel::Train), "Train panel"),
     key(KeyCode::Char('4'), Action::GoTo(Panel::Runs), "Runs panel"),
     key(KeyCode::Char('?'), Action::ToggleHelp, "help"),
+    key(KeyCode::Char('!'), Action::ShowMessage, "the whole message or error"),
+];
+
+/// Moving a selection up and down a list, in the panels that have one.
+const MOVES: &[Binding] = &[
     key(KeyCode::Up, Action::Up, "move up"),
     key(KeyCode::Char('k'), Action::Up, "move up"),
     key(KeyCode::Down, Action::Down, "move down"),
     key(KeyCode::Char('j'), Action::Down, "move down"),
-    key(KeyCode::Left, Action::Left, "left"),
-    key(KeyCode::Char('h'), Action::Left, "left"),
-    key(KeyCode::Right, Action::Right, "right"),
-    key(KeyCode::Char('l'), Action::Right, "right"),
+];
+
+/// Paging and both ends, in the panels whose lists can be long.
+const PAGES: &[Binding] = &[
     key(KeyCode::PageUp, Action::PageUp, "page up"),
     key(KeyCode::PageDown, Action::PageDown, "page down"),
     key(KeyCode::Home, Action::Top, "first row"),
@@ -139,6 +149,8 @@ const TRAIN: &[Binding] = &[
     key(KeyCode::Char('p'), Action::PauseResume, "pause / resume"),
     key(KeyCode::Char('x'), Action::StopTraining, "stop"),
     key(KeyCode::Char('a'), Action::QueueRun, "add to the queue"),
+    key(KeyCode::Char('u'), Action::Unqueue, "take the selected experiment out of the queue"),
+    key(KeyCode::Char('U'), Action::ClearQueue, "empty the queue"),
     key(KeyCode::Char('d'), Action::CycleDevice, "device of the next run"),
     key(KeyCode::Char('['), Action::LogBack, "scroll the log back"),
     key(KeyCode::Char(']'), Action::LogForward, "scroll the log forward (to the newest line)"),
@@ -178,15 +190,16 @@ const COMPARE: &[Binding] = &[
     key(KeyCode::Enter, Action::Close, "close the comparison"),
 ];
 
-/// The bindings of a panel, global ones last.
+/// The bindings of a panel, global ones last: only keys that act in that panel.
 pub fn bindings(panel: Panel) -> Vec<Binding> {
-    let (own, ends) = match panel {
-        Panel::Data => (DATA, ENDS),
-        Panel::Conditions => (CONDITIONS, &[][..]),
-        Panel::Train => (TRAIN, ENDS),
-        Panel::Runs => (RUNS, ENDS),
+    let parts: &[&[Binding]] = match panel {
+        Panel::Data => &[DATA, MOVES, PAGES, ENDS],
+        // The field list is short: up and down only.
+        Panel::Conditions => &[CONDITIONS, MOVES],
+        Panel::Train => &[TRAIN, MOVES, PAGES, ENDS],
+        Panel::Runs => &[RUNS, MOVES, PAGES, ENDS],
     };
-    let own: Vec<Binding> = own.iter().chain(ends).copied().collect();
+    let own: Vec<Binding> = parts.iter().flat_map(|p| p.iter()).copied().collect();
     layered(&own)
 }
 
@@ -224,6 +237,8 @@ pub fn key_label(binding: &Binding) -> String {
         KeyCode::Down => "↓".into(),
         KeyCode::Left => "←".into(),
         KeyCode::Right => "→".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
         other => format!("{other:?}"),
     };
     if binding.modifiers.contains(KeyModifiers::CONTROL) { format!("Ctrl-{name}") } else { name }

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod panels;
 pub mod scroll;
 pub mod search;
+pub mod shared;
 pub mod theme;
 pub mod view;
 
@@ -85,10 +86,10 @@ fn read_experiments(root: &Path) -> Vec<ExperimentEntry> {
 }
 
 fn start_watcher(app: &App, sender: &Sender<AppEvent>) -> Option<WorkspaceWatcher> {
-    let descriptor = app.workspace.root.join(&app.workspace.dataset);
+    let descriptor = app.shared.workspace.root.join(&app.shared.workspace.dataset);
     let extra = if descriptor.is_file() { vec![descriptor] } else { Vec::new() };
     let forward = sender.clone();
-    let watcher = WorkspaceWatcher::start(&app.workspace.root, extra, move |event| {
+    let watcher = WorkspaceWatcher::start(&app.shared.workspace.root, extra, move |event| {
         let _ = forward.send(AppEvent::Watch(Box::new(event)));
     });
     match watcher {
@@ -146,7 +147,7 @@ fn event_loop(
             Ok(event) => event,
             Err(RecvTimeoutError::Timeout) => {
                 // The loading indicator moves even when no event arrives.
-                dirty |= app.data.loading && app.data.stats.is_none();
+                dirty |= app.data.loading && app.shared.stats.is_none();
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -162,7 +163,7 @@ fn event_loop(
                 app.data.loading = false;
                 match result {
                     Ok((stats, note)) => {
-                        app.data.stats = Some(stats);
+                        app.shared.stats = Some(stats);
                         app.data.load_note = note;
                         app.data.error = None;
                     }
@@ -183,24 +184,18 @@ fn event_loop(
                 app.run_ended()
             }
             AppEvent::Watch(event) => match *event {
-                WatchEvent::ExperimentChanged { path, result } => {
-                    app.experiment_changed(path, result);
-                    Vec::new()
-                }
-                WatchEvent::ExperimentRemoved { path } => {
-                    app.experiment_removed(&path);
-                    Vec::new()
-                }
+                WatchEvent::ExperimentChanged { path, result } => app.experiment_changed(path, result),
+                WatchEvent::ExperimentRemoved { path } => app.experiment_removed(&path),
                 WatchEvent::DatasetChanged { result: Ok(_), .. } => {
-                    app.status = "dataset descriptor changed: reloading".into();
+                    app.shared.say("dataset descriptor changed: reloading");
                     vec![Effect::LoadData, Effect::RecheckExperiments]
                 }
                 WatchEvent::DatasetChanged { result: Err(error), .. } => {
-                    app.status = format!("dataset descriptor: {error}");
+                    app.shared.fail(format!("dataset descriptor: {error}"));
                     Vec::new()
                 }
                 WatchEvent::Error(error) => {
-                    app.status = format!("file watcher: {error}");
+                    app.shared.fail(format!("file watcher: {error}"));
                     Vec::new()
                 }
             },
@@ -245,7 +240,7 @@ impl Runtime {
                     // Experiments are validated against their dataset: parse them again
                     // on a worker, and let the results arrive like any other file change.
                     let sender = self.sender.clone();
-                    let root = app.workspace.root.clone();
+                    let root = app.shared.workspace.root.clone();
                     std::thread::spawn(move || {
                         for entry in read_experiments(&root) {
                             let result = match (entry.good, entry.error) {
@@ -260,7 +255,7 @@ impl Runtime {
                 }
                 Effect::LoadRuns => {
                     let sender = self.sender.clone();
-                    let root = app.workspace.root.clone();
+                    let root = app.shared.workspace.root.clone();
                     std::thread::spawn(move || {
                         let _ = sender.send(AppEvent::Runs(History::load(&root).map_err(|e| e.to_string())));
                     });
@@ -269,24 +264,30 @@ impl Runtime {
                 Effect::Pause => self.control.iter().for_each(|c| c.pause()),
                 Effect::Resume => self.control.iter().for_each(|c| c.resume()),
                 Effect::Stop => self.control.iter().for_each(|c| c.stop()),
-                Effect::SaveExperiment(path) => panels::conditions::save(app, &path),
-                Effect::Export { markdown } => app.status = export_comparison(app, markdown),
+                Effect::SaveExperiment(path) => app.save_experiment(&path),
+                Effect::Export { markdown } => match export_comparison(app, markdown) {
+                    Ok(message) => app.shared.say(message),
+                    Err(message) => app.shared.fail(message),
+                },
+                // The router takes these before they get here.
+                Effect::SelectionChanged | Effect::Show(_) => {}
             }
         }
     }
 
     fn start_training(&mut self, app: &mut App, path: &Path) {
-        let Some(experiment) = app.experiments.iter().find(|e| e.path == path).and_then(|e| e.good.clone()) else {
-            app.status = format!("{} is not valid: not started", path.display());
+        let Some(experiment) = app.shared.experiments.iter().find(|e| e.path == path).and_then(|e| e.good.clone())
+        else {
+            app.shared.fail(format!("{} is not valid: not started", path.display()));
             return;
         };
         let device = app.run_device(&experiment);
         let seed = experiment.experiment.seed;
         let name = experiment.experiment.name.clone();
-        let mut run = match RecordedRun::start(&app.workspace.root, experiment, seed, device) {
+        let mut run = match RecordedRun::start(&app.shared.workspace.root, experiment, seed, device) {
             Ok(run) => run,
             Err(error) => {
-                app.status = format!("cannot start the run: {error}");
+                app.shared.fail(format!("cannot start the run: {error}"));
                 return;
             }
         };
@@ -340,22 +341,19 @@ fn load_stats(reference: &str) -> Result<(DatasetStats, String), String> {
     Ok((stats::dataset_stats(&dataset), note))
 }
 
-/// Writes the open comparison to `<workspace>/exports/`; returns the status line.
-fn export_comparison(app: &App, markdown: bool) -> String {
-    let Some(comparison) = app.runs.comparison() else { return "nothing to export".into() };
+/// Writes the open comparison to `<workspace>/exports/`; says where, or why not.
+fn export_comparison(app: &App, markdown: bool) -> Result<String, String> {
+    let Some(comparison) = app.runs.comparison() else { return Ok("nothing to export".into()) };
     let (text, extension) = if markdown {
         (Ok(export::markdown(comparison)), "md")
     } else {
         (export::csv(comparison).map_err(|e| e.to_string()), "csv")
     };
-    let text = match text {
-        Ok(text) => text,
-        Err(error) => return format!("export failed: {error}"),
-    };
-    let folder = app.workspace.root.join("exports");
+    let text = text.map_err(|error| format!("export failed: {error}"))?;
+    let folder = app.shared.workspace.root.join("exports");
     let file = folder.join(format!("compare-{}.{extension}", crate::runs::UtcTime::now().compact()));
     match std::fs::create_dir_all(&folder).and_then(|()| std::fs::write(&file, text)) {
-        Ok(()) => format!("exported to {}", file.display()),
-        Err(error) => format!("export failed: {}: {error}", file.display()),
+        Ok(()) => Ok(format!("exported to {}", file.display())),
+        Err(error) => Err(format!("export failed: {}: {error}", file.display())),
     }
 }

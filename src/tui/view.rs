@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Tabs, Wrap}
 
 use crate::tui::app::{App, Panel};
 use crate::tui::keys;
-use crate::tui::panels;
+use crate::tui::shared::Component;
 
 /// The smallest terminal the panels are laid out for.
 pub const MIN_WIDTH: u16 = 80;
@@ -36,18 +36,20 @@ pub fn draw(frame: &mut Frame, app: &App, timing: Timing) {
     let titles: Vec<Line> =
         Panel::ALL.iter().enumerate().map(|(i, p)| Line::raw(format!(" {} {} ", i + 1, p.title()))).collect();
     let selected = Panel::ALL.iter().position(|p| *p == app.panel).unwrap_or(0);
-    let tabs = Tabs::new(titles).select(selected).highlight_style(app.theme.selected()).divider("│").padding("", "");
+    let tabs =
+        Tabs::new(titles).select(selected).highlight_style(app.shared.theme.selected()).divider("│").padding("", "");
     let [tabs_left, tabs_right] = Layout::horizontal([Constraint::Min(40), Constraint::Length(36)]).areas(tabs_area);
     frame.render_widget(tabs, tabs_left);
-    let workspace = format!("workspace {} ", app.workspace.name);
-    frame.render_widget(Paragraph::new(Line::styled(workspace, app.theme.dim()).right_aligned()), tabs_right);
+    let workspace = format!("workspace {} ", app.shared.workspace.name);
+    frame.render_widget(Paragraph::new(Line::styled(workspace, app.shared.theme.dim()).right_aligned()), tabs_right);
 
-    match app.panel {
-        Panel::Data => panels::data::draw(frame, app, body),
-        Panel::Conditions => panels::conditions::draw(frame, app, body),
-        Panel::Train => panels::train::draw(frame, app, body),
-        Panel::Runs => panels::runs::draw(frame, app, body),
-    }
+    let panel: &dyn Component = match app.panel {
+        Panel::Data => &app.data,
+        Panel::Conditions => &app.conditions,
+        Panel::Train => &app.train,
+        Panel::Runs => &app.runs,
+    };
+    panel.draw(frame, body, &app.shared);
     draw_status(frame, app, status_area, timing);
     if app.help {
         draw_help(frame, app, area);
@@ -55,12 +57,12 @@ pub fn draw(frame: &mut Frame, app: &App, timing: Timing) {
 }
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
-    let theme = &app.theme;
+    let theme = &app.shared.theme;
     let [first, second] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     // Line 1: the config error (it stays until a save fixes it), else the last message.
     let line = match app.config_error() {
         Some(error) => Line::styled(format!("config error: {error}"), theme.bad()),
-        None => Line::raw(app.status.clone()),
+        None => Line::raw(app.status().to_string()),
     };
     frame.render_widget(Paragraph::new(line), first);
     let hints: Vec<String> = app
@@ -95,7 +97,7 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(52)]).flex(Flex::Center).areas(popup);
     frame.render_widget(Clear, popup);
-    let title = Span::styled(format!(" Keys: {} (any key closes) ", app.keys_title()), app.theme.title());
+    let title = Span::styled(format!(" Keys: {} (any key closes) ", app.keys_title()), app.shared.theme.title());
     let table = Table::new(rows, [Constraint::Length(12), Constraint::Min(20)])
         .block(Block::default().borders(Borders::ALL).title(title));
     frame.render_widget(table, popup);

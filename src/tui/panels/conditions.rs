@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use ratatui::Frame;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
@@ -25,8 +25,8 @@ use crate::data::descriptor::{FieldKind, NumericTransform};
 use crate::data::stats::DatasetStats;
 use crate::format::thousands;
 use crate::model::cost::{Cost, cost};
-use crate::tui::app::{App, Effect, Panel};
-use crate::tui::keys::{self, Action};
+use crate::tui::keys::{self, Action, Binding};
+use crate::tui::shared::{Component, Effect, Panel, Shared};
 
 #[derive(Debug, Clone, Default)]
 pub struct ConditionsState {
@@ -174,18 +174,18 @@ fn fit_to_tower(apg: &mut ApgSpec, tower: &[usize]) {
 
 /// The statistics the Data panel holds, when they are of the experiment's own dataset
 /// (the Data panel may show another dataset of the workspace).
-pub fn own_stats<'a>(app: &'a App, experiment: &LoadedExperiment) -> Option<&'a DatasetStats> {
-    let stats = app.data.stats.as_ref()?;
+pub fn own_stats<'a>(shared: &'a Shared, experiment: &LoadedExperiment) -> Option<&'a DatasetStats> {
+    let stats = shared.stats.as_ref()?;
     let dataset = &experiment.dataset;
     if stats.name != dataset.descriptor.name {
         return None;
     }
-    let reference = app.dataset_reference();
+    let reference = &shared.dataset;
     let same = match dataset.file.strip_prefix("<built-in>") {
-        Ok(file) => !Path::new(&reference).exists() && file.with_extension("") == Path::new(&reference),
+        Ok(file) => !Path::new(reference).exists() && file.with_extension("") == Path::new(reference),
         Err(_) => {
             let real = |p: &Path| std::fs::canonicalize(p).ok();
-            real(Path::new(&reference)).is_some_and(|r| Some(r) == real(&dataset.file))
+            real(Path::new(reference)).is_some_and(|r| Some(r) == real(&dataset.file))
         }
     };
     same.then_some(stats)
@@ -194,9 +194,9 @@ pub fn own_stats<'a>(app: &'a App, experiment: &LoadedExperiment) -> Option<&'a 
 /// Candidate condition fields of the experiment's own dataset: from its statistics (most
 /// useful first) when the Data panel has them, else every field a condition may use
 /// (categorical, bucketised numeric, derived); ticked fields always.
-pub fn candidates(app: &App) -> Vec<String> {
-    let Some(experiment) = &app.conditions.experiment else { return Vec::new() };
-    let mut names: Vec<String> = match own_stats(app, experiment) {
+pub fn candidates(state: &ConditionsState, shared: &Shared) -> Vec<String> {
+    let Some(experiment) = &state.experiment else { return Vec::new() };
+    let mut names: Vec<String> = match own_stats(shared, experiment) {
         Some(stats) => stats.conditions.iter().map(|c| c.field.clone()).collect(),
         None => {
             let d = &experiment.dataset.descriptor;
@@ -213,7 +213,7 @@ pub fn candidates(app: &App) -> Vec<String> {
                 .collect()
         }
     };
-    for field in &app.conditions.apg.condition.fields {
+    for field in &state.apg.condition.fields {
         if !names.contains(field) {
             names.push(field.clone());
         }
@@ -223,281 +223,301 @@ pub fn candidates(app: &App) -> Vec<String> {
 
 const VARIANTS: [Variant; 6] = [Variant::Static, Variant::V1, Variant::V2, Variant::V3, Variant::V4, Variant::V5];
 
-pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
-    if action == Action::NextExperiment {
-        if app.conditions.dirty {
-            app.conditions.prompt = Some(Prompt::Discard);
-            app.status = format!(
-                "{} has unsaved changes: y discards them, any other key keeps them (w writes them)",
-                app.conditions.name()
-            );
-        } else {
-            app.next_experiment();
-        }
-        return Vec::new();
+impl Component for ConditionsState {
+    fn bindings(&self) -> Vec<Binding> {
+        keys::bindings(Panel::Conditions)
     }
-    if matches!(action, Action::Confirm | Action::KeepMine | Action::TakeTheirs) {
-        app.status = "nothing to answer: that key answers a question of this panel".into();
-        return Vec::new();
+
+    fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect> {
+        self.apply(action, shared)
     }
-    let Some(tower) = app.conditions.experiment.as_ref().map(tower) else {
-        app.status = "no valid experiment selected (e: next)".into();
-        return Vec::new();
-    };
-    let fields = candidates(app);
-    let state = &mut app.conditions;
-    let layers = tower.len() - 1;
-    let apg = &mut state.apg;
-    let condition = &mut apg.condition;
-    match action {
-        Action::Up => state.cursor = state.cursor.saturating_sub(1),
-        Action::Down => state.cursor = (state.cursor + 1).min(fields.len().saturating_sub(1)),
-        Action::CycleMode => {
-            match condition.mode {
-                ConditionMode::Group => state.group_fields = condition.fields.clone(),
-                ConditionMode::Mix => state.mix_fields = condition.fields.clone(),
-                ConditionMode::SelfWise => {}
-            }
-            let (mode, fields) = match condition.mode {
-                ConditionMode::Group => {
-                    let fields =
-                        if state.mix_fields.is_empty() { condition.fields.clone() } else { state.mix_fields.clone() };
-                    (ConditionMode::Mix, fields)
-                }
-                ConditionMode::Mix => (ConditionMode::SelfWise, Vec::new()),
-                ConditionMode::SelfWise => {
-                    let fields = if state.group_fields.is_empty() {
-                        state.mix_fields.iter().take(1).cloned().collect()
-                    } else {
-                        state.group_fields.clone()
-                    };
-                    (ConditionMode::Group, fields)
-                }
-            };
-            condition.mode = mode;
-            condition.fields = fields;
-            if apg.variant == Variant::Static {
-                apg.variant = Variant::V5;
-            }
-        }
-        Action::ToggleField => {
-            let Some(field) = fields.get(state.cursor) else { return Vec::new() };
-            match condition.mode {
-                ConditionMode::SelfWise => {
-                    app.status = "self-wise conditions take no fields: press m for group or mix".into();
-                    return Vec::new();
-                }
-                ConditionMode::Group => condition.fields = vec![field.clone()],
-                ConditionMode::Mix => {
-                    if let Some(i) = condition.fields.iter().position(|f| f == field) {
-                        condition.fields.remove(i);
-                    } else {
-                        condition.fields.push(field.clone());
-                    }
-                }
-            }
-            if apg.variant == Variant::Static {
-                apg.variant = Variant::V5;
-            }
-        }
-        Action::CycleVariant => {
-            let i = VARIANTS.iter().position(|v| *v == apg.variant).unwrap_or(0);
-            apg.variant = VARIANTS[(i + 1) % VARIANTS.len()];
-        }
-        Action::CycleAggregation => {
-            (condition.aggregation, condition.input_agg, condition.output_agg) =
-                match (condition.aggregation, condition.input_agg, condition.output_agg) {
-                    (Aggregation::Input, InputAggregator::Concat, o) => (Aggregation::Input, InputAggregator::Mean, o),
-                    (Aggregation::Input, InputAggregator::Mean, o) => {
-                        (Aggregation::Input, InputAggregator::Attention, o)
-                    }
-                    (Aggregation::Input, InputAggregator::Attention, _) => {
-                        (Aggregation::Output, InputAggregator::Concat, OutputAggregator::Mean)
-                    }
-                    (Aggregation::Output, i, OutputAggregator::Mean) => {
-                        (Aggregation::Output, i, OutputAggregator::Attention)
-                    }
-                    (Aggregation::Output, _, OutputAggregator::Attention) => {
-                        (Aggregation::Input, InputAggregator::Concat, OutputAggregator::Mean)
-                    }
-                };
-        }
-        Action::RankUp | Action::RankDown => {
-            let up = action == Action::RankUp;
-            let ranks: Vec<usize> = (0..layers)
-                .map(|l| {
-                    let k = rank(apg, l);
-                    let k = if up { k.saturating_mul(2) } else { k / 2 };
-                    k.clamp(1, max_rank(&tower, l))
-                })
-                .collect();
-            if (0..layers).all(|l| ranks[l] == rank(apg, l)) {
-                app.status = if up {
-                    "K is at its largest: min(N_in, N_out) of each layer".into()
-                } else {
-                    "K is at its smallest: 1".into()
-                };
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        draw(self, frame, area, shared)
+    }
+}
+
+impl ConditionsState {
+    fn apply(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect> {
+        if action == Action::NextExperiment {
+            if self.dirty {
+                self.prompt = Some(Prompt::Discard);
+                shared.say(format!(
+                    "{} has unsaved changes: y discards them, any other key keeps them (w writes them)",
+                    self.name()
+                ));
                 return Vec::new();
             }
-            apg.rank = ranks;
+            shared.next_experiment();
+            self.load(shared.selected_good());
+            return Vec::new();
         }
-        Action::OverparamUp | Action::OverparamDown => {
-            let up = action == Action::OverparamUp;
-            apg.overparam = (0..layers)
-                .map(|l| {
-                    let (k, p) = (rank(apg, l), overparam(apg, l));
-                    if up { p.max(p.saturating_mul(2).min(max_overparam(&tower, l, k))) } else { (p / 2).max(k) }
-                })
-                .collect();
+        if matches!(action, Action::Confirm | Action::KeepMine | Action::TakeTheirs) {
+            shared.say("nothing to answer: that key answers a question of this panel");
+            return Vec::new();
         }
-        Action::CycleGenerator => {
-            apg.generator_hidden = match apg.generator_hidden.as_slice() {
-                [] => vec![16],
-                [16] => vec![32],
-                [32] => vec![64],
-                _ => Vec::new(),
-            };
-        }
-        Action::ToggleBias => apg.generate_bias = !apg.generate_bias,
-        Action::Save => {
-            return match state.path.clone() {
-                Some(path) => vec![Effect::SaveExperiment(path)],
-                None => Vec::new(),
-            };
-        }
-        _ => return Vec::new(),
-    }
-    fit_to_tower(apg, &tower);
-    state.dirty = state.experiment.as_ref().is_some_and(|e| e.experiment.apg != state.apg);
-    Vec::new()
-}
-
-/// A key while a question is open: its answer, or (any other key) "no, keep everything".
-/// Ctrl-C still quits.
-pub fn answer(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    let Some(prompt) = app.conditions.prompt.take() else { return Vec::new() };
-    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-        return app.apply(Action::Quit);
-    }
-    let name = app.conditions.name();
-    match (prompt, keys::action_for(Panel::Conditions, key)) {
-        (Prompt::Discard, Some(Action::Confirm)) => {
-            // The selection may have moved on (Train panel) while the design stayed here.
-            let shown = app.selected_experiment().is_some_and(|e| Some(&e.path) == app.conditions.path.as_ref());
-            app.conditions.dirty = false;
-            if shown {
-                app.next_experiment();
-            } else {
-                app.sync_conditions();
+        let Some(tower) = self.experiment.as_ref().map(tower) else {
+            shared.say("no valid experiment selected (e: next)");
+            return Vec::new();
+        };
+        let fields = candidates(self, shared);
+        let state = self;
+        let layers = tower.len() - 1;
+        let apg = &mut state.apg;
+        let condition = &mut apg.condition;
+        match action {
+            Action::Up => state.cursor = state.cursor.saturating_sub(1),
+            Action::Down => state.cursor = (state.cursor + 1).min(fields.len().saturating_sub(1)),
+            Action::CycleMode => {
+                match condition.mode {
+                    ConditionMode::Group => state.group_fields = condition.fields.clone(),
+                    ConditionMode::Mix => state.mix_fields = condition.fields.clone(),
+                    ConditionMode::SelfWise => {}
+                }
+                let (mode, fields) = match condition.mode {
+                    ConditionMode::Group => {
+                        let fields = if state.mix_fields.is_empty() {
+                            condition.fields.clone()
+                        } else {
+                            state.mix_fields.clone()
+                        };
+                        (ConditionMode::Mix, fields)
+                    }
+                    ConditionMode::Mix => (ConditionMode::SelfWise, Vec::new()),
+                    ConditionMode::SelfWise => {
+                        let fields = if state.group_fields.is_empty() {
+                            state.mix_fields.iter().take(1).cloned().collect()
+                        } else {
+                            state.group_fields.clone()
+                        };
+                        (ConditionMode::Group, fields)
+                    }
+                };
+                condition.mode = mode;
+                condition.fields = fields;
+                if apg.variant == Variant::Static {
+                    apg.variant = Variant::V5;
+                }
             }
-            app.status = format!("discarded the unsaved changes to {name}");
+            Action::ToggleField => {
+                let Some(field) = fields.get(state.cursor) else { return Vec::new() };
+                match condition.mode {
+                    ConditionMode::SelfWise => {
+                        shared.say("self-wise conditions take no fields: press m for group or mix");
+                        return Vec::new();
+                    }
+                    ConditionMode::Group => condition.fields = vec![field.clone()],
+                    ConditionMode::Mix => {
+                        if let Some(i) = condition.fields.iter().position(|f| f == field) {
+                            condition.fields.remove(i);
+                        } else {
+                            condition.fields.push(field.clone());
+                        }
+                    }
+                }
+                if apg.variant == Variant::Static {
+                    apg.variant = Variant::V5;
+                }
+            }
+            Action::CycleVariant => {
+                let i = VARIANTS.iter().position(|v| *v == apg.variant).unwrap_or(0);
+                apg.variant = VARIANTS[(i + 1) % VARIANTS.len()];
+            }
+            Action::CycleAggregation => {
+                (condition.aggregation, condition.input_agg, condition.output_agg) =
+                    match (condition.aggregation, condition.input_agg, condition.output_agg) {
+                        (Aggregation::Input, InputAggregator::Concat, o) => {
+                            (Aggregation::Input, InputAggregator::Mean, o)
+                        }
+                        (Aggregation::Input, InputAggregator::Mean, o) => {
+                            (Aggregation::Input, InputAggregator::Attention, o)
+                        }
+                        (Aggregation::Input, InputAggregator::Attention, _) => {
+                            (Aggregation::Output, InputAggregator::Concat, OutputAggregator::Mean)
+                        }
+                        (Aggregation::Output, i, OutputAggregator::Mean) => {
+                            (Aggregation::Output, i, OutputAggregator::Attention)
+                        }
+                        (Aggregation::Output, _, OutputAggregator::Attention) => {
+                            (Aggregation::Input, InputAggregator::Concat, OutputAggregator::Mean)
+                        }
+                    };
+            }
+            Action::RankUp | Action::RankDown => {
+                let up = action == Action::RankUp;
+                let ranks: Vec<usize> = (0..layers)
+                    .map(|l| {
+                        let k = rank(apg, l);
+                        let k = if up { k.saturating_mul(2) } else { k / 2 };
+                        k.clamp(1, max_rank(&tower, l))
+                    })
+                    .collect();
+                if (0..layers).all(|l| ranks[l] == rank(apg, l)) {
+                    shared.say(if up {
+                        "K is at its largest: min(N_in, N_out) of each layer"
+                    } else {
+                        "K is at its smallest: 1"
+                    });
+                    return Vec::new();
+                }
+                apg.rank = ranks;
+            }
+            Action::OverparamUp | Action::OverparamDown => {
+                let up = action == Action::OverparamUp;
+                apg.overparam = (0..layers)
+                    .map(|l| {
+                        let (k, p) = (rank(apg, l), overparam(apg, l));
+                        if up { p.max(p.saturating_mul(2).min(max_overparam(&tower, l, k))) } else { (p / 2).max(k) }
+                    })
+                    .collect();
+            }
+            Action::CycleGenerator => {
+                apg.generator_hidden = match apg.generator_hidden.as_slice() {
+                    [] => vec![16],
+                    [16] => vec![32],
+                    [32] => vec![64],
+                    _ => Vec::new(),
+                };
+            }
+            Action::ToggleBias => apg.generate_bias = !apg.generate_bias,
+            Action::Save => {
+                return match state.path.clone() {
+                    Some(path) => vec![Effect::SaveExperiment(path)],
+                    None => Vec::new(),
+                };
+            }
+            _ => return Vec::new(),
         }
-        (Prompt::Conflict(conflict), Some(Action::KeepMine)) => {
-            app.conditions.overwrite = Some(conflict.theirs);
-            if let Some(path) = app.conditions.path.clone() {
-                return vec![Effect::SaveExperiment(path)];
+        fit_to_tower(apg, &tower);
+        state.dirty = state.experiment.as_ref().is_some_and(|e| e.experiment.apg != state.apg);
+        Vec::new()
+    }
+}
+
+impl ConditionsState {
+    /// A key while a question is open: its answer, or (any other key) "no, keep
+    /// everything". (Ctrl-C never reaches here: the router quits first.)
+    pub fn answer(&mut self, key: KeyEvent, shared: &mut Shared) -> Vec<Effect> {
+        let Some(prompt) = self.prompt.take() else { return Vec::new() };
+        let name = self.name();
+        match (prompt, keys::action_for(Panel::Conditions, key)) {
+            (Prompt::Discard, Some(Action::Confirm)) => {
+                // The selection may have moved on (Train panel) while the design stayed here.
+                let shown = shared.selected_experiment().is_some_and(|e| Some(&e.path) == self.path.as_ref());
+                self.dirty = false;
+                if shown {
+                    shared.next_experiment();
+                }
+                self.load(shared.selected_good());
+                shared.say(format!("discarded the unsaved changes to {name}"));
+            }
+            (Prompt::Conflict(conflict), Some(Action::KeepMine)) => {
+                self.overwrite = Some(conflict.theirs);
+                if let Some(path) = self.path.clone() {
+                    return vec![Effect::SaveExperiment(path)];
+                }
+            }
+            (Prompt::Conflict(conflict), Some(Action::TakeTheirs)) => self.take_theirs(&conflict.theirs, shared),
+            (Prompt::Discard, _) => shared.say(format!("kept the unsaved changes to {name}")),
+            (Prompt::Conflict(_), _) => {
+                shared.say(format!("nothing written: the design and the changed {name} both stay (w asks again)"))
             }
         }
-        (Prompt::Conflict(conflict), Some(Action::TakeTheirs)) => take_theirs(app, &conflict.theirs),
-        (Prompt::Discard, _) => app.status = format!("kept the unsaved changes to {name}"),
-        (Prompt::Conflict(_), _) => {
-            app.status = format!("nothing written: the design and the changed {name} both stay (w asks again)")
+        Vec::new()
+    }
+
+    /// Drops the design for the file as it is on disk (`theirs`), or for its last good
+    /// version when that text is invalid.
+    fn take_theirs(&mut self, theirs: &str, shared: &mut Shared) {
+        let Some(path) = self.path.clone() else { return };
+        self.dirty = false;
+        match LoadedExperiment::from_text(&path, theirs) {
+            Ok(loaded) => {
+                self.load(Some(loaded));
+                shared.say(format!("took the version on disk of {}", path.display()));
+            }
+            Err(error) => {
+                let good = shared.experiments.iter().find(|e| e.path == path).and_then(|e| e.good.clone());
+                self.load(good);
+                shared.say(format!(
+                    "took the version on disk, which is invalid ({error}): showing its last good version"
+                ));
+            }
         }
     }
-    Vec::new()
-}
 
-/// Drops the design for the file as it is on disk (`theirs`), or for its last good
-/// version when that text is invalid.
-fn take_theirs(app: &mut App, theirs: &str) {
-    let state = &mut app.conditions;
-    let Some(path) = state.path.clone() else { return };
-    state.dirty = false;
-    match LoadedExperiment::from_text(&path, theirs) {
-        Ok(loaded) => {
-            state.load(Some(loaded));
-            app.status = format!("took the version on disk of {}", path.display());
-        }
-        Err(error) => {
-            let good = app.experiments.iter().find(|e| e.path == path).and_then(|e| e.good.clone());
-            app.conditions.load(good);
-            app.status = format!("took the version on disk, which is invalid ({error}): showing its last good version");
-        }
-    }
-}
-
-/// `w`, carried out (the event loop calls this for [`Effect::SaveExperiment`]): writes the
-/// `[apg]` keys that changed into `path` in place, if the result is a valid experiment and
-/// the file still holds what the design was loaded from (or the user chose to overwrite
-/// exactly what it holds now). Says what happened in the status bar.
-pub fn save(app: &mut App, path: &Path) {
-    let state = &mut app.conditions;
-    let Some((base_text, base_apg)) = state.experiment.as_ref().map(|e| (e.text.clone(), e.experiment.apg.clone()))
-    else {
-        return;
-    };
-    let disk = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) => {
-            app.status = format!("nothing written: cannot read {}: {error}", path.display());
+    /// `w`, carried out (the event loop calls this for [`Effect::SaveExperiment`]): writes the
+    /// `[apg]` keys that changed into `path` in place, if the result is a valid experiment and
+    /// the file still holds what the design was loaded from (or the user chose to overwrite
+    /// exactly what it holds now). Says what happened in the status bar.
+    pub fn save(&mut self, path: &Path, shared: &mut Shared) {
+        let state = self;
+        let Some((base_text, base_apg)) = state.experiment.as_ref().map(|e| (e.text.clone(), e.experiment.apg.clone()))
+        else {
             return;
-        }
-    };
-    let confirmed = state.overwrite.take().is_some_and(|theirs| theirs == disk);
-    if disk != base_text && !confirmed {
-        let differences = edit::apg_of(path, &disk).map(|theirs| edit::apg_changes(&theirs, &state.apg));
-        state.prompt =
-            Some(Prompt::Conflict(Conflict { theirs: disk, differences: differences.map_err(|e| e.to_string()) }));
-        app.status = format!(
-            "nothing written: {} changed on disk since the design was loaded: o overwrites it with mine, \
+        };
+        let disk = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                shared.fail(format!("nothing written: cannot read {}: {error}", path.display()));
+                return;
+            }
+        };
+        let confirmed = state.overwrite.take().is_some_and(|theirs| theirs == disk);
+        if disk != base_text && !confirmed {
+            let differences = edit::apg_of(path, &disk).map(|theirs| edit::apg_changes(&theirs, &state.apg));
+            state.prompt =
+                Some(Prompt::Conflict(Conflict { theirs: disk, differences: differences.map_err(|e| e.to_string()) }));
+            shared.fail(format!(
+                "nothing written: {} changed on disk since the design was loaded: o overwrites it with mine, \
              t takes it, any other key decides later",
-            path.display()
-        );
-        return;
-    }
-    let text = match edit::set_apg(path, &disk, &state.apg) {
-        Ok(text) => text,
-        Err(error) => {
-            app.status = format!("nothing written: {error}");
+                path.display()
+            ));
             return;
         }
-    };
-    // The checks the file gets when it is loaded, on the text as it would be written.
-    let written = match LoadedExperiment::from_text(path, &text) {
-        Ok(written) => written,
-        Err(error) => {
-            app.status = format!("nothing written: the design would make the file invalid: {error}");
+        let text = match edit::set_apg(path, &disk, &state.apg) {
+            Ok(text) => text,
+            Err(error) => {
+                shared.fail(format!("nothing written: {error}"));
+                return;
+            }
+        };
+        // The checks the file gets when it is loaded, on the text as it would be written.
+        let written = match LoadedExperiment::from_text(path, &text) {
+            Ok(written) => written,
+            Err(error) => {
+                shared.fail(format!("nothing written: the design would make the file invalid: {error}"));
+                return;
+            }
+        };
+        if text != disk
+            && let Err(error) = edit::write_atomically(path, &text)
+        {
+            shared.fail(format!("nothing written: {error}"));
             return;
         }
-    };
-    if text != disk
-        && let Err(error) = edit::write_atomically(path, &text)
-    {
-        app.status = format!("nothing written: {error}");
-        return;
+        let changed = edit::apg_changes(&base_apg, &written.experiment.apg).len();
+        let description = written.experiment.description.clone();
+        state.dirty = false;
+        state.load(Some(written));
+        state.check_description |= changed > 0 && !description.is_empty();
+        shared.say(match () {
+            _ if text == disk => format!("nothing to write: {} holds this design", path.display()),
+            _ if description.is_empty() || changed == 0 => format!("wrote {}", path.display()),
+            _ => format!(
+                "wrote {}; its description still reads {description:?}: edit it if it no longer fits",
+                path.display()
+            ),
+        });
     }
-    let changed = edit::apg_changes(&base_apg, &written.experiment.apg).len();
-    let description = written.experiment.description.clone();
-    state.dirty = false;
-    state.load(Some(written));
-    state.check_description |= changed > 0 && !description.is_empty();
-    app.status = match () {
-        _ if text == disk => format!("nothing to write: {} holds this design", path.display()),
-        _ if description.is_empty() || changed == 0 => format!("wrote {}", path.display()),
-        _ => format!(
-            "wrote {}; its description still reads {description:?}: edit it if it no longer fits",
-            path.display()
-        ),
-    };
 }
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let theme = &app.theme;
+fn draw(state: &ConditionsState, frame: &mut Frame, area: Rect, shared: &Shared) {
+    let theme = &shared.theme;
     let block =
         |title: &str| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
-    let state = &app.conditions;
     let (Some(experiment), Some(designed)) = (&state.experiment, state.designed()) else {
-        let message = match app.selected_experiment() {
+        let message = match shared.selected_experiment() {
             Some(entry) => match &entry.error {
                 Some(error) => format!("{} is invalid: {error}", entry.name()),
                 None => format!("{} has not loaded", entry.name()),
@@ -511,8 +531,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let apg = &state.apg;
     let c = &apg.condition;
     // Candidate fields with their pre-flight numbers.
-    let stats = own_stats(app, experiment);
-    let fields = candidates(app);
+    let stats = own_stats(shared, experiment);
+    let fields = candidates(state, shared);
     let rows: Vec<Row> = fields
         .iter()
         .enumerate()
@@ -602,16 +622,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ),
         Line::raw(""),
     ];
-    lines.extend(file_lines(app, experiment));
+    lines.extend(file_lines(state, shared, experiment));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block("Design")), right);
 }
 
 /// How the design stands against the experiment file, and the open question if any.
-fn file_lines<'a>(app: &'a App, experiment: &LoadedExperiment) -> Vec<Line<'a>> {
-    let theme = &app.theme;
-    let state = &app.conditions;
+fn file_lines<'a>(state: &ConditionsState, shared: &'a Shared, experiment: &LoadedExperiment) -> Vec<Line<'a>> {
+    let theme = &shared.theme;
     let name = &experiment.experiment.name;
-    let entry = app.experiments.iter().find(|e| e.path == experiment.file);
+    let entry = shared.experiments.iter().find(|e| e.path == experiment.file);
     let mut lines = Vec::new();
     match &state.prompt {
         Some(Prompt::Discard) => {
@@ -644,7 +663,7 @@ fn file_lines<'a>(app: &'a App, experiment: &LoadedExperiment) -> Vec<Line<'a>> 
     }
     if state.dirty {
         lines.push(Line::styled("unsaved changes: w writes the experiment file", theme.accent()));
-        let selected = app.selected_experiment().map(|e| &e.path);
+        let selected = shared.selected_experiment().map(|e| &e.path);
         if selected.is_some_and(|p| *p != experiment.file) {
             lines.push(Line::styled(
                 "(another experiment is selected: e asks before it drops these changes)",

@@ -1,6 +1,9 @@
 //! The Data panel: the workspace's dataset, its splits, the schema table and, for the
 //! selected field, rows and label rate per value as bars, the long tail, and (for
-//! condition candidates) how much the values differ.
+//! condition candidates) how much the values differ. The datasets it offers follow the
+//! experiments: the workspace's own, then every other one an experiment uses.
+
+use std::path::Path;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,23 +11,112 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
 use crate::format::{percent, thousands};
-use crate::tui::app::App;
+use crate::tui::keys::{self, Action, Binding};
 use crate::tui::panels::bar;
-use crate::tui::scroll::scrollbar;
+use crate::tui::scroll::{Motion, Viewport, scrollbar};
+use crate::tui::shared::{Component, Effect, ExperimentEntry, Panel, Shared};
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let theme = &app.theme;
+/// What the Data panel shows besides the statistics (those are shared).
+#[derive(Debug, Clone, Default)]
+pub struct DataState {
+    /// The datasets of the workspace: its default, then those its experiments use
+    /// (built-in names or descriptor paths), without repeats.
+    pub datasets: Vec<String>,
+    pub loading: bool,
+    /// When the current load started, for the progress indicator.
+    pub loading_since: Option<std::time::Instant>,
+    pub error: Option<String>,
+    pub load_note: String,
+    pub field: usize,
+    /// The part of the field list on screen.
+    pub fields_view: Viewport,
+}
+
+impl DataState {
+    /// The dataset list for `shared`'s experiments; the one shown stays shown while an
+    /// experiment still uses it, else the panel goes back to the workspace's dataset.
+    pub fn sync_datasets(&mut self, shared: &mut Shared) -> Vec<Effect> {
+        self.datasets = dataset_references(&shared.workspace.dataset_reference(), &shared.experiments);
+        if self.datasets.contains(&shared.dataset) {
+            return Vec::new();
+        }
+        self.show(0, shared)
+    }
+
+    fn current(&self, shared: &Shared) -> usize {
+        self.datasets.iter().position(|d| *d == shared.dataset).unwrap_or(0)
+    }
+
+    fn show(&mut self, index: usize, shared: &mut Shared) -> Vec<Effect> {
+        shared.dataset = self.datasets.get(index).cloned().unwrap_or_else(|| shared.workspace.dataset_reference());
+        shared.stats = None;
+        self.field = 0;
+        vec![Effect::LoadData]
+    }
+}
+
+/// The workspace's dataset first, then every other dataset an experiment uses.
+pub fn dataset_references(workspace_dataset: &str, experiments: &[ExperimentEntry]) -> Vec<String> {
+    let mut references = vec![workspace_dataset.to_string()];
+    for experiment in experiments.iter().filter_map(|e| e.good.as_ref()) {
+        let file = &experiment.dataset.file;
+        let reference = match file.strip_prefix("<built-in>") {
+            Ok(name) => name.with_extension("").display().to_string(),
+            Err(_) => file.display().to_string(),
+        };
+        // Descriptor files compare by their real path (`a/../b.toml` is `b.toml`).
+        let real = |r: &str| std::fs::canonicalize(Path::new(r)).ok();
+        let same = |r: &String| *r == reference || (real(r).is_some() && real(r) == real(&reference));
+        if !references.iter().any(same) {
+            references.push(reference);
+        }
+    }
+    references
+}
+
+impl Component for DataState {
+    fn bindings(&self) -> Vec<Binding> {
+        keys::bindings(Panel::Data)
+    }
+
+    fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect> {
+        if let Some(motion) = Motion::of(action) {
+            let fields = shared.stats.as_ref().map_or(0, |s| s.fields.len());
+            self.field = self.fields_view.moved(self.field, fields, motion);
+            return Vec::new();
+        }
+        match action {
+            Action::Refresh => vec![Effect::LoadData],
+            Action::NextDataset if self.datasets.len() > 1 => {
+                let next = (self.current(shared) + 1) % self.datasets.len();
+                self.show(next, shared)
+            }
+            Action::NextDataset => {
+                shared.say("this workspace uses one dataset");
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        draw(self, frame, area, shared)
+    }
+}
+
+fn draw(state: &DataState, frame: &mut Frame, area: Rect, shared: &Shared) {
+    let theme = &shared.theme;
     let block =
         |title: &str| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
-    let Some(stats) = &app.data.stats else {
-        let text = match (&app.data.error, app.data.loading) {
+    let Some(stats) = &shared.stats else {
+        let text = match (&state.error, state.loading) {
             (Some(error), _) => vec![
                 Line::styled(format!("could not load the dataset: {error}"), theme.bad()),
                 Line::raw("press r to retry"),
             ],
             (None, true) => {
-                let dataset = app.dataset_reference();
-                let seconds = app.data.loading_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+                let dataset = shared.dataset.clone();
+                let seconds = state.loading_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
                 let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][(seconds * 10.0) as usize % 10];
                 vec![Line::raw(format!("{spinner} loading, encoding and counting {dataset} ... {seconds:.1} s"))]
             }
@@ -46,7 +138,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 "  {} rows, label rate {}   {}",
                 thousands(stats.rows as u64),
                 percent(stats.label_rate),
-                app.data.load_note
+                state.load_note
             )),
         ]),
         Line::raw(format!("splits: {}", splits.join("  ·  "))),
@@ -57,8 +149,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             bayes.test_auc.map_or("n/a".into(), |a| format!("{a:.4}"))
         )));
     }
-    let title = if app.data.datasets.len() > 1 {
-        format!("Dataset {} of {} (d: next)", app.data.current + 1, app.data.datasets.len())
+    let title = if state.datasets.len() > 1 {
+        format!("Dataset {} of {} (d: next)", state.current(shared) + 1, state.datasets.len())
     } else {
         "Dataset".to_string()
     };
@@ -66,8 +158,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 
     let [schema, detail] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(bottom);
     // Borders and the header take three rows.
-    let shown =
-        app.data.fields_view.window(app.data.field, stats.fields.len(), schema.height.saturating_sub(3) as usize);
+    let shown = state.fields_view.window(state.field, stats.fields.len(), schema.height.saturating_sub(3) as usize);
     let rows: Vec<Row> = stats.fields[shown.clone()]
         .iter()
         .zip(shown.clone())
@@ -87,7 +178,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 f.top.first().map_or("-".into(), |v| v.value.clone()),
             ];
             let row = Row::new(cells);
-            if i == app.data.field { row.style(theme.selected()) } else { row }
+            if i == state.field { row.style(theme.selected()) } else { row }
         })
         .collect();
     let widths = [
@@ -103,7 +194,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Table::new(rows, widths).header(header).block(block(&title)), schema);
     scrollbar(frame, schema, stats.fields.len(), &shown);
 
-    let Some(field) = stats.fields.get(app.data.field) else { return };
+    let Some(field) = stats.fields.get(state.field) else { return };
     let mut lines = vec![Line::styled(format!("{} — {}", field.name, field.origin), theme.accent())];
     if let Some([mean, std, min, max]) = field.dense {
         lines.push(Line::raw(format!("mean {mean:.3}, std {std:.3}, range [{min:.3}, {max:.3}]")));

@@ -14,10 +14,10 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use crate::runs::compare::Comparison;
 use crate::runs::filter::{Filter, SortKey};
 use crate::runs::history::History;
-use crate::tui::app::{App, Effect};
-use crate::tui::keys::Action;
+use crate::tui::keys::{self, Action, Binding};
 use crate::tui::panels::compare::{CompareView, Reply};
 use crate::tui::scroll::{Motion, Viewport, scrollbar};
+use crate::tui::shared::{Component, Effect, Panel, Shared};
 
 /// Sort orders `o` cycles through.
 const SORTS: [&str; 4] = ["-started", "-test.auc", "-valid.auc", "experiment"];
@@ -112,17 +112,30 @@ impl RunsState {
     }
 }
 
-pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
-    if let (Some(view), Some(history)) = (&mut app.runs.compare, &app.runs.history) {
+impl Component for RunsState {
+    fn bindings(&self) -> Vec<Binding> {
+        if self.compare.is_some() { keys::compare_bindings() } else { keys::bindings(Panel::Runs) }
+    }
+
+    fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect> {
+        apply(self, shared, action)
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        draw(self, frame, area, shared)
+    }
+}
+
+pub fn apply(state: &mut RunsState, shared: &mut Shared, action: Action) -> Vec<Effect> {
+    if let (Some(view), Some(history)) = (&mut state.compare, &state.history) {
         match view.apply(action, history) {
             Reply::Nothing => {}
-            Reply::Close => app.runs.compare = None,
-            Reply::Say(message) => app.status = message,
+            Reply::Close => state.compare = None,
+            Reply::Say(message) => shared.say(message),
             Reply::Export { markdown } => return vec![Effect::Export { markdown }],
         }
         return Vec::new();
     }
-    let state = &mut app.runs;
     match action {
         _ if Motion::of(action).is_some() => {
             if let Some(motion) = Motion::of(action) {
@@ -136,41 +149,39 @@ pub fn apply(app: &mut App, action: Action) -> Vec<Effect> {
                 state.marked.insert(id);
             }
         }
-        Action::Compare | Action::Select => open_comparison(app),
+        Action::Compare | Action::Select => open_comparison(state, shared),
         Action::EditFilter => state.editing_filter = true,
         Action::CycleSort => {
             state.sort = (state.sort + 1) % SORTS.len();
             state.refresh();
-            app.status = format!("sorted by {}", SORTS[app.runs.sort]);
+            shared.say(format!("sorted by {}", SORTS[state.sort]));
         }
         Action::Refresh => return vec![Effect::LoadRuns],
         Action::ExportMarkdown | Action::ExportCsv => {
-            app.status = "mark runs with space and compare them (c) first".into();
+            shared.say("mark runs with space and compare them (c) first");
         }
         _ => {}
     }
     Vec::new()
 }
 
-fn open_comparison(app: &mut App) {
-    let state = &mut app.runs;
+fn open_comparison(state: &mut RunsState, shared: &mut Shared) {
     let Some(history) = &state.history else { return };
     if state.marked.len() < 2 {
-        app.status = "mark two or more runs with space, then press c".into();
+        shared.say("mark two or more runs with space, then press c");
         return;
     }
     match CompareView::open(history, state.marked.iter().cloned().collect()) {
         Ok(view) => {
-            app.status = view.summary();
+            shared.say(view.summary());
             state.compare = Some(view);
         }
-        Err(e) => app.status = format!("cannot compare: {e}"),
+        Err(e) => shared.fail(format!("cannot compare: {e}")),
     }
 }
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let theme = &app.theme;
-    let state = &app.runs;
+pub fn draw(state: &RunsState, frame: &mut Frame, area: Rect, shared: &Shared) {
+    let theme = &shared.theme;
     let block =
         |title: String| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
     if let Some(view) = &state.compare {

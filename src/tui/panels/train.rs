@@ -8,12 +8,226 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, List, ListItem, Paragraph};
 
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
 use crate::config::Device;
-use crate::train::{Phase, RunEnd};
-use crate::tui::app::App;
+use crate::config::experiment::LoadedExperiment;
+use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunEnd, RunSummary};
+use crate::tui::keys::{self, Action, Binding};
 use crate::tui::panels::bar;
-use crate::tui::scroll::scrollbar;
+use crate::tui::scroll::{Motion, Viewport, scrollbar};
+use crate::tui::shared::{Component, Effect, Panel, Shared};
 use crate::tui::theme::Theme;
+
+/// The live view of the run in progress (or the last one), the queue and the choices
+/// for the next run.
+#[derive(Debug, Clone, Default)]
+pub struct TrainState {
+    pub experiment: Option<String>,
+    pub run_id: Option<String>,
+    pub phase: Option<Phase>,
+    pub step: usize,
+    pub total_steps: usize,
+    pub samples_per_s: f64,
+    pub elapsed_s: f64,
+    pub loss: Vec<(f64, f64)>,
+    pub valid_auc: Vec<(f64, f64)>,
+    pub valid_logloss: Vec<(f64, f64)>,
+    pub groups: Vec<GroupMetrics>,
+    pub last_eval: Option<EvalMetrics>,
+    pub summary: Option<RunSummary>,
+    pub log: VecDeque<String>,
+    pub queue: VecDeque<PathBuf>,
+    /// The device of the run shown.
+    pub device: Device,
+    /// The device of the runs started from now on (`d`).
+    pub next_device: DeviceChoice,
+    /// The part of the experiment list on screen.
+    pub experiments_view: Viewport,
+    /// How many lines the log is scrolled back from its newest (0: it follows new lines).
+    pub log_back: usize,
+    pub log_view: Viewport,
+}
+
+const LOG_LINES: usize = 200;
+
+impl TrainState {
+    pub fn active(&self) -> bool {
+        matches!(
+            self.phase,
+            Some(
+                Phase::LoadingData
+                    | Phase::Building
+                    | Phase::Training
+                    | Phase::Paused
+                    | Phase::Evaluating
+                    | Phase::Testing
+            )
+        )
+    }
+
+    fn log(&mut self, line: String) {
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(line);
+        // Scrolled back, the view stays on the lines being read.
+        if self.log_back > 0 {
+            self.log_back = (self.log_back + 1).min(self.log.len());
+        }
+    }
+
+    /// Seconds left at the current pace.
+    pub fn eta_s(&self) -> Option<f64> {
+        (self.step > 0 && self.total_steps > self.step)
+            .then(|| self.elapsed_s / self.step as f64 * (self.total_steps - self.step) as f64)
+    }
+
+    /// The device a run of `experiment` started now trains on.
+    pub fn run_device(&self, experiment: &LoadedExperiment) -> Device {
+        self.next_device.device(experiment.experiment.device)
+    }
+
+    /// A new run started (the event loop spawned it).
+    pub fn run_started(&mut self, experiment: String, run_id: String, device: Device, shared: &mut Shared) {
+        *self = TrainState {
+            queue: std::mem::take(&mut self.queue),
+            next_device: self.next_device,
+            experiments_view: std::mem::take(&mut self.experiments_view),
+            device,
+            ..Default::default()
+        };
+        self.log(format!("run {run_id} of {experiment}"));
+        // A new run replaces the last one's news (a failure, say) in the status bar.
+        shared.say(format!("{experiment} started on {}", self.device));
+        self.experiment = Some(experiment);
+        self.run_id = Some(run_id);
+        self.phase = Some(Phase::LoadingData);
+    }
+
+    /// A training event of the run in progress.
+    pub fn on_event(&mut self, event: Event, shared: &mut Shared) {
+        match event {
+            Event::Phase { phase } => self.phase = Some(phase),
+            Event::Log { line } => self.log(line),
+            Event::Plan { total_steps, .. } => self.total_steps = total_steps,
+            Event::Metrics { record: MetricsRecord::Train { step, loss, samples_per_s, elapsed_s, .. } } => {
+                self.step = step;
+                self.samples_per_s = samples_per_s;
+                self.elapsed_s = elapsed_s;
+                self.loss.push((step as f64, loss));
+            }
+            Event::Metrics { record: MetricsRecord::Eval { step, metrics, .. } } => {
+                if metrics.split == "valid" {
+                    if let Some(auc) = metrics.auc {
+                        self.valid_auc.push((step as f64, auc));
+                    }
+                    self.valid_logloss.push((step as f64, metrics.logloss));
+                }
+                self.log(format!("{} at step {step}: {}", metrics.split, crate::runs::eval_headline(&metrics)));
+                self.groups = metrics.groups.clone();
+                self.last_eval = Some(metrics);
+            }
+            Event::Checkpoint { step, .. } => self.log(format!("best model so far saved at step {step}")),
+            Event::Finished { summary } => {
+                if let Some(reason) = &summary.reason {
+                    shared.say(format!("run {}: {reason}", summary.status.name()));
+                }
+                self.log(format!(
+                    "run {}: {}",
+                    summary.status.name(),
+                    summary
+                        .test
+                        .as_ref()
+                        .and_then(|m| m.auc)
+                        .map_or("no test AUC".into(), |a| format!("test AUC {a:.4}"))
+                ));
+                self.summary = Some(*summary);
+            }
+            Event::Failed { error } => {
+                self.log(format!("failed: {error}"));
+                self.phase = Some(Phase::Failed);
+                shared.fail(format!("training failed: {error}"));
+                // The CLI's advice (--device cpu) has a key here; put it first, where
+                // a long error cannot push it off the screen.
+                if self.device.is_cuda() {
+                    let advice = format!("{} failed: choose cpu with d, then s", self.device);
+                    self.log(advice.clone());
+                    shared.fail(format!("{advice} · {error}"));
+                }
+            }
+        }
+    }
+
+    /// The run's folder is complete: reload the history, start the next queued run.
+    pub fn run_ended(&mut self) -> Vec<Effect> {
+        let mut effects = vec![Effect::LoadRuns];
+        if let Some(next) = self.queue.pop_front() {
+            effects.push(Effect::StartTraining(next));
+        }
+        effects
+    }
+
+    fn start_or_queue(&mut self, queue: bool, shared: &mut Shared) -> Vec<Effect> {
+        let Some(entry) = shared.selected_experiment() else {
+            shared.say("no experiment in this workspace".to_string());
+            return Vec::new();
+        };
+        if entry.good.is_none() {
+            let message = format!("{} has an error: fix it first", entry.name());
+            shared.fail(message);
+            return Vec::new();
+        }
+        let (path, name) = (entry.path.clone(), entry.name());
+        if self.active() || queue {
+            shared.say(format!("queued {name}"));
+            self.queue.push_back(path);
+            return Vec::new();
+        }
+        vec![Effect::StartTraining(path)]
+    }
+}
+
+impl Component for TrainState {
+    fn bindings(&self) -> Vec<Binding> {
+        keys::bindings(Panel::Train)
+    }
+
+    fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect> {
+        if let Some(motion) = Motion::of(action) {
+            let from = shared.selected.unwrap_or(0);
+            shared.selected = Some(self.experiments_view.moved(from, shared.experiments.len(), motion));
+            return vec![Effect::SelectionChanged];
+        }
+        match action {
+            Action::NextExperiment => {
+                shared.next_experiment();
+                return vec![Effect::SelectionChanged];
+            }
+            Action::LogBack => {
+                let most = self.log.len().saturating_sub(self.log_view.page());
+                self.log_back = (self.log_back + self.log_view.page()).min(most);
+            }
+            Action::LogForward => self.log_back = self.log_back.saturating_sub(self.log_view.page()),
+            Action::StartTraining => return self.start_or_queue(false, shared),
+            Action::QueueRun => return self.start_or_queue(true, shared),
+            Action::PauseResume => match self.phase {
+                Some(Phase::Paused) => return vec![Effect::Resume],
+                _ if self.active() => return vec![Effect::Pause],
+                _ => shared.say("nothing is training"),
+            },
+            Action::StopTraining if self.active() => return vec![Effect::Stop],
+            Action::CycleDevice => self.next_device = self.next_device.next(),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        draw(self, frame, area, shared)
+    }
+}
 
 /// The device of the runs started from the panel, cycled with `d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,31 +266,30 @@ impl DeviceChoice {
     }
 }
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let theme = &app.theme;
+fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
+    let theme = &shared.theme;
     let block =
         |title: String| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
     let [left, right] = Layout::horizontal([Constraint::Length(30), Constraint::Min(40)]).areas(area);
     let [list_area, queue_area] = Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(left);
 
-    let shown = experiments_window(app, list_area);
-    let items: Vec<ListItem> = app.experiments[shown.clone()]
+    let shown = experiments_window(t, shared, list_area);
+    let items: Vec<ListItem> = shared.experiments[shown.clone()]
         .iter()
         .zip(shown.clone())
         .map(|(e, i)| {
             let marker = if e.error.is_some() { "! " } else { "  " };
             let item = ListItem::new(format!("{marker}{}", e.name()));
-            if i == app.selected { item.style(theme.selected()) } else { item }
+            if Some(i) == shared.selected { item.style(theme.selected()) } else { item }
         })
         .collect();
-    let title = format!("Experiments ({})", app.experiments.len());
+    let title = format!("Experiments ({})", shared.experiments.len());
     frame.render_widget(List::new(items).block(block(title)), list_area);
-    scrollbar(frame, list_area, app.experiments.len(), &shown);
-    let queue: Vec<Line> = if app.train.queue.is_empty() {
+    scrollbar(frame, list_area, shared.experiments.len(), &shown);
+    let queue: Vec<Line> = if t.queue.is_empty() {
         vec![Line::styled("empty (a: add)", theme.dim())]
     } else {
-        app.train
-            .queue
+        t.queue
             .iter()
             .map(|p| Line::raw(p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()))
             .collect()
@@ -85,10 +298,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 
     let [status, charts, bottom] =
         Layout::vertical([Constraint::Length(4), Constraint::Min(8), Constraint::Length(8)]).areas(right);
-    draw_status(frame, app, status);
+    draw_status(t, frame, shared, status);
     let [loss_area, auc_area] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
-    let t = &app.train;
     frame.render_widget(chart("train loss", &[("loss", &t.loss)], theme), loss_area);
     frame.render_widget(chart("validation", &[("AUC", &t.valid_auc), ("logloss", &t.valid_logloss)], theme), auc_area);
     let [groups_area, log_area] =
@@ -126,20 +338,19 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 /// The experiments on screen in `area`, the selected one among them.
-fn experiments_window(app: &App, area: Rect) -> std::ops::Range<usize> {
+fn experiments_window(t: &TrainState, shared: &Shared, area: Rect) -> std::ops::Range<usize> {
     let height = area.height.saturating_sub(2) as usize;
-    app.train.experiments_view.window(app.selected, app.experiments.len(), height)
+    t.experiments_view.window(shared.selected.unwrap_or(0), shared.experiments.len(), height)
 }
 
 fn truncate(text: &str, width: usize) -> String {
     text.chars().take(width).collect()
 }
 
-fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
-    let t = &app.train;
-    let theme = &app.theme;
+fn draw_status(t: &TrainState, frame: &mut Frame, shared: &Shared, area: Rect) {
+    let theme = &shared.theme;
     let [line_area, gauge_area] = Layout::vertical([Constraint::Length(3), Constraint::Length(1)]).areas(area);
-    let selected = app.selected_experiment();
+    let selected = shared.selected_experiment();
     let phase = match t.phase {
         None => "idle".to_string(),
         Some(p) => format!("{p:?}").to_lowercase(),
@@ -155,7 +366,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw(format!("on {}  ", t.device)));
         spans.push(Span::styled(run.clone(), theme.dim()));
     }
-    let mut lines = vec![Line::from(spans), next_device_line(app)];
+    let mut lines = vec![Line::from(spans), next_device_line(t, shared)];
     if let Some(entry) = selected.filter(|e| e.error.is_some()) {
         lines.push(Line::styled(format!("{}", entry.error.as_ref().expect("filtered")), theme.bad()));
     } else if let Some(summary) = t.summary.as_ref().filter(|s| s.status == RunEnd::Diverged) {
@@ -185,9 +396,9 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 /// Where the next run will train: the selected experiment's own device or the one `d` chose.
-fn next_device_line(app: &App) -> Line<'static> {
-    let choice = app.train.next_device;
-    let own = app.selected_experiment().and_then(|e| e.good.as_ref()).map(|e| e.experiment.device);
+fn next_device_line(t: &TrainState, shared: &Shared) -> Line<'static> {
+    let choice = t.next_device;
+    let own = shared.selected_experiment().and_then(|e| e.good.as_ref()).map(|e| e.experiment.device);
     let (device, how) = match (choice, own) {
         (DeviceChoice::Experiment, None) => ("the experiment's device".to_string(), String::new()),
         (DeviceChoice::Experiment, Some(own)) => (own.to_string(), " (the experiment's)".into()),
@@ -195,9 +406,9 @@ fn next_device_line(app: &App) -> Line<'static> {
     };
     Line::from(vec![
         Span::raw("next run on "),
-        Span::styled(device, app.theme.accent()),
+        Span::styled(device, shared.theme.accent()),
         Span::raw(how),
-        Span::styled("  d: change", app.theme.dim()),
+        Span::styled("  d: change", shared.theme.dim()),
     ])
 }
 
