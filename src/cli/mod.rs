@@ -26,6 +26,10 @@ pub struct Cli {
     /// records its runs here (default: the experiment file's own workspace).
     #[arg(long, global = true)]
     pub workspace: Option<PathBuf>,
+    /// Leave the mouse to the terminal (its own text selection) instead of clicking tabs
+    /// and rows and scrolling lists with the wheel. Also APG_BENCH_NO_MOUSE=1.
+    #[arg(long)]
+    pub no_mouse: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -112,7 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         // The workbench on a terminal; the headless summary when piped or scripted.
         None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
-            crate::tui::run(&workspace()?)?;
+            crate::tui::run(&workspace()?, crate::tui::Options { no_mouse: cli.no_mouse })?;
             Ok(ExitCode::SUCCESS)
         }
         None => demo(&workspace()?),

@@ -15,6 +15,7 @@ use crate::config::experiment::LoadedExperiment;
 use crate::config::workspace::Workspace;
 use crate::train::Event;
 use crate::tui::keys::{self, Action};
+use crate::tui::mouse::Mouse;
 use crate::tui::panels::conditions::ConditionsState;
 use crate::tui::panels::data::DataState;
 use crate::tui::panels::runs::RunsState;
@@ -112,6 +113,29 @@ impl App {
             Some(action) => self.apply(action),
             None => Vec::new(),
         }
+    }
+
+    /// A click or a wheel notch: the tab bar switches panels, the rest goes to the panel
+    /// in front. Like a key, it closes the help first.
+    pub fn on_mouse(&mut self, mouse: Mouse) -> Vec<Effect> {
+        if self.help {
+            self.help = false;
+            return Vec::new();
+        }
+        if let Mouse::Click { column, row: 0 } = mouse {
+            if let Some(panel) = crate::tui::view::tab_at(column) {
+                self.panel = panel;
+            }
+            return Vec::new();
+        }
+        let shared = &mut self.shared;
+        let effects = match self.panel {
+            Panel::Data => self.data.on_mouse(mouse, shared),
+            Panel::Conditions => self.conditions.on_mouse(mouse, shared),
+            Panel::Train => self.train.on_mouse(mouse, shared),
+            Panel::Runs => self.runs.on_mouse(mouse, shared),
+        };
+        self.route(effects)
     }
 
     /// The keys in effect now: those of the panel in front.

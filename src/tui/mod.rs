@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod mouse;
 pub mod panels;
 pub mod scroll;
 pub mod search;
@@ -38,6 +39,7 @@ use view::Timing;
 /// Everything that reaches the UI thread.
 pub enum AppEvent {
     Key(KeyEvent, Instant),
+    Mouse(mouse::Mouse),
     Resize,
     Data(Result<(DatasetStats, String), String>),
     Runs(Result<History, String>),
@@ -47,7 +49,7 @@ pub enum AppEvent {
 }
 
 /// Opens the workbench on `workspace` until the user quits.
-pub fn run(workspace: &Path) -> anyhow::Result<()> {
+pub fn run(workspace: &Path, options: Options) -> anyhow::Result<()> {
     // Absolute paths, as the file watcher reports them, so that a change finds its entry.
     let root =
         std::path::absolute(workspace).with_context(|| format!("{}: cannot resolve the path", workspace.display()))?;
@@ -63,9 +65,39 @@ pub fn run(workspace: &Path) -> anyhow::Result<()> {
     // ratatui::init enters the alternate screen and raw mode and installs a panic hook
     // that restores the terminal before the panic message prints.
     let mut terminal = ratatui::init();
+    let mouse = mouse::wanted(options.no_mouse);
+    if mouse {
+        capture_mouse();
+    }
     let result = event_loop(&mut terminal, &mut app, &receiver, &mut runtime);
+    if mouse {
+        release_mouse();
+    }
     ratatui::restore();
     result
+}
+
+/// How the workbench is opened.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Leave the mouse to the terminal (its own text selection) instead of capturing it.
+    pub no_mouse: bool,
+}
+
+/// Turns mouse reporting on, and off again before a panic message prints (ratatui's
+/// own hook restores the rest of the terminal), so a crash never leaves the shell
+/// printing escape codes on every mouse move.
+fn capture_mouse() {
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::EnableMouseCapture);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        release_mouse();
+        previous(info);
+    }));
+}
+
+fn release_mouse() {
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::DisableMouseCapture);
 }
 
 fn read_experiments(root: &Path) -> Vec<ExperimentEntry> {
@@ -109,6 +141,10 @@ fn spawn_input(sender: Sender<AppEvent>) {
             let event = match event::read() {
                 Ok(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => AppEvent::Key(key, Instant::now()),
                 Ok(TermEvent::Resize(..)) => AppEvent::Resize,
+                Ok(TermEvent::Mouse(event)) => match mouse::Mouse::from_event(event) {
+                    Some(mouse) => AppEvent::Mouse(mouse),
+                    None => continue,
+                },
                 Ok(_) => continue,
                 Err(_) => return,
             };
@@ -158,6 +194,7 @@ fn event_loop(
                 pending_key.get_or_insert(at);
                 app.on_key(key)
             }
+            AppEvent::Mouse(mouse) => app.on_mouse(mouse),
             AppEvent::Resize => Vec::new(),
             AppEvent::Data(result) => {
                 app.data.loading = false;

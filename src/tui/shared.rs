@@ -17,6 +17,7 @@ use crate::config::experiment::LoadedExperiment;
 use crate::config::workspace::Workspace;
 use crate::data::stats::DatasetStats;
 use crate::tui::keys::{Action, Binding};
+use crate::tui::mouse::Mouse;
 use crate::tui::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,4 +174,9 @@ pub trait Component {
     fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect>;
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared);
+
+    /// A click or a wheel notch inside the panel (its lists know where they were drawn).
+    fn on_mouse(&mut self, _mouse: Mouse, _shared: &mut Shared) -> Vec<Effect> {
+        Vec::new()
+    }
 }

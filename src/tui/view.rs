@@ -33,8 +33,7 @@ pub fn draw(frame: &mut Frame, app: &App, timing: Timing) {
     }
     let [tabs_area, body, status_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(10), Constraint::Length(2)]).areas(area);
-    let titles: Vec<Line> =
-        Panel::ALL.iter().enumerate().map(|(i, p)| Line::raw(format!(" {} {} ", i + 1, p.title()))).collect();
+    let titles: Vec<Line> = Panel::ALL.iter().map(|p| Line::raw(tab_title(*p))).collect();
     let selected = Panel::ALL.iter().position(|p| *p == app.panel).unwrap_or(0);
     let tabs =
         Tabs::new(titles).select(selected).highlight_style(app.shared.theme.selected()).divider("│").padding("", "");
@@ -54,6 +53,25 @@ pub fn draw(frame: &mut Frame, app: &App, timing: Timing) {
     if app.help {
         draw_help(frame, app, area);
     }
+}
+
+/// A tab's text: ` 1 Data `.
+fn tab_title(panel: Panel) -> String {
+    format!(" {} {} ", panel.index() + 1, panel.title())
+}
+
+/// The panel whose tab is at `column` of the tab bar (the top line): the tabs are drawn
+/// from the left edge, one column of divider between them.
+pub fn tab_at(column: u16) -> Option<Panel> {
+    let mut start = 0u16;
+    for panel in Panel::ALL {
+        let end = start + tab_title(panel).chars().count() as u16;
+        if column >= start && column < end {
+            return Some(panel);
+        }
+        start = end + 1;
+    }
+    None
 }
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
