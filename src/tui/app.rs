@@ -236,8 +236,8 @@ impl App {
             self.help = false;
             return Vec::new();
         }
-        if self.panel == Panel::Runs && self.runs.editing_filter {
-            return self.runs.edit_filter(key);
+        if self.panel == Panel::Runs && self.runs.takes_text() {
+            return crate::tui::panels::runs::type_key(self, key);
         }
         if self.panel == Panel::Conditions && self.conditions.prompt.is_some() {
             return crate::tui::panels::conditions::answer(self, key);
@@ -248,22 +248,20 @@ impl App {
         }
     }
 
-    /// The keys in effect now: the panel's, or the open comparison's.
+    /// The keys in effect now: the panel's, or those of a view the Runs panel opened.
     pub fn bindings(&self) -> Vec<keys::Binding> {
-        if self.panel == Panel::Runs && self.runs.compare.is_some() {
-            keys::compare_bindings()
-        } else {
-            keys::bindings(self.panel)
+        if self.panel == Panel::Runs {
+            return crate::tui::panels::runs::bindings(&self.runs).0;
         }
+        keys::bindings(self.panel)
     }
 
     /// What the keys in effect belong to, for the help.
     pub fn keys_title(&self) -> String {
-        if self.panel == Panel::Runs && self.runs.compare.is_some() {
-            "Runs panel, comparison".into()
-        } else {
-            format!("{} panel", self.panel.title())
+        if self.panel == Panel::Runs {
+            return crate::tui::panels::runs::bindings(&self.runs).1.into();
         }
+        format!("{} panel", self.panel.title())
     }
 
     pub fn apply(&mut self, action: Action) -> Vec<Effect> {
