@@ -563,14 +563,12 @@ struct Column {
     short: &'static str,
     cells: Vec<Cell>,
     width: usize,
-    /// The narrowest it may get.
-    min: usize,
 }
 
 impl Column {
-    fn new(header: &'static str, short: &'static str, cells: Vec<Cell>, min: usize) -> Column {
+    fn new(header: &'static str, short: &'static str, cells: Vec<Cell>) -> Column {
         let width = cells.iter().map(Cell::natural).max().unwrap_or(0).max(header.chars().count());
-        Column { header, short, cells, width, min: min.min(width) }
+        Column { header, short, cells, width }
     }
 
     fn header_text(&self) -> &'static str {
@@ -584,39 +582,40 @@ impl Column {
 
 /// The columns of the run table in `width` cells (one between two columns). What tells
 /// runs apart and their numbers always show: experiment, seed, status, validation and
-/// test AUC, test logloss; narrow, the metrics drop a decimal (rounded) and then long
-/// experiment names are cut. With room to spare come the start time, GAUC, parameters,
+/// test AUC, test logloss; narrow, long experiment names are cut (…), then the metrics
+/// drop a decimal (rounded). With room to spare come the start time, GAUC, parameters,
 /// wall time and tags; the model description takes what is left.
 fn plan_columns(runs: &[&Run], marked: &BTreeSet<String>, width: usize) -> Vec<Column> {
     let text = |f: &dyn Fn(&Run) -> String| runs.iter().map(|r| Cell::Text(f(r))).collect::<Vec<_>>();
     let decimal = |f: &dyn Fn(&Run) -> Option<f64>| runs.iter().map(|r| Cell::Decimal(f(r))).collect::<Vec<_>>();
     let mark = text(&|r| if marked.contains(r.id()) { "●".into() } else { " ".into() });
     let mut required = vec![
-        Column::new("", "", mark, 1),
-        Column::new("experiment", "exp", text(&|r| r.row.experiment.clone()), 10),
-        Column::new("seed", "s", text(&|r| r.row.seed.to_string()), 4),
-        Column::new("status", "st", text(&|r| r.row.status.name().to_string()), 11),
-        Column::new("vAUC", "vAUC", decimal(&|r| r.row.best_valid_auc), 5),
-        Column::new("tAUC", "tAUC", decimal(&|r| r.row.test_auc), 5),
-        Column::new("logloss", "tLL", decimal(&|r| r.row.test_logloss), 5),
+        Column::new("", "", mark),
+        Column::new("experiment", "exp", text(&|r| r.row.experiment.clone())),
+        Column::new("seed", "s", text(&|r| r.row.seed.to_string())),
+        Column::new("status", "st", text(&|r| r.row.status.name().to_string())),
+        Column::new("vAUC", "vAUC", decimal(&|r| r.row.best_valid_auc)),
+        Column::new("tAUC", "tAUC", decimal(&|r| r.row.test_auc)),
+        Column::new("logloss", "tLL", decimal(&|r| r.row.test_logloss)),
     ];
     required[1].width = required[1].width.min(28);
-    let model = Column::new("model", "model", text(&|r| r.row.model_label()), 0);
+    let model = Column::new("model", "model", text(&|r| r.row.model_label()));
     let used = |columns: &[Column]| columns.iter().map(|c| c.width + 1).sum::<usize>();
     // The model column gets at least a few cells.
     let budget = width.saturating_sub(model.width.min(10));
-    // The metrics first (a decimal less), then the experiment name.
-    for index in [4, 5, 6, 1] {
+    // Long experiment names give way first, then the metrics (a decimal less, rounded:
+    // AUCs differ in the fourth), then the names again.
+    for (index, floor) in [(1, 16), (4, 5), (5, 5), (6, 5), (1, 10)] {
         let over = used(&required).saturating_sub(budget);
         let column = &mut required[index];
-        column.width = column.width.saturating_sub(over).max(column.min);
+        column.width = column.width.saturating_sub(over).max(floor.min(column.width));
     }
     let optional = [
-        Column::new("started", "started", text(&|r| started_short(&r.row.started)), 11),
-        Column::new("GAUC", "GAUC", decimal(&|r| r.row.test_gauc), 6),
-        Column::new("params", "params", runs.iter().map(|r| Cell::Count(r.row.params)).collect(), 6),
-        Column::new("wall", "wall", text(&|r| r.row.wall_s.map_or("-".into(), duration)), 5),
-        Column::new("tags", "tags", text(&|r| r.row.tags.join(",")), 4),
+        Column::new("started", "started", text(&|r| started_short(&r.row.started))),
+        Column::new("GAUC", "GAUC", decimal(&|r| r.row.test_gauc)),
+        Column::new("params", "params", runs.iter().map(|r| Cell::Count(r.row.params)).collect()),
+        Column::new("wall", "wall", text(&|r| r.row.wall_s.map_or("-".into(), duration))),
+        Column::new("tags", "tags", text(&|r| r.row.tags.join(","))),
     ];
     let reserve = model.width.min(24);
     let mut chosen: Vec<Column> = Vec::new();
