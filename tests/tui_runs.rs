@@ -322,7 +322,7 @@ fn tag_note_and_trash_write_the_run_folders() {
     app.runs.marked.extend([static1.to_string(), apg.to_string()]);
     app.on_key(key(KeyCode::Char('x')));
     let screen = render(&app, 80, 24);
-    assert!(screen.contains("move 2 runs to the trash:") && screen.contains(static1), "{screen}");
+    assert!(screen.contains("move 2 runs to the trash? y/n:") && screen.contains(static1), "{screen}");
     app.on_key(key(KeyCode::Char('n')));
     assert!(dir.path().join("runs").join(static1).is_dir());
     assert_eq!(app.status, "cancelled: nothing changed");

@@ -204,8 +204,8 @@ const COMPARE: &[Binding] = &[
 
 /// A run's detail view in the Runs panel, while it is open.
 const DETAIL: &[Binding] = &[
-    key(KeyCode::Esc, Action::Close, "close the run's detail"),
-    key(KeyCode::Enter, Action::Close, "close the run's detail"),
+    key(KeyCode::Esc, Action::Close, "close"),
+    key(KeyCode::Enter, Action::Close, "close"),
     key(KeyCode::Down, Action::Down, "scroll down"),
     key(KeyCode::Char('j'), Action::Down, "scroll down"),
     key(KeyCode::Up, Action::Up, "scroll up"),

@@ -117,7 +117,9 @@ impl DetailView {
             return;
         };
         let header = header_lines(run, theme);
-        let header_height = (header.len() as u16).min(area.height / 2);
+        let width = area.width.max(1) as usize;
+        let rows: usize = header.iter().map(|line| line.width().div_ceil(width).max(1)).sum();
+        let header_height = (rows as u16).min(area.height / 2);
         let [header_area, body] =
             Layout::vertical([Constraint::Length(header_height), Constraint::Min(1)]).areas(area);
         frame.render_widget(Paragraph::new(header).wrap(Wrap { trim: false }), header_area);
@@ -207,13 +209,13 @@ fn header_lines(run: &Run, theme: &Theme) -> Vec<Line<'static>> {
         Line::from(vec![
             Span::styled(m.status.name().to_string(), status_style),
             Span::raw(format!(
-                " · {} seed {} · wall {} · started {} · {} on {}",
+                " · {} seed {} · wall {} · {} on {} · started {}",
                 m.experiment,
                 m.seed,
                 r.wall_s.map_or("-".into(), duration),
-                m.started,
                 m.device,
-                m.host
+                m.host,
+                m.started
             )),
         ]),
         Line::styled(format!("model {}", r.model_label()), theme.dim()),

@@ -435,9 +435,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Some(prompt) => prompt_line(prompt, theme),
         None => ("Filter", filter_line(state, theme)),
     };
-    // A question naming many runs wraps over a few lines.
+    // A question naming many runs wraps over a few lines; the filter line keeps to one.
     let inner = area.width.saturating_sub(2).max(1) as usize;
-    let top_height = (top_line.width().div_ceil(inner) as u16).clamp(1, 4) + 2;
+    // (Wrapping between words may take a line more than the width alone says.)
+    let lines = match top_line.width().div_ceil(inner) as u16 {
+        n if n > 1 && state.prompt.is_some() => n + 1,
+        _ => 1,
+    };
+    let top_height = lines.clamp(1, 4) + 2;
     let [top_area, table_area] = Layout::vertical([Constraint::Length(top_height), Constraint::Min(5)]).areas(area);
     frame.render_widget(
         Paragraph::new(top_line).wrap(Wrap { trim: false }).block(block(title.into())),
@@ -519,7 +524,7 @@ fn prompt_line(prompt: &Prompt, theme: &crate::tui::theme::Theme) -> (&'static s
         PromptKind::Trash => {
             let plural = if prompt.targets.len() == 1 { "" } else { "s" };
             let question = format!(
-                "move {} run{plural} to the trash: {}? y/n",
+                "move {} run{plural} to the trash? y/n: {}",
                 prompt.targets.len(),
                 prompt.targets.join(", ")
             );
@@ -621,8 +626,8 @@ fn plan_columns(runs: &[&Run], marked: &BTreeSet<String>, width: usize) -> Vec<C
     let mut chosen: Vec<Column> = Vec::new();
     for column in optional {
         let fits = used(&required) + used(&chosen) + column.width + 1 + reserve <= width;
-        // Tags show only when some run has one.
-        let wanted = column.header != "tags" || column.cells.iter().any(|c| c.natural() > 0);
+        // A column that no run on screen has a value for is left out.
+        let wanted = column.cells.iter().any(|c| !matches!(c.text(usize::MAX).as_str(), "" | "-"));
         if fits && wanted {
             chosen.push(column);
         }
