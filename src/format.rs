@@ -67,9 +67,8 @@ pub fn fit_decimal(value: f64, decimals: usize, width: usize) -> String {
 /// thousands or millions (`10.0k`, `10k`, `1.2M`). Written whole if nothing fits.
 pub fn fit_count(n: u64, width: usize) -> String {
     let value = n as f64;
-    let scaled = |unit: f64, suffix: &str| {
-        [format!("{:.1}{suffix}", value / unit), format!("{:.0}{suffix}", value / unit)]
-    };
+    let scaled =
+        |unit: f64, suffix: &str| [format!("{:.1}{suffix}", value / unit), format!("{:.0}{suffix}", value / unit)];
     let mut candidates = vec![thousands(n), n.to_string()];
     candidates.extend(scaled(1e3, "k"));
     candidates.extend(scaled(1e6, "M"));

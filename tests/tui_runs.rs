@@ -315,7 +315,11 @@ fn tag_note_and_trash_write_the_run_folders() {
     app.on_key(key(KeyCode::Char('t')));
     type_text(&mut app, "keep");
     app.on_key(key(KeyCode::Enter));
-    assert!(app.status.starts_with("nothing changed: run 20260105-100100-static-s2 is still running"), "{}", app.status);
+    assert!(
+        app.status.starts_with("nothing changed: run 20260105-100100-static-s2 is still running"),
+        "{}",
+        app.status
+    );
 
     // Trash: a y/n question naming the runs; anything but y keeps them.
     app.runs.marked.clear();
@@ -342,7 +346,8 @@ fn tag_note_and_trash_write_the_run_folders() {
 fn marks_all_clear_range_and_shift_moves() {
     let specs: Vec<Spec> = (0..6).map(|i| spec(i, "run", u64::from(i) + 1, 0.7)).collect();
     let (_dir, mut app) = app_with(&specs);
-    let ids: Vec<String> = (0..6).map(|i| app.runs.history.as_ref().unwrap().runs[app.runs.visible[i]].id().to_string()).collect();
+    let ids: Vec<String> =
+        (0..6).map(|i| app.runs.history.as_ref().unwrap().runs[app.runs.visible[i]].id().to_string()).collect();
 
     app.on_key(key(KeyCode::Char('*')));
     assert_eq!(app.runs.marked.len(), 6);

@@ -40,10 +40,16 @@ impl RunsWatcher {
     /// yet (the first run would create it; a folder that does not exist cannot be watched).
     /// `on_event` runs on the watcher's thread; the TUI forwards each event to its loop.
     pub fn start(workspace: &Path, mut on_event: impl FnMut(RunsEvent) + Send + 'static) -> Result<Self, RunError> {
-        let folder = std::path::absolute(workspace.join(RUNS_FOLDER))
-            .map_err(|error| RunError::Io { action: "resolve", path: workspace.join(RUNS_FOLDER), error })?;
-        std::fs::create_dir_all(&folder)
-            .map_err(|error| RunError::Io { action: "create", path: folder.clone(), error })?;
+        let folder = std::path::absolute(workspace.join(RUNS_FOLDER)).map_err(|error| RunError::Io {
+            action: "resolve",
+            path: workspace.join(RUNS_FOLDER),
+            error,
+        })?;
+        std::fs::create_dir_all(&folder).map_err(|error| RunError::Io {
+            action: "create",
+            path: folder.clone(),
+            error,
+        })?;
         let watched = folder.clone();
         let watch_error = |e: notify::Error, path: &Path| RunError::Io {
             action: "watch",

@@ -120,8 +120,7 @@ impl DetailView {
         let width = area.width.max(1) as usize;
         let rows: usize = header.iter().map(|line| line.width().div_ceil(width).max(1)).sum();
         let header_height = (rows as u16).min(area.height / 2);
-        let [header_area, body] =
-            Layout::vertical([Constraint::Length(header_height), Constraint::Min(1)]).areas(area);
+        let [header_area, body] = Layout::vertical([Constraint::Length(header_height), Constraint::Min(1)]).areas(area);
         frame.render_widget(Paragraph::new(header).wrap(Wrap { trim: false }), header_area);
 
         let beside = area.width >= CURVES_BESIDE.0 && area.height >= CURVES_BESIDE.1;
@@ -240,7 +239,9 @@ fn metric_lines(run: &Run) -> Vec<String> {
     let best = run.row.best_step.map_or(String::new(), |s| format!(" (step {s})"));
     let metric = |v: Option<f64>| Format::Metric.maybe(v);
     let gauc_over = |m: Option<&EvalMetrics>| match m.map(|m| (m.gauc, m.gauc_groups, m.gauc_rows)) {
-        Some((Some(_), Some(groups), Some(rows))) => format!("{} groups, {} rows", thousands(groups as u64), thousands(rows as u64)),
+        Some((Some(_), Some(groups), Some(rows))) => {
+            format!("{} groups, {} rows", thousands(groups as u64), thousands(rows as u64))
+        }
         Some((Some(_), _, _)) => "groups not recorded".into(),
         _ => "-".into(),
     };
@@ -282,7 +283,8 @@ fn group_rows(run: &Run) -> Vec<Vec<String>> {
     let valid = summary.and_then(|s| s.best_valid.as_ref()).map_or(&[][..], |m| m.groups.as_slice());
     let test = summary.and_then(|s| s.test.as_ref()).map_or(&run.row.test_groups[..], |m| m.groups.as_slice());
     let metric = |v: Option<f64>| Format::Metric.maybe(v);
-    let mut rows = vec![["group", "rows", "positives", "valid AUC", "test AUC", "test logloss"].map(String::from).to_vec()];
+    let mut rows =
+        vec![["group", "rows", "positives", "valid AUC", "test AUC", "test logloss"].map(String::from).to_vec()];
     for g in test {
         let same = |v: &&GroupMetrics| v.field == g.field && v.value == g.value;
         rows.push(vec![
@@ -301,8 +303,9 @@ fn group_rows(run: &Run) -> Vec<Vec<String>> {
 /// Numbers (every column but the first) are right-aligned.
 fn aligned(rows: &[Vec<String>]) -> Vec<String> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..columns).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
     rows.iter()
         .map(|row| {
             let cells: Vec<String> = row

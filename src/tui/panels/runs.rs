@@ -112,7 +112,11 @@ impl RunsState {
 
     /// The runs an edit acts on: the marked ones, else the selected one.
     fn targets(&self) -> Vec<String> {
-        if self.marked.is_empty() { self.selected_id().into_iter().collect() } else { self.marked.iter().cloned().collect() }
+        if self.marked.is_empty() {
+            self.selected_id().into_iter().collect()
+        } else {
+            self.marked.iter().cloned().collect()
+        }
     }
 
     fn ids_shown(&self) -> Vec<String> {
@@ -444,10 +448,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     };
     let top_height = lines.clamp(1, 4) + 2;
     let [top_area, table_area] = Layout::vertical([Constraint::Length(top_height), Constraint::Min(5)]).areas(area);
-    frame.render_widget(
-        Paragraph::new(top_line).wrap(Wrap { trim: false }).block(block(title.into())),
-        top_area,
-    );
+    frame.render_widget(Paragraph::new(top_line).wrap(Wrap { trim: false }).block(block(title.into())), top_area);
     let Some(history) = &state.history else {
         let text = state.error.clone().unwrap_or_else(|| "reading the run history...".into());
         frame.render_widget(Paragraph::new(text).block(block("Runs".into())), table_area);
@@ -523,11 +524,8 @@ fn prompt_line(prompt: &Prompt, theme: &crate::tui::theme::Theme) -> (&'static s
         ),
         PromptKind::Trash => {
             let plural = if prompt.targets.len() == 1 { "" } else { "s" };
-            let question = format!(
-                "move {} run{plural} to the trash? y/n: {}",
-                prompt.targets.len(),
-                prompt.targets.join(", ")
-            );
+            let question =
+                format!("move {} run{plural} to the trash? y/n: {}", prompt.targets.len(), prompt.targets.join(", "));
             ("Trash", Line::styled(question, theme.bad()))
         }
     }
