@@ -433,7 +433,7 @@ fn a_reload_keeps_the_selection_and_the_marks_on_their_runs() {
     reload(&mut app);
     assert_eq!(app.runs.visible.len(), 4);
     assert_eq!(selected_id(&app), selected, "the cursor stays on its run");
-    assert_eq!(marked(&app), [selected.clone()]);
+    assert_eq!(marked(&app), [selected.as_str()]);
     assert_eq!(app.runs.selected, 2);
 }
 
@@ -455,7 +455,7 @@ fn the_watcher_reports_runs_written_by_another_process() {
     let run_dir = dir.path().join("runs").join(&id);
     std::fs::create_dir_all(&run_dir).unwrap();
     manifest(&new).write(&run_dir).unwrap();
-    assert_eq!(changed_ids(&events, WAIT), [id.clone()]);
+    assert_eq!(changed_ids(&events, WAIT), [id.as_str()]);
 
     // Appending metrics is no news; the status changing is.
     std::fs::write(run_dir.join("metrics.jsonl"), "{}\n").unwrap();
@@ -466,7 +466,7 @@ fn the_watcher_reports_runs_written_by_another_process() {
     }
     new.status = RunStatus::Finished;
     manifest(&new).write(&run_dir).unwrap();
-    assert_eq!(changed_ids(&events, WAIT), [id.clone()]);
+    assert_eq!(changed_ids(&events, WAIT), [id.as_str()]);
 
     // A run removed (runs rm) is news too.
     std::fs::rename(&run_dir, dir.path().join("gone")).unwrap();

@@ -179,7 +179,19 @@ const RUNS: &[Binding] = &[
     key(KeyCode::Char('r'), Action::Refresh, "reload the history"),
 ];
 
-/// The comparison view of the Runs panel, while it is open.
+/// Scrolling a view that has no selection (the comparison, a run's detail).
+const SCROLLING: &[Binding] = &[
+    key(KeyCode::Down, Action::Down, "scroll down"),
+    key(KeyCode::Char('j'), Action::Down, "scroll down"),
+    key(KeyCode::Up, Action::Up, "scroll up"),
+    key(KeyCode::Char('k'), Action::Up, "scroll up"),
+    key(KeyCode::PageDown, Action::PageDown, "scroll a page down"),
+    key(KeyCode::PageUp, Action::PageUp, "scroll a page up"),
+    key(KeyCode::Char('g'), Action::Top, "scroll to the top"),
+    key(KeyCode::Char('G'), Action::Bottom, "scroll to the bottom"),
+];
+
+/// The comparison view of the Runs panel, while it is open (and [`SCROLLING`]).
 const COMPARE: &[Binding] = &[
     key(KeyCode::Esc, Action::Close, "close the comparison"),
     key(KeyCode::Char('b'), Action::CycleBaseline, "next entry as the baseline"),
@@ -188,32 +200,16 @@ const COMPARE: &[Binding] = &[
     key(KeyCode::Char('h'), Action::Left, "previous entries (when paged)"),
     key(KeyCode::Right, Action::Right, "next entries (when paged)"),
     key(KeyCode::Char('l'), Action::Right, "next entries (when paged)"),
-    key(KeyCode::Down, Action::Down, "scroll down"),
-    key(KeyCode::Char('j'), Action::Down, "scroll down"),
-    key(KeyCode::Up, Action::Up, "scroll up"),
-    key(KeyCode::Char('k'), Action::Up, "scroll up"),
-    key(KeyCode::PageDown, Action::PageDown, "scroll a page down"),
-    key(KeyCode::PageUp, Action::PageUp, "scroll a page up"),
-    key(KeyCode::Char('g'), Action::Top, "scroll to the top"),
-    key(KeyCode::Char('G'), Action::Bottom, "scroll to the bottom"),
     key(KeyCode::Char('M'), Action::ExportMarkdown, "export the comparison as Markdown"),
     key(KeyCode::Char('C'), Action::ExportCsv, "export the comparison as CSV"),
     key(KeyCode::Char('c'), Action::Close, "close the comparison"),
     key(KeyCode::Enter, Action::Close, "close the comparison"),
 ];
 
-/// A run's detail view in the Runs panel, while it is open.
+/// A run's detail view in the Runs panel, while it is open (and [`SCROLLING`]).
 const DETAIL: &[Binding] = &[
     key(KeyCode::Esc, Action::Close, "close"),
     key(KeyCode::Enter, Action::Close, "close"),
-    key(KeyCode::Down, Action::Down, "scroll down"),
-    key(KeyCode::Char('j'), Action::Down, "scroll down"),
-    key(KeyCode::Up, Action::Up, "scroll up"),
-    key(KeyCode::Char('k'), Action::Up, "scroll up"),
-    key(KeyCode::PageDown, Action::PageDown, "scroll a page down"),
-    key(KeyCode::PageUp, Action::PageUp, "scroll a page up"),
-    key(KeyCode::Char('g'), Action::Top, "scroll to the top"),
-    key(KeyCode::Char('G'), Action::Bottom, "scroll to the bottom"),
     key(KeyCode::Right, Action::NextSection, "next section"),
     key(KeyCode::Char('l'), Action::NextSection, "next section"),
     key(KeyCode::Left, Action::PreviousSection, "previous section"),
@@ -234,12 +230,12 @@ pub fn bindings(panel: Panel) -> Vec<Binding> {
 
 /// The bindings of the comparison view, global ones last.
 pub fn compare_bindings() -> Vec<Binding> {
-    layered(COMPARE)
+    layered(&[COMPARE, SCROLLING].concat())
 }
 
 /// The bindings of a run's detail view, global ones last.
 pub fn detail_bindings() -> Vec<Binding> {
-    layered(DETAIL)
+    layered(&[DETAIL, SCROLLING].concat())
 }
 
 /// `own` bindings, then the global ones whose keys `own` does not take.
