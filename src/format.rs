@@ -52,6 +52,29 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
+/// `value` with `decimals` decimals, or fewer until it fits in `width` characters: the
+/// digits dropped are rounded away, never cut (`0.8106` in five is `0.811`). A number
+/// too long even without decimals is written whole.
+pub fn fit_decimal(value: f64, decimals: usize, width: usize) -> String {
+    (0..=decimals)
+        .rev()
+        .map(|d| format!("{value:.d$}"))
+        .find(|text| text.chars().count() <= width)
+        .unwrap_or_else(|| format!("{value:.0}"))
+}
+
+/// A count in at most `width` characters: `10,041`, else `10041`, else rounded to
+/// thousands or millions (`10.0k`, `10k`, `1.2M`). Written whole if nothing fits.
+pub fn fit_count(n: u64, width: usize) -> String {
+    let value = n as f64;
+    let scaled =
+        |unit: f64, suffix: &str| [format!("{:.1}{suffix}", value / unit), format!("{:.0}{suffix}", value / unit)];
+    let mut candidates = vec![thousands(n), n.to_string()];
+    candidates.extend(scaled(1e3, "k"));
+    candidates.extend(scaled(1e6, "M"));
+    candidates.into_iter().find(|text| text.chars().count() <= width).unwrap_or_else(|| n.to_string())
+}
+
 /// How a metric's values are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,5 +128,21 @@ mod tests {
         assert_eq!(Format::Metric.delta(-0.00123), "-0.0012");
         assert_eq!(Format::Count.delta(1200.0), "+1,200");
         assert_eq!(Format::Metric.maybe(None), "-");
+    }
+
+    #[test]
+    fn numbers_fit_a_width_by_rounding() {
+        assert_eq!(fit_decimal(0.8106, 4, 6), "0.8106");
+        assert_eq!(fit_decimal(0.8106, 4, 5), "0.811", "rounded, not cut to 0.810");
+        assert_eq!(fit_decimal(0.8106, 4, 4), "0.81");
+        assert_eq!(fit_decimal(0.9996, 4, 5), "1.000");
+        assert_eq!(fit_decimal(12.3456, 4, 5), "12.35");
+        assert_eq!(fit_decimal(123456.0, 4, 3), "123456", "too long: whole");
+        assert_eq!(fit_count(10_041, 6), "10,041");
+        assert_eq!(fit_count(10_041, 5), "10041");
+        assert_eq!(fit_count(10_041, 4), "10k", "never 10,04");
+        assert_eq!(fit_count(123_456, 5), "123k");
+        assert_eq!(fit_count(1_260_000, 4), "1.3M");
+        assert_eq!(fit_count(1_260_000, 7), "1260000");
     }
 }

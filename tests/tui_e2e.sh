@@ -87,7 +87,8 @@ sleep 1
 wait_for "run stopped" 20
 tmux send-keys -t "$session" 4
 wait_for "Runs: 2 of 2" 10
-tmux send-keys -t "$session" ' ' j ' ' c
+# The cursor stays on the run it was on when the second one arrived: g goes to the top.
+tmux send-keys -t "$session" g ' ' j ' ' c
 wait_for "Comparison" 5
 echo "Compare ok"
 tmux send-keys -t "$session" '?'

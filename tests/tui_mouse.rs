@@ -41,9 +41,7 @@ fn screen(app: &App, width: u16, height: u16) -> Vec<String> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|frame| view::draw(frame, app, Timing::default())).unwrap();
     let buffer = terminal.backend().buffer().clone();
-    (0..height)
-        .map(|y| (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>())
-        .collect()
+    (0..height).map(|y| (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>()).collect()
 }
 
 /// The screen cell where `text` first appears at or below line `from`.

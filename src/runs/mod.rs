@@ -15,6 +15,7 @@ pub mod history;
 mod manifest;
 pub mod recorded;
 mod time;
+pub mod watch;
 mod writer;
 
 use std::io::Write;

@@ -102,8 +102,8 @@ impl App {
         if ctrl_c {
             return self.apply(Action::Quit);
         }
-        if self.panel == Panel::Runs && self.runs.editing_filter {
-            return self.runs.edit_filter(key);
+        if self.panel == Panel::Runs && self.runs.takes_text() {
+            return crate::tui::panels::runs::type_key(&mut self.runs, &mut self.shared, key);
         }
         if self.panel == Panel::Conditions && self.conditions.prompt.is_some() {
             let effects = self.conditions.answer(key, &mut self.shared);
@@ -145,11 +145,10 @@ impl App {
 
     /// What the keys in effect belong to, for the help.
     pub fn keys_title(&self) -> String {
-        if self.panel == Panel::Runs && self.runs.compare.is_some() {
-            "Runs panel, comparison".into()
-        } else {
-            format!("{} panel", self.panel.title())
+        if self.panel == Panel::Runs {
+            return crate::tui::panels::runs::bindings(&self.runs).1.into();
         }
+        format!("{} panel", self.panel.title())
     }
 
     pub fn apply(&mut self, action: Action) -> Vec<Effect> {

@@ -64,6 +64,19 @@ pub enum Action {
     CycleSort,
     Refresh,
     NextDataset,
+    /// Mark every run shown / clear the marks / mark from the last marked row to here.
+    MarkAll,
+    ClearMarks,
+    MarkRange,
+    /// Mark the run and the one below (above), moving there.
+    MarkDown,
+    MarkUp,
+    Tag,
+    Note,
+    Delete,
+    /// The previous / next section of a run's detail.
+    PreviousSection,
+    NextSection,
     // The comparison
     Close,
     CycleBaseline,
@@ -159,7 +172,18 @@ const TRAIN: &[Binding] = &[
 const RUNS: &[Binding] = &[
     key(KeyCode::Char(' '), Action::Mark, "mark / unmark"),
     key(KeyCode::Char('c'), Action::Compare, "compare the marked runs"),
-    key(KeyCode::Enter, Action::Select, "compare / close"),
+    key(KeyCode::Enter, Action::Select, "the run in detail"),
+    key(KeyCode::Char('t'), Action::Tag, "tag the marked runs (or the selected)"),
+    key(KeyCode::Char('n'), Action::Note, "note the marked runs (or the selected)"),
+    key(KeyCode::Char('x'), Action::Delete, "trash the marked runs (or the selected)"),
+    key(KeyCode::Char('*'), Action::MarkAll, "mark every run shown"),
+    key(KeyCode::Char('A'), Action::MarkAll, "mark every run shown"),
+    key(KeyCode::Char('u'), Action::ClearMarks, "clear the marks"),
+    key(KeyCode::Esc, Action::ClearMarks, "clear the marks"),
+    key(KeyCode::Char('V'), Action::MarkRange, "mark from the last marked run to here"),
+    key(KeyCode::Char('J'), Action::MarkDown, "mark and move down"),
+    key(KeyCode::Char('K'), Action::MarkUp, "mark and move up"),
+    key(KeyCode::Char('D'), Action::Delete, "trash the marked runs (or the selected)"),
     key(KeyCode::Char('/'), Action::EditFilter, "filter"),
     key(KeyCode::Char('o'), Action::CycleSort, "sort"),
     key(KeyCode::Char('M'), Action::ExportMarkdown, "export the comparison as Markdown"),
@@ -167,15 +191,8 @@ const RUNS: &[Binding] = &[
     key(KeyCode::Char('r'), Action::Refresh, "reload the history"),
 ];
 
-/// The comparison view of the Runs panel, while it is open.
-const COMPARE: &[Binding] = &[
-    key(KeyCode::Esc, Action::Close, "close the comparison"),
-    key(KeyCode::Char('b'), Action::CycleBaseline, "next entry as the baseline"),
-    key(KeyCode::Char('s'), Action::ToggleGroups, "groups of seeds / single runs"),
-    key(KeyCode::Left, Action::Left, "previous entries (when paged)"),
-    key(KeyCode::Char('h'), Action::Left, "previous entries (when paged)"),
-    key(KeyCode::Right, Action::Right, "next entries (when paged)"),
-    key(KeyCode::Char('l'), Action::Right, "next entries (when paged)"),
+/// Scrolling a view that has no selection (the comparison, a run's detail).
+const SCROLLING: &[Binding] = &[
     key(KeyCode::Down, Action::Down, "scroll down"),
     key(KeyCode::Char('j'), Action::Down, "scroll down"),
     key(KeyCode::Up, Action::Up, "scroll up"),
@@ -184,10 +201,31 @@ const COMPARE: &[Binding] = &[
     key(KeyCode::PageUp, Action::PageUp, "scroll a page up"),
     key(KeyCode::Char('g'), Action::Top, "scroll to the top"),
     key(KeyCode::Char('G'), Action::Bottom, "scroll to the bottom"),
+];
+
+/// The comparison view of the Runs panel, while it is open (and [`SCROLLING`]).
+const COMPARE: &[Binding] = &[
+    key(KeyCode::Esc, Action::Close, "close the comparison"),
+    key(KeyCode::Char('b'), Action::CycleBaseline, "next entry as the baseline"),
+    key(KeyCode::Char('s'), Action::ToggleGroups, "groups of seeds / single runs"),
+    key(KeyCode::Left, Action::Left, "previous entries (when paged)"),
+    key(KeyCode::Char('h'), Action::Left, "previous entries (when paged)"),
+    key(KeyCode::Right, Action::Right, "next entries (when paged)"),
+    key(KeyCode::Char('l'), Action::Right, "next entries (when paged)"),
     key(KeyCode::Char('M'), Action::ExportMarkdown, "export the comparison as Markdown"),
     key(KeyCode::Char('C'), Action::ExportCsv, "export the comparison as CSV"),
     key(KeyCode::Char('c'), Action::Close, "close the comparison"),
     key(KeyCode::Enter, Action::Close, "close the comparison"),
+];
+
+/// A run's detail view in the Runs panel, while it is open (and [`SCROLLING`]).
+const DETAIL: &[Binding] = &[
+    key(KeyCode::Esc, Action::Close, "close"),
+    key(KeyCode::Enter, Action::Close, "close"),
+    key(KeyCode::Right, Action::NextSection, "next section"),
+    key(KeyCode::Char('l'), Action::NextSection, "next section"),
+    key(KeyCode::Left, Action::PreviousSection, "previous section"),
+    key(KeyCode::Char('h'), Action::PreviousSection, "previous section"),
 ];
 
 /// The bindings of a panel, global ones last: only keys that act in that panel.
@@ -205,7 +243,12 @@ pub fn bindings(panel: Panel) -> Vec<Binding> {
 
 /// The bindings of the comparison view, global ones last.
 pub fn compare_bindings() -> Vec<Binding> {
-    layered(COMPARE)
+    layered(&[COMPARE, SCROLLING].concat())
+}
+
+/// The bindings of a run's detail view, global ones last.
+pub fn detail_bindings() -> Vec<Binding> {
+    layered(&[DETAIL, SCROLLING].concat())
 }
 
 /// `own` bindings, then the global ones whose keys `own` does not take.

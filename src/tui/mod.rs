@@ -29,6 +29,7 @@ use crate::data::stats::{self, DatasetStats};
 use crate::data::{self, LoadOptions, LoadedDescriptor};
 use crate::runs::history::History;
 use crate::runs::recorded::{Next, RecordedRun};
+use crate::runs::watch::{RunsEvent, RunsWatcher};
 use crate::runs::{RunStatus, export};
 use crate::train::Event;
 use crate::train::trainer::Control;
@@ -46,6 +47,8 @@ pub enum AppEvent {
     Train(Event),
     TrainDone,
     Watch(Box<WatchEvent>),
+    /// Run folders appeared, went or changed status (another process's runs too).
+    RunsWatch(RunsEvent),
 }
 
 /// Opens the workbench on `workspace` until the user quits.
@@ -57,8 +60,9 @@ pub fn run(workspace: &Path, options: Options) -> anyhow::Result<()> {
     let experiments = read_experiments(&workspace.root);
     let mut app = App::new(workspace, experiments, Theme::from_env());
     let (sender, receiver) = channel();
-    let mut runtime = Runtime { sender: sender.clone(), control: None, _watcher: None };
+    let mut runtime = Runtime { sender: sender.clone(), control: None, _watcher: None, _runs_watcher: None };
     runtime._watcher = start_watcher(&app, &sender);
+    runtime._runs_watcher = start_runs_watcher(&app, &sender);
     spawn_input(sender.clone());
     runtime.carry_out(&mut app, vec![Effect::LoadData, Effect::LoadRuns]);
 
@@ -129,6 +133,21 @@ fn start_watcher(app: &App, sender: &Sender<AppEvent>) -> Option<WorkspaceWatche
         Err(error) => {
             // Shown in the status bar: without it edits are not picked up live.
             let _ = sender.send(AppEvent::Watch(Box::new(WatchEvent::Error(format!("hot reload is off: {error}")))));
+            None
+        }
+    }
+}
+
+/// Watches the workspace's runs/ so that runs written by another process show up.
+fn start_runs_watcher(app: &App, sender: &Sender<AppEvent>) -> Option<RunsWatcher> {
+    let forward = sender.clone();
+    match RunsWatcher::start(&app.shared.workspace.root, move |event| {
+        let _ = forward.send(AppEvent::RunsWatch(event));
+    }) {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            let message = format!("new runs show on r only: {error}");
+            let _ = sender.send(AppEvent::RunsWatch(RunsEvent::Error(message)));
             None
         }
     }
@@ -236,6 +255,7 @@ fn event_loop(
                     Vec::new()
                 }
             },
+            AppEvent::RunsWatch(event) => panels::runs::on_watch(&mut app.shared, event),
         };
         runtime.carry_out(app, effects);
     }
@@ -258,6 +278,7 @@ struct Runtime {
     sender: Sender<AppEvent>,
     control: Option<Arc<Control>>,
     _watcher: Option<WorkspaceWatcher>,
+    _runs_watcher: Option<RunsWatcher>,
 }
 
 impl Runtime {

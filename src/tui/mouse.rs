@@ -43,11 +43,9 @@ impl Mouse {
 pub fn select_in(view: &Viewport, mouse: Mouse, selected: usize, len: usize) -> Option<usize> {
     match mouse {
         Mouse::Click { column, row } => view.row_at(column, row),
-        Mouse::Wheel { column, row, down } if view.contains(column, row) && len > 0 => Some(if down {
-            (selected + WHEEL_ROWS).min(len - 1)
-        } else {
-            selected.saturating_sub(WHEEL_ROWS)
-        }),
+        Mouse::Wheel { column, row, down } if view.contains(column, row) && len > 0 => {
+            Some(if down { (selected + WHEEL_ROWS).min(len - 1) } else { selected.saturating_sub(WHEEL_ROWS) })
+        }
         Mouse::Wheel { .. } => None,
     }
 }

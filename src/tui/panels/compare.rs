@@ -24,6 +24,7 @@ use crate::runs::compare::{
 use crate::runs::groups::Noise;
 use crate::runs::history::History;
 use crate::tui::keys::Action;
+use crate::tui::panels::buffer_lines;
 use crate::tui::panels::train::chart;
 use crate::tui::theme::Theme;
 
@@ -573,19 +574,7 @@ fn curve_lines(c: &Comparison, labels: &[String], width: usize, theme: &Theme) -
     let area = Rect::new(0, 0, width as u16, CURVES_HEIGHT);
     let mut buffer = Buffer::empty(area);
     render_curves(&mut buffer, c, labels, area, theme);
-    (0..area.height)
-        .map(|y| {
-            let mut spans: Spans = Vec::new();
-            for x in 0..area.width {
-                let cell = &buffer[(x, y)];
-                match spans.last_mut() {
-                    Some(last) if last.style == cell.style() => last.content.to_mut().push_str(cell.symbol()),
-                    _ => spans.push(Span::styled(cell.symbol().to_string(), cell.style())),
-                }
-            }
-            spans
-        })
-        .collect()
+    buffer_lines(&buffer).into_iter().map(|line| line.spans).collect()
 }
 
 /// The validation AUC and logloss of every entry (the mean over its runs), each on its own

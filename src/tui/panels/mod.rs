@@ -3,9 +3,11 @@
 pub mod compare;
 pub mod conditions;
 pub mod data;
+pub mod detail;
 pub mod runs;
 pub mod train;
 
+use ratatui::buffer::Buffer;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
@@ -24,4 +26,22 @@ pub fn field<'a>(label: &'a str, value: String, dim: Style) -> Vec<Span<'a>> {
 
 pub fn lines_of(texts: Vec<String>) -> Vec<Line<'static>> {
     texts.into_iter().map(Line::from).collect()
+}
+
+/// What was drawn into `buffer`, as lines: how a chart scrolls with the text around it.
+pub fn buffer_lines(buffer: &Buffer) -> Vec<Line<'static>> {
+    let area = buffer.area;
+    (area.top()..area.bottom())
+        .map(|y| {
+            let mut spans: Vec<Span<'static>> = Vec::new();
+            for x in area.left()..area.right() {
+                let cell = &buffer[(x, y)];
+                match spans.last_mut() {
+                    Some(last) if last.style == cell.style() => last.content.to_mut().push_str(cell.symbol()),
+                    _ => spans.push(Span::styled(cell.symbol().to_string(), cell.style())),
+                }
+            }
+            Line::from(spans)
+        })
+        .collect()
 }
