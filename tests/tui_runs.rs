@@ -516,3 +516,27 @@ fn narrow_columns_keep_every_digit_of_the_metrics() {
         assert!(row.contains(words), "{words}: {row}");
     }
 }
+
+/// The mouse: a click selects the run under it (found on the drawn screen), a second
+/// click on it opens the detail, and the wheel scrolls the detail.
+#[test]
+fn clicks_select_and_open_a_run_and_the_wheel_scrolls_its_detail() {
+    use apg_bench::tui::mouse::Mouse;
+    let (_dir, mut app) = app_with(&three_runs());
+    let screen = render(&app, 100, 30);
+    // The oldest run (static, seed 1) is the last row under the default newest-first sort.
+    let (row, line) = screen.lines().enumerate().filter(|(_, l)| l.contains("static")).last().unwrap();
+    let column = line.find("static").map(|b| line[..b].chars().count()).unwrap() as u16;
+    app.on_mouse(Mouse::Click { column, row: row as u16 });
+    let selected = app.runs.visible[app.runs.selected];
+    let run = &app.runs.history.as_ref().unwrap().runs[selected];
+    assert_eq!((run.manifest.experiment.as_str(), run.manifest.seed), ("static", 1));
+    assert!(app.runs.detail.is_none(), "the first click only selects");
+    app.on_mouse(Mouse::Click { column, row: row as u16 });
+    assert!(app.runs.detail.is_some(), "a click on the selected run opens it");
+    render(&app, 100, 30);
+    app.on_mouse(Mouse::Wheel { column, row: 10, down: true });
+    assert_eq!(app.runs.detail.as_ref().unwrap().scroll, 3);
+    app.on_mouse(Mouse::Wheel { column, row: 10, down: false });
+    assert_eq!(app.runs.detail.as_ref().unwrap().scroll, 0);
+}

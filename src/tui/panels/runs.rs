@@ -10,7 +10,7 @@ use std::path::Path;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Margin, Offset, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
@@ -21,6 +21,7 @@ use crate::runs::filter::{Filter, SortKey};
 use crate::runs::history::{History, Run};
 use crate::runs::watch::RunsEvent;
 use crate::tui::keys::{self, Action, Binding};
+use crate::tui::mouse::{Mouse, WHEEL_ROWS, select_in};
 use crate::tui::panels::compare::{CompareView, Reply};
 use crate::tui::panels::detail::{DetailReply, DetailView};
 use crate::tui::scroll::{Motion, Viewport, scrollbar};
@@ -322,6 +323,31 @@ impl Component for RunsState {
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
         draw(self, frame, area, shared)
     }
+
+    /// The wheel scrolls the open detail or comparison, or the list; a click selects a
+    /// run, and a click on the selected run opens it in detail (as Enter does).
+    fn on_mouse(&mut self, mouse: Mouse, shared: &mut Shared) -> Vec<Effect> {
+        if self.takes_text() {
+            return Vec::new();
+        }
+        if self.detail.is_some() || self.compare.is_some() {
+            if let Mouse::Wheel { down, .. } = mouse {
+                let step = if down { Action::Down } else { Action::Up };
+                for _ in 0..WHEEL_ROWS {
+                    apply(self, shared, step);
+                }
+            }
+            return Vec::new();
+        }
+        let before = self.selected;
+        if let Some(row) = select_in(&self.view, mouse, self.selected, self.visible.len()) {
+            self.selected = row;
+            if matches!(mouse, Mouse::Click { .. }) && row == before {
+                open_detail(self, shared);
+            }
+        }
+        Vec::new()
+    }
 }
 
 pub fn apply(state: &mut RunsState, shared: &mut Shared, action: Action) -> Vec<Effect> {
@@ -494,6 +520,8 @@ pub fn draw(state: &RunsState, frame: &mut Frame, area: Rect, shared: &Shared) {
     );
     frame.render_widget(Table::new(rows, widths).header(header).block(block(title)), table_area);
     scrollbar(frame, table_area, state.visible.len(), &shown);
+    // Inside the border, below the header line.
+    state.view.place(table_area.inner(Margin { vertical: 1, horizontal: 1 }).offset(Offset { x: 0, y: 1 }));
 }
 
 /// The filter line: the expression being typed, its error, or how to start one.
