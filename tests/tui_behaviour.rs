@@ -257,7 +257,8 @@ fn s_takes_the_experiment_out_of_the_queue_and_u_and_shift_u_edit_it() {
     select(&mut app, "apg-group");
     let path = app.selected_experiment().unwrap().path.clone();
     app.on_key(key(KeyCode::Char('a')));
-    assert_eq!(app.train.queue, [path.clone()]);
+    assert_eq!(app.train.queue.len(), 1);
+    assert_eq!(app.train.queue[0], path);
     assert_eq!(app.on_key(key(KeyCode::Char('s'))), vec![Effect::StartTraining(path.clone())]);
     assert!(app.train.queue.is_empty(), "started, it is no longer queued");
     start_run(&mut app);
