@@ -302,3 +302,17 @@ fn the_help_lists_only_keys_that_act_in_the_panel() {
     let conditions: Vec<Action> = keys::bindings(Panel::Conditions).iter().map(|b| b.action).collect();
     assert!(!conditions.contains(&Action::PageDown), "the Conditions panel does not page");
 }
+
+#[test]
+fn every_key_of_the_help_shows_at_80x24() {
+    let mut app = app();
+    app.apply(Action::GoTo(Panel::Train));
+    app.apply(Action::ToggleHelp);
+    let screen = render(&app, 80, 24);
+    let bindings = app.bindings();
+    assert!(bindings.len() > 20, "more keys than rows: the test needs two columns");
+    for binding in &bindings {
+        let start: String = binding.help.chars().take(12).collect();
+        assert!(screen.contains(&start), "{:?} is missing:\n{screen}", binding.help);
+    }
+}

@@ -124,13 +124,23 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
             None => lines.push((keys::key_label(&b), b.help)),
         }
     }
-    let rows: Vec<Row> = lines.into_iter().map(|(label, help)| Row::new([label, help.to_string()])).collect();
-    let height = (rows.len() as u16 + 4).min(area.height.saturating_sub(2));
+    // One column when the keys fit on screen (a row of margin above and below, the
+    // borders), else two side by side, so that every key shows at 80x24.
+    let fits = area.height.saturating_sub(4) as usize;
+    let columns: u16 = if lines.len() > fits { 2 } else { 1 };
+    let per_column = lines.len().div_ceil(columns as usize).max(1);
+    let height = (per_column as u16 + 2).min(area.height);
+    let width = if columns == 1 { 52 } else { area.width.saturating_sub(2).min(104) };
     let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(52)]).flex(Flex::Center).areas(popup);
+    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(popup);
     frame.render_widget(Clear, popup);
     let title = Span::styled(format!(" Keys: {} (any key closes) ", app.keys_title()), app.shared.theme.title());
-    let table = Table::new(rows, [Constraint::Length(12), Constraint::Min(20)])
-        .block(Block::default().borders(Borders::ALL).title(title));
-    frame.render_widget(table, popup);
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let areas = Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns as usize]).split(inner);
+    for (chunk, column) in lines.chunks(per_column).zip(areas.iter()) {
+        let rows: Vec<Row> = chunk.iter().map(|(label, help)| Row::new([label.clone(), help.to_string()])).collect();
+        frame.render_widget(Table::new(rows, [Constraint::Length(12), Constraint::Min(10)]), *column);
+    }
 }
