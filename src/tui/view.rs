@@ -88,11 +88,13 @@ pub fn cut(text: &str, width: u16) -> String {
 fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
     let theme = &app.shared.theme;
     let [first, second] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    // Line 1: the config error (it stays until a save fixes it), else the last message.
+    // Line 1: the quit question, an error, the config error (it stays until a save fixes
+    // it), else the last message.
     let line = match app.config_error() {
         _ if app.asking_quit => Line::styled(app.status().to_string(), theme.accent()),
+        // A fresh error (a refused key, a failed run) before the standing config error.
+        _ if app.shared.status.is_error() => Line::styled(cut(app.status(), first.width), theme.bad()),
         Some(error) => Line::styled(cut(&format!("config error: {error}"), first.width), theme.bad()),
-        None if app.shared.status.is_error() => Line::styled(cut(app.status(), first.width), theme.bad()),
         None => Line::raw(cut(app.status(), first.width)),
     };
     frame.render_widget(Paragraph::new(line), first);
