@@ -72,13 +72,20 @@ mv "$work/ws/experiments/quick.toml.tmp" "$work/ws/experiments/quick.toml"
 wait_for "quick reloaded: the change applies to the next run" 5
 echo "Hot reload ok"
 # An invalid edit is reported with its line and does not stop anything.
+cp "$work/ws/experiments/quick.toml" "$work/ws/experiments/quick.good"
 printf 'dataset = "../data.toml"\n[model]\nhiden = [1]\n' > "$work/ws/experiments/quick.toml.tmp"
 mv "$work/ws/experiments/quick.toml.tmp" "$work/ws/experiments/quick.toml"
 wait_for "quick.toml:3:1" 5
 echo "Invalid edit reported"
 tmux send-keys -t "$session" x
 wait_for "run stopped" 20
-# A second run of the last good version, stopped quickly too.
+# s refuses the file while it has an error (it would train the last good version).
+good="$work/ws/experiments/quick.good"
+tmux send-keys -t "$session" s
+wait_for "has an error: fix it first" 5
+# Fixed, a second run starts; stopped quickly too.
+mv "$good" "$work/ws/experiments/quick.toml"
+wait_for "quick reloaded" 5
 tmux send-keys -t "$session" s
 wait_for "quick  training" 20
 sleep 1

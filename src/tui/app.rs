@@ -29,6 +29,12 @@ pub struct App {
     pub panel: Panel,
     pub help: bool,
     pub quit: bool,
+    /// `q` was pressed while a run trains or a design is unsaved: `y` quits.
+    pub asking_quit: bool,
+    /// The whole status message or configuration error, opened with `!`, and how far it
+    /// is scrolled.
+    pub message: Option<String>,
+    pub message_scroll: u16,
     pub data: DataState,
     pub conditions: ConditionsState,
     pub train: TrainState,
@@ -53,6 +59,9 @@ impl App {
             panel: Panel::Data,
             help: false,
             quit: false,
+            asking_quit: false,
+            message: None,
+            message_scroll: 0,
             data: DataState::default(),
             conditions: ConditionsState::default(),
             train: TrainState::default(),
@@ -66,6 +75,14 @@ impl App {
     /// The status bar's message.
     pub fn status(&self) -> &str {
         self.shared.status.text()
+    }
+
+    /// Time passes (the event loop's clock): old information messages go.
+    /// Says whether the status bar changed.
+    pub fn tick(&mut self, now: std::time::Instant) -> bool {
+        let before = self.status().len();
+        self.shared.status.tick(now);
+        before != self.status().len()
     }
 
     /// The dataset the Data panel shows.
@@ -94,6 +111,19 @@ impl App {
     /// Translates a key press in the current panel (or the runs filter editor).
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.asking_quit {
+            // `y` or a second Ctrl-C quits; anything else stays.
+            self.asking_quit = false;
+            if ctrl_c || key.code == KeyCode::Char('y') {
+                return self.quit_now();
+            }
+            self.shared.say("not quitting");
+            return Vec::new();
+        }
+        // An error stays until a key shows it was seen (`!` reads it whole first).
+        if key.code != KeyCode::Char('!') {
+            self.shared.status.acknowledge();
+        }
         // Any key closes the help (bound or not); Ctrl-C still quits.
         if self.help && !ctrl_c {
             self.help = false;
@@ -101,6 +131,15 @@ impl App {
         }
         if ctrl_c {
             return self.apply(Action::Quit);
+        }
+        if self.message.is_some() {
+            // The message popup scrolls with the move keys; any other key closes it.
+            match keys::action_in(&self.bindings(), key) {
+                Some(Action::Down) => self.message_scroll = self.message_scroll.saturating_add(1),
+                Some(Action::Up) => self.message_scroll = self.message_scroll.saturating_sub(1),
+                _ => self.message = None,
+            }
+            return Vec::new();
         }
         if self.panel == Panel::Runs && self.runs.takes_text() {
             return crate::tui::panels::runs::type_key(&mut self.runs, &mut self.shared, key);
@@ -158,9 +197,28 @@ impl App {
         }
         match action {
             Action::Quit => {
-                self.quit = true;
-                if self.train.active() {
-                    return vec![Effect::Stop];
+                let why = match (self.train.active(), self.conditions.dirty) {
+                    (true, _) => "a run is training (it stops)",
+                    (false, true) => "the Conditions panel has unsaved changes (they are lost)",
+                    (false, false) => return self.quit_now(),
+                };
+                self.asking_quit = true;
+                self.shared.say(format!("quit? {why}: y quits, any other key stays"));
+            }
+            Action::ShowMessage => {
+                // The message, then the configuration error (the status bar shows only one).
+                let config = self.config_error().map(|e| format!("config error: {e}"));
+                let text = [Some(self.status().to_string()), config]
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| !t.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                if text.is_empty() {
+                    self.shared.say("no message to show");
+                } else {
+                    self.message = Some(text);
+                    self.message_scroll = 0;
                 }
             }
             Action::ToggleHelp => self.help = !self.help,
@@ -181,6 +239,11 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    fn quit_now(&mut self) -> Vec<Effect> {
+        self.quit = true;
+        if self.train.active() { vec![Effect::Stop] } else { Vec::new() }
     }
 
     /// Carries out the effects that concern other panels; returns the rest for the
@@ -273,14 +336,19 @@ impl App {
         self.data.sync_datasets(&mut self.shared)
     }
 
+    /// A watched experiment file was removed. If it was the selected one, nothing is
+    /// selected until the user picks again: a key meant for it must not act on the
+    /// neighbour that would take its row.
     pub fn experiment_removed(&mut self, path: &Path) -> Vec<Effect> {
         let shared = &mut self.shared;
+        let selected_path = shared.selected_experiment().map(|e| e.path.clone());
         shared.experiments.retain(|e| e.path != path);
-        shared.selected = shared.selected.map(|i| i.min(shared.experiments.len().saturating_sub(1)));
-        if shared.experiments.is_empty() {
-            shared.selected = None;
+        shared.selected = selected_path.as_ref().and_then(|p| shared.experiments.iter().position(|e| e.path == *p));
+        if selected_path.is_some() && shared.selected.is_none() {
+            shared.say(format!("{} was removed: select an experiment (↑/↓)", path.display()));
+        } else {
+            shared.say(format!("{} was removed", path.display()));
         }
-        shared.say(format!("{} was removed", path.display()));
         self.sync_conditions();
         self.data.sync_datasets(&mut self.shared)
     }

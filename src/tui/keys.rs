@@ -286,3 +286,30 @@ pub fn key_label(binding: &Binding) -> String {
     };
     if binding.modifiers.contains(KeyModifiers::CONTROL) { format!("Ctrl-{name}") } else { name }
 }
+
+/// `key: words` for each of `actions` (its first key under `bindings`), for the hints a
+/// panel shows; actions without a key are left out.
+pub fn hints(bindings: &[Binding], actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|action| bindings.iter().find(|b| b.action == *action))
+        .map(|b| format!("{}: {}", key_label(b), b.help))
+        .collect()
+}
+
+/// The hints that fit in `width` cells, whole, two spaces apart, in order.
+pub fn fit_hints(hints: &[String], width: usize) -> String {
+    let mut line = String::new();
+    for hint in hints {
+        let needed =
+            if line.is_empty() { hint.chars().count() } else { line.chars().count() + 2 + hint.chars().count() };
+        if needed > width {
+            break;
+        }
+        if !line.is_empty() {
+            line.push_str("  ");
+        }
+        line.push_str(hint);
+    }
+    line
+}

@@ -185,6 +185,7 @@ fn event_loop(
     let mut dirty = true;
     let mut last_draw = Instant::now();
     while !app.quit {
+        dirty |= app.tick(Instant::now());
         // Redraw when something changed: at once after a key, otherwise at most ~60 times
         // a second (training sends many events).
         if dirty && (pending_key.is_some() || last_draw.elapsed() >= Duration::from_millis(16)) {

@@ -81,8 +81,9 @@ pub enum Effect {
     Show(Panel),
 }
 
-/// How long an information message stays in the status bar. Errors stay until the next
-/// key press (the user has seen them then) or until another message replaces them.
+/// How long an information message stays in the status bar. An error stays until a key
+/// is pressed (the user has seen it then), and then for as long again, unless another
+/// message replaces it.
 pub const MESSAGE_LIFETIME: Duration = Duration::from_secs(8);
 
 /// The status bar's message.
@@ -105,6 +106,14 @@ impl Status {
 
     fn set(&mut self, text: String, error: bool) {
         *self = Status { text, error, shown_at: None };
+    }
+
+    /// A key was pressed: an error has been seen, and from now on goes like any message.
+    pub fn acknowledge(&mut self) {
+        if self.error {
+            self.error = false;
+            self.shown_at = None;
+        }
     }
 
     pub fn clear(&mut self) {
@@ -143,7 +152,8 @@ impl Shared {
         self.status.set(text.into(), false);
     }
 
-    /// An error for the status bar (it stays until the next key press).
+    /// An error for the status bar (it stays until a key is pressed, then goes like
+    /// any message).
     pub fn fail(&mut self, text: impl Into<String>) {
         self.status.set(text.into(), true);
     }

@@ -53,6 +53,35 @@ pub fn draw(frame: &mut Frame, app: &App, timing: Timing) {
     if app.help {
         draw_help(frame, app, area);
     }
+    if let Some(message) = &app.message {
+        draw_message(frame, app, message, area);
+    }
+}
+
+/// The whole message (`!`), wrapped, in a popup that scrolls with ↑/↓.
+fn draw_message(frame: &mut Frame, app: &App, message: &str, area: Rect) {
+    let [popup] = Layout::vertical([Constraint::Percentage(70)]).flex(Flex::Center).areas(area);
+    let [popup] = Layout::horizontal([Constraint::Percentage(90)]).flex(Flex::Center).areas(popup);
+    frame.render_widget(Clear, popup);
+    let title = Span::styled(" Message (↑/↓ scroll, any other key closes) ", app.shared.theme.title());
+    let text = Paragraph::new(message.to_string())
+        .wrap(Wrap { trim: false })
+        .scroll((app.message_scroll, 0))
+        .block(Block::default().borders(Borders::ALL).title(title));
+    frame.render_widget(text, popup);
+}
+
+/// `text` on one line of `width` cells; a longer text is cut and says that `!` reads it
+/// whole.
+pub fn cut(text: &str, width: u16) -> String {
+    const MORE: &str = " … (! reads all)";
+    let text = text.replace('\n', " ");
+    let width = width as usize;
+    if text.chars().count() <= width {
+        return text;
+    }
+    let kept: String = text.chars().take(width.saturating_sub(MORE.chars().count())).collect();
+    format!("{kept}{MORE}")
 }
 
 /// A tab's text: ` 1 Data `.
@@ -77,10 +106,14 @@ pub fn tab_at(column: u16) -> Option<Panel> {
 fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
     let theme = &app.shared.theme;
     let [first, second] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    // Line 1: the config error (it stays until a save fixes it), else the last message.
+    // Line 1: the quit question, an error, the config error (it stays until a save fixes
+    // it), else the last message.
     let line = match app.config_error() {
-        Some(error) => Line::styled(format!("config error: {error}"), theme.bad()),
-        None => Line::raw(app.status().to_string()),
+        _ if app.asking_quit => Line::styled(app.status().to_string(), theme.accent()),
+        // A fresh error (a refused key, a failed run) before the standing config error.
+        _ if app.shared.status.is_error() => Line::styled(cut(app.status(), first.width), theme.bad()),
+        Some(error) => Line::styled(cut(&format!("config error: {error}"), first.width), theme.bad()),
+        None => Line::raw(cut(app.status(), first.width)),
     };
     frame.render_widget(Paragraph::new(line), first);
     let hints: Vec<String> = app
@@ -89,7 +122,6 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
         .filter(|b| {
             !matches!(b.action, keys::Action::Up | keys::Action::Down | keys::Action::Left | keys::Action::Right)
         })
-        .take(6)
         .map(|b| format!("{} {}", keys::key_label(b), b.help))
         .collect();
     let watch = if app.config_error().is_some() { "hot reload: error" } else { "hot reload: ok" };
@@ -97,7 +129,9 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
     let right = format!("{watch} · frame {:.1} ms{latency} · ? help", timing.frame_ms);
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(20), Constraint::Length(right.chars().count() as u16 + 1)]).areas(second);
-    frame.render_widget(Paragraph::new(Line::styled(hints.join("  "), theme.dim())), left_area);
+    // Whole hints only: those that do not fit before the right-hand text are left out.
+    let hints = keys::fit_hints(&hints, left_area.width.saturating_sub(1) as usize);
+    frame.render_widget(Paragraph::new(Line::styled(hints, theme.dim())), left_area);
     frame.render_widget(Paragraph::new(Line::styled(right, theme.dim()).right_aligned()), right_area);
 }
 
@@ -110,13 +144,23 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
             None => lines.push((keys::key_label(&b), b.help)),
         }
     }
-    let rows: Vec<Row> = lines.into_iter().map(|(label, help)| Row::new([label, help.to_string()])).collect();
-    let height = (rows.len() as u16 + 4).min(area.height.saturating_sub(2));
+    // One column when the keys fit on screen (a row of margin above and below, the
+    // borders), else two side by side, so that every key shows at 80x24.
+    let fits = area.height.saturating_sub(4) as usize;
+    let columns: u16 = if lines.len() > fits { 2 } else { 1 };
+    let per_column = lines.len().div_ceil(columns as usize).max(1);
+    let height = (per_column as u16 + 2).min(area.height);
+    let width = if columns == 1 { 52 } else { area.width.saturating_sub(2).min(104) };
     let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(52)]).flex(Flex::Center).areas(popup);
+    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(popup);
     frame.render_widget(Clear, popup);
     let title = Span::styled(format!(" Keys: {} (any key closes) ", app.keys_title()), app.shared.theme.title());
-    let table = Table::new(rows, [Constraint::Length(12), Constraint::Min(20)])
-        .block(Block::default().borders(Borders::ALL).title(title));
-    frame.render_widget(table, popup);
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let areas = Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns as usize]).split(inner);
+    for (chunk, column) in lines.chunks(per_column).zip(areas.iter()) {
+        let rows: Vec<Row> = chunk.iter().map(|(label, help)| Row::new([label.clone(), help.to_string()])).collect();
+        frame.render_widget(Table::new(rows, [Constraint::Length(12), Constraint::Min(10)]), *column);
+    }
 }

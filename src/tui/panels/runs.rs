@@ -167,6 +167,7 @@ impl RunsState {
             KeyCode::Esc => {
                 self.editing_filter = false;
                 self.filter.clear();
+                self.filter_error = None;
                 self.refresh();
             }
             KeyCode::Backspace => {

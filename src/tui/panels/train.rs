@@ -48,6 +48,12 @@ pub struct TrainState {
     /// How many lines the log is scrolled back from its newest (0: it follows new lines).
     pub log_back: usize,
     pub log_view: Viewport,
+    /// Training seconds so far without the time spent paused, for the ETA.
+    pub active_s: f64,
+    /// The step and elapsed seconds of the last training record.
+    pub last_record: (usize, f64),
+    /// A pause came after the last training record: the time to the next one holds it.
+    pub paused_since_record: bool,
 }
 
 const LOG_LINES: usize = 200;
@@ -78,10 +84,26 @@ impl TrainState {
         }
     }
 
-    /// Seconds left at the current pace.
+    /// Seconds left at the pace of the training so far (paused time not counted); none
+    /// unless the run is training or evaluating.
     pub fn eta_s(&self) -> Option<f64> {
-        (self.step > 0 && self.total_steps > self.step)
-            .then(|| self.elapsed_s / self.step as f64 * (self.total_steps - self.step) as f64)
+        let running = matches!(self.phase, Some(Phase::Training | Phase::Evaluating)) && self.summary.is_none();
+        (running && self.step > 0 && self.total_steps > self.step)
+            .then(|| self.active_s / self.step as f64 * (self.total_steps - self.step) as f64)
+    }
+
+    /// Counts the time to a training record at `step`, `elapsed_s` into the run.
+    fn count_active(&mut self, step: usize, elapsed_s: f64) {
+        let (last_step, last_elapsed) = self.last_record;
+        if self.paused_since_record {
+            // The pause lies somewhere in between: count these steps at the pace so far.
+            let pace = if last_step > 0 { self.active_s / last_step as f64 } else { 0.0 };
+            self.active_s += pace * step.saturating_sub(last_step) as f64;
+        } else {
+            self.active_s += (elapsed_s - last_elapsed).max(0.0);
+        }
+        self.paused_since_record = false;
+        self.last_record = (step, elapsed_s);
     }
 
     /// The device a run of `experiment` started now trains on.
@@ -109,10 +131,14 @@ impl TrainState {
     /// A training event of the run in progress.
     pub fn on_event(&mut self, event: Event, shared: &mut Shared) {
         match event {
-            Event::Phase { phase } => self.phase = Some(phase),
+            Event::Phase { phase } => {
+                self.paused_since_record |= phase == Phase::Paused;
+                self.phase = Some(phase);
+            }
             Event::Log { line } => self.log(line),
             Event::Plan { total_steps, .. } => self.total_steps = total_steps,
             Event::Metrics { record: MetricsRecord::Train { step, loss, samples_per_s, elapsed_s, .. } } => {
+                self.count_active(step, elapsed_s);
                 self.step = step;
                 self.samples_per_s = samples_per_s;
                 self.elapsed_s = elapsed_s;
@@ -171,11 +197,22 @@ impl TrainState {
 
     fn start_or_queue(&mut self, queue: bool, shared: &mut Shared) -> Vec<Effect> {
         let Some(entry) = shared.selected_experiment() else {
-            shared.say("no experiment in this workspace".to_string());
+            shared.say(if shared.experiments.is_empty() {
+                "no experiment in this workspace"
+            } else {
+                "no experiment selected: choose one with ↑/↓ or e"
+            });
             return Vec::new();
         };
+        // A file with an error is refused even when a last good version exists: the user
+        // means the file as it is now.
+        if let Some(error) = &entry.error {
+            let message = format!("{} has an error: fix it first: {error}", entry.name());
+            shared.fail(message);
+            return Vec::new();
+        }
         if entry.good.is_none() {
-            let message = format!("{} has an error: fix it first", entry.name());
+            let message = format!("{} has not loaded", entry.name());
             shared.fail(message);
             return Vec::new();
         }
@@ -185,7 +222,23 @@ impl TrainState {
             self.queue.push_back(path);
             return Vec::new();
         }
+        // Started by hand, it leaves the queue, which would otherwise train it again.
+        if let Some(at) = self.queue.iter().position(|p| *p == path) {
+            self.queue.remove(at);
+        }
         vec![Effect::StartTraining(path)]
+    }
+
+    /// `u`: the selected experiment's last place in the queue goes.
+    fn unqueue(&mut self, shared: &mut Shared) {
+        let Some(entry) = shared.selected_experiment() else { return };
+        match self.queue.iter().rposition(|p| *p == entry.path) {
+            Some(at) => {
+                self.queue.remove(at);
+                shared.say(format!("took {} out of the queue", entry.name()));
+            }
+            None => shared.say(format!("{} is not queued", entry.name())),
+        }
     }
 }
 
@@ -196,8 +249,15 @@ impl Component for TrainState {
 
     fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect> {
         if let Some(motion) = Motion::of(action) {
-            let from = shared.selected.unwrap_or(0);
-            shared.selected = Some(self.experiments_view.moved(from, shared.experiments.len(), motion));
+            if shared.experiments.is_empty() {
+                return Vec::new();
+            }
+            // With nothing selected (the selected file was removed), a move selects the
+            // first row the view shows.
+            shared.selected = Some(match shared.selected {
+                Some(from) => self.experiments_view.moved(from, shared.experiments.len(), motion),
+                None => 0,
+            });
             return vec![Effect::SelectionChanged];
         }
         match action {
@@ -212,6 +272,11 @@ impl Component for TrainState {
             Action::LogForward => self.log_back = self.log_back.saturating_sub(self.log_view.page()),
             Action::StartTraining => return self.start_or_queue(false, shared),
             Action::QueueRun => return self.start_or_queue(true, shared),
+            Action::Unqueue => self.unqueue(shared),
+            Action::ClearQueue => {
+                shared.say(format!("emptied the queue ({} runs)", self.queue.len()));
+                self.queue.clear();
+            }
             Action::PauseResume => match self.phase {
                 Some(Phase::Paused) => return vec![Effect::Resume],
                 _ if self.active() => return vec![Effect::Pause],
@@ -287,14 +352,26 @@ fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
     frame.render_widget(List::new(items).block(block(title)), list_area);
     scrollbar(frame, list_area, shared.experiments.len(), &shown);
     let queue: Vec<Line> = if t.queue.is_empty() {
-        vec![Line::styled("empty (a: add)", theme.dim())]
+        let add = keys::hints(&t.bindings(), &[Action::QueueRun]).join("");
+        let add = add.split(':').next().unwrap_or_default();
+        vec![Line::styled(format!("empty ({add} adds)"), theme.dim())]
     } else {
         t.queue
             .iter()
             .map(|p| Line::raw(p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()))
             .collect()
     };
-    frame.render_widget(Paragraph::new(queue).block(block("Queue".into())), queue_area);
+    let title = if t.queue.is_empty() {
+        "Queue".to_string()
+    } else {
+        let keys = keys::hints(&t.bindings(), &[Action::Unqueue, Action::ClearQueue]);
+        format!(
+            "Queue ({}) {}",
+            t.queue.len(),
+            keys.iter().map(|k| k.split(':').next().unwrap_or("")).collect::<Vec<_>>().join("/")
+        )
+    };
+    frame.render_widget(Paragraph::new(queue).block(block(title)), queue_area);
 
     let [status, charts, bottom] =
         Layout::vertical([Constraint::Length(4), Constraint::Min(8), Constraint::Length(8)]).areas(right);
@@ -375,15 +452,22 @@ fn draw_status(t: &TrainState, frame: &mut Frame, shared: &Shared, area: Rect) {
     } else if let Some(summary) = &t.summary {
         let test = summary.test.as_ref().and_then(|m| m.auc).map_or("n/a".into(), |a| format!("{a:.4}"));
         lines.push(Line::raw(format!(
-            "{}: test AUC {test}, {:.0} samples/s (s: start, a: queue)",
+            "{}: test AUC {test}, {:.0} samples/s ({})",
             summary.status.name(),
-            summary.samples_per_s
+            summary.samples_per_s,
+            keys::hints(&t.bindings(), &[Action::StartTraining, Action::QueueRun]).join(", ")
         )));
     } else {
-        lines.push(Line::styled(
-            "s: start  p: pause/resume  x: stop  a: queue  d: device  e/↑↓: experiment",
-            theme.dim(),
-        ));
+        let actions = [
+            Action::StartTraining,
+            Action::PauseResume,
+            Action::StopTraining,
+            Action::QueueRun,
+            Action::CycleDevice,
+            Action::NextExperiment,
+        ];
+        let hints = keys::fit_hints(&keys::hints(&t.bindings(), &actions), line_area.width as usize);
+        lines.push(Line::styled(hints, theme.dim()));
     }
     frame.render_widget(Paragraph::new(lines), line_area);
     let ratio = if t.total_steps > 0 { (t.step as f64 / t.total_steps as f64).min(1.0) } else { 0.0 };
