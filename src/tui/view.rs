@@ -116,17 +116,25 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, timing: Timing) {
         None => Line::raw(cut(app.status(), first.width)),
     };
     frame.render_widget(Paragraph::new(line), first);
-    let hints: Vec<String> = app
-        .bindings()
-        .iter()
-        .filter(|b| {
-            !matches!(b.action, keys::Action::Up | keys::Action::Down | keys::Action::Left | keys::Action::Right)
-        })
-        .map(|b| format!("{} {}", keys::key_label(b), b.help))
-        .collect();
+    // Keys that do the same thing share a hint: `Esc/Enter close`.
+    let mut same: Vec<(String, &str)> = Vec::new();
+    for b in app.bindings().iter().filter(|b| {
+        !matches!(b.action, keys::Action::Up | keys::Action::Down | keys::Action::Left | keys::Action::Right)
+    }) {
+        match same.iter_mut().find(|(_, help)| *help == b.help) {
+            Some((label, _)) => *label = format!("{label}/{}", keys::key_label(b)),
+            None => same.push((keys::key_label(b), b.help)),
+        }
+    }
+    let hints: Vec<String> = same.into_iter().map(|(label, help)| format!("{label} {help}")).collect();
     let watch = if app.config_error().is_some() { "hot reload: error" } else { "hot reload: ok" };
     let latency = timing.key_to_screen_ms.map_or(String::new(), |ms| format!(" · key→screen {ms:.1} ms"));
-    let right = format!("{watch} · frame {:.1} ms{latency} · ? help", timing.frame_ms);
+    // The timing figures only where they leave room for the keys of the panel.
+    let right = if second.width >= 120 {
+        format!("{watch} · frame {:.1} ms{latency} · ? help", timing.frame_ms)
+    } else {
+        format!("{watch} · ? help")
+    };
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(20), Constraint::Length(right.chars().count() as u16 + 1)]).areas(second);
     // Whole hints only: those that do not fit before the right-hand text are left out.
