@@ -81,3 +81,109 @@ fn a_click_closes_the_help_before_anything_else() {
     assert!(!app.help);
     assert_eq!(app.panel, Panel::Data, "the click that closed the help did nothing else");
 }
+
+fn key(c: char) -> ratatui::crossterm::event::KeyEvent {
+    ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char(c))
+}
+
+fn special(code: ratatui::crossterm::event::KeyCode) -> ratatui::crossterm::event::KeyEvent {
+    ratatui::crossterm::event::KeyEvent::from(code)
+}
+
+/// The name of the selected field of the Data panel.
+fn data_field(app: &App) -> String {
+    app.shared.stats.as_ref().unwrap().fields[app.data.field].name.clone()
+}
+
+#[test]
+fn a_click_on_a_field_selects_it_and_the_wheel_moves_through_the_list() {
+    let mut app = app();
+    let fields: Vec<String> = app.shared.stats.as_ref().unwrap().fields.iter().map(|f| f.name.clone()).collect();
+    let last = fields.last().unwrap().clone();
+    let lines = screen(&app, 140, 40);
+    // The row of the last field in the schema table (below the dataset summary).
+    let (column, row) = find(&lines, &format!("│{last} "), 5);
+    app.on_mouse(Mouse::Click { column: column + 1, row });
+    assert_eq!(data_field(&app), last);
+    app.on_mouse(Mouse::Wheel { column: column + 1, row, down: false });
+    assert_eq!(data_field(&app), fields[fields.len() - 4], "a notch up is three rows");
+    // A click on the border or the header selects nothing.
+    let (column, header) = find(&lines, "field", 5);
+    app.on_mouse(Mouse::Click { column, row: header });
+    assert_eq!(data_field(&app), fields[fields.len() - 4]);
+}
+
+#[test]
+fn slash_searches_the_fields_and_esc_goes_back() {
+    let mut app = app();
+    let fields: Vec<String> = app.shared.stats.as_ref().unwrap().fields.iter().map(|f| f.name.clone()).collect();
+    let target = fields.iter().position(|f| f == "user_activity").expect("the fixture has user_activity");
+    app.on_key(key('/'));
+    for c in "activ".chars() {
+        app.on_key(key(c));
+    }
+    assert_eq!(app.data.field, target);
+    // While searching, keys are text: `d` and `r` (next dataset, reload) did nothing.
+    assert!(app.data.search.active);
+    app.on_key(special(ratatui::crossterm::event::KeyCode::Esc));
+    assert_eq!(app.data.field, 0, "Esc goes back to where the search started");
+    app.on_key(key('/'));
+    for c in "ACTIV".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(special(ratatui::crossterm::event::KeyCode::Enter));
+    assert_eq!(app.data.field, target, "Enter stays on the match (case ignored)");
+    assert!(!app.data.search.active);
+}
+
+#[test]
+fn in_the_train_panel_a_search_selects_an_experiment_and_never_starts_one() {
+    let mut app = app();
+    app.on_key(key('3'));
+    assert_eq!(app.panel, Panel::Train);
+    app.on_key(key('/'));
+    // `s` would start training, `x` stop: here they are letters of the search.
+    for c in "brokens".chars() {
+        app.on_key(key(c));
+    }
+    assert!(app.train.phase.is_none(), "no run was started by the typed text");
+    app.on_key(special(ratatui::crossterm::event::KeyCode::Backspace));
+    app.on_key(special(ratatui::crossterm::event::KeyCode::Enter));
+    assert_eq!(app.selected_experiment().unwrap().name(), "broken");
+    // The Conditions panel follows the selection (broken has no good version).
+    assert!(app.conditions.experiment.is_none());
+    // Clicks select rows of the experiment list, found on screen.
+    let lines = screen(&app, 80, 24);
+    let (column, row) = find(&lines, "apg-group", 1);
+    let effects = app.on_mouse(Mouse::Click { column, row });
+    assert_eq!(app.selected_experiment().unwrap().name(), "apg-group");
+    assert!(effects.is_empty(), "selection effects are routed inside the app: {effects:?}");
+    assert!(app.conditions.experiment.is_some(), "the Conditions panel follows a click too");
+}
+
+#[test]
+fn the_conditions_field_list_takes_clicks_and_searches() {
+    let mut app = app();
+    app.on_key(key('2'));
+    let lines = screen(&app, 120, 30);
+    let (column, row) = find(&lines, "[ ] ", 2);
+    let expected = lines[row as usize][lines[row as usize].find("[ ] ").unwrap() + 4..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    app.on_mouse(Mouse::Click { column, row });
+    let fields = apg_bench::tui::panels::conditions::candidates(&app.conditions, &app.shared);
+    assert_eq!(fields[app.conditions.cursor], expected);
+    let experiment = app.conditions.path.clone();
+    app.on_key(key('/'));
+    // `e` (next experiment) and `v` (variant) are letters of the search here.
+    for c in "devi".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(special(ratatui::crossterm::event::KeyCode::Enter));
+    let fields = apg_bench::tui::panels::conditions::candidates(&app.conditions, &app.shared);
+    assert_eq!(fields[app.conditions.cursor], "device");
+    assert!(!app.conditions.dirty, "the typed `v` did not change the variant");
+    assert_eq!(app.conditions.path, experiment, "the typed `e` did not change the experiment");
+}

@@ -141,8 +141,15 @@ impl App {
             }
             return Vec::new();
         }
-        if self.panel == Panel::Runs && self.runs.takes_text() {
-            return crate::tui::panels::runs::type_key(&mut self.runs, &mut self.shared, key);
+        if self.component().takes_text() {
+            let shared = &mut self.shared;
+            let effects = match self.panel {
+                Panel::Data => self.data.on_text(key, shared),
+                Panel::Conditions => self.conditions.on_text(key, shared),
+                Panel::Train => self.train.on_text(key, shared),
+                Panel::Runs => self.runs.on_text(key, shared),
+            };
+            return self.route(effects);
         }
         if self.panel == Panel::Conditions && self.conditions.prompt.is_some() {
             let effects = self.conditions.answer(key, &mut self.shared);

@@ -26,6 +26,8 @@ pub enum Action {
     Bottom,
     /// Enter: open / apply the selected thing.
     Select,
+    /// `/`: search the panel's list.
+    Search,
     // Train
     StartTraining,
     PauseResume,
@@ -134,11 +136,13 @@ const ENDS: &[Binding] =
     &[key(KeyCode::Char('g'), Action::Top, "first row"), key(KeyCode::Char('G'), Action::Bottom, "last row")];
 
 const DATA: &[Binding] = &[
+    key(KeyCode::Char('/'), Action::Search, "search the fields"),
     key(KeyCode::Char('d'), Action::NextDataset, "next dataset of the workspace"),
     key(KeyCode::Char('r'), Action::Refresh, "reload the dataset"),
 ];
 
 const CONDITIONS: &[Binding] = &[
+    key(KeyCode::Char('/'), Action::Search, "search the fields"),
     key(KeyCode::Char('e'), Action::NextExperiment, "next experiment (asks if unsaved)"),
     key(KeyCode::Char('m'), Action::CycleMode, "condition mode: group / mix / self"),
     key(KeyCode::Char(' '), Action::ToggleField, "tick / untick the field"),
@@ -157,6 +161,7 @@ const CONDITIONS: &[Binding] = &[
 ];
 
 const TRAIN: &[Binding] = &[
+    key(KeyCode::Char('/'), Action::Search, "search the experiments"),
     key(KeyCode::Char('e'), Action::NextExperiment, "next experiment"),
     key(KeyCode::Char('s'), Action::StartTraining, "start training"),
     key(KeyCode::Char('p'), Action::PauseResume, "pause / resume"),

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
 use crate::config::ConfigError;
@@ -184,6 +185,16 @@ pub trait Component {
     fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect>;
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared);
+
+    /// Whether the panel takes every key as text now (a search, a prompt, a filter line).
+    fn takes_text(&self) -> bool {
+        false
+    }
+
+    /// A key while [`Component::takes_text`] holds.
+    fn on_text(&mut self, _key: KeyEvent, _shared: &mut Shared) -> Vec<Effect> {
+        Vec::new()
+    }
 
     /// A click or a wheel notch inside the panel (its lists know where they were drawn).
     fn on_mouse(&mut self, _mouse: Mouse, _shared: &mut Shared) -> Vec<Effect> {

@@ -26,6 +26,10 @@ use crate::data::stats::DatasetStats;
 use crate::format::thousands;
 use crate::model::cost::{Cost, cost};
 use crate::tui::keys::{self, Action, Binding};
+use crate::tui::mouse::{Mouse, select_in};
+use crate::tui::panels::{rows_area, search_prompt};
+use crate::tui::scroll::{Motion, Viewport, scrollbar};
+use crate::tui::search::{Search, SearchReply};
 use crate::tui::shared::{Component, Effect, Panel, Shared};
 
 #[derive(Debug, Clone, Default)]
@@ -37,6 +41,10 @@ pub struct ConditionsState {
     /// The APG settings being designed; written by Save.
     pub apg: ApgSpec,
     pub cursor: usize,
+    /// The part of the field list on screen.
+    pub fields_view: Viewport,
+    /// `/` over the field names.
+    pub search: Search,
     /// The design differs from the experiment as loaded.
     pub dirty: bool,
     /// The fields last ticked in group and in mix mode, given back when the mode returns
@@ -235,6 +243,28 @@ impl Component for ConditionsState {
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
         draw(self, frame, area, shared)
     }
+
+    fn takes_text(&self) -> bool {
+        self.search.active
+    }
+
+    fn on_text(&mut self, key: KeyEvent, shared: &mut Shared) -> Vec<Effect> {
+        let fields = candidates(self, shared);
+        if let SearchReply::MoveTo(row) = self.search.on_key(key, &fields, self.cursor) {
+            self.cursor = row;
+        }
+        Vec::new()
+    }
+
+    fn on_mouse(&mut self, mouse: Mouse, shared: &mut Shared) -> Vec<Effect> {
+        let fields = candidates(self, shared).len();
+        if self.prompt.is_none()
+            && let Some(row) = select_in(&self.fields_view, mouse, self.cursor, fields)
+        {
+            self.cursor = row;
+        }
+        Vec::new()
+    }
 }
 
 impl ConditionsState {
@@ -266,8 +296,12 @@ impl ConditionsState {
         let apg = &mut state.apg;
         let condition = &mut apg.condition;
         match action {
-            Action::Up => state.cursor = state.cursor.saturating_sub(1),
-            Action::Down => state.cursor = (state.cursor + 1).min(fields.len().saturating_sub(1)),
+            Action::Up | Action::Down => {
+                if let Some(motion) = Motion::of(action) {
+                    state.cursor = state.fields_view.moved(state.cursor, fields.len(), motion);
+                }
+            }
+            Action::Search => state.search.open(state.cursor),
             Action::CycleMode => {
                 match condition.mode {
                     ConditionMode::Group => state.group_fields = condition.fields.clone(),
@@ -533,10 +567,12 @@ fn draw(state: &ConditionsState, frame: &mut Frame, area: Rect, shared: &Shared)
     // Candidate fields with their pre-flight numbers.
     let stats = own_stats(shared, experiment);
     let fields = candidates(state, shared);
-    let rows: Vec<Row> = fields
+    // Borders and the header take three rows.
+    let shown = state.fields_view.window(state.cursor, fields.len(), left.height.saturating_sub(3) as usize);
+    let rows: Vec<Row> = fields[shown.clone()]
         .iter()
-        .enumerate()
-        .map(|(i, name)| {
+        .zip(shown.clone())
+        .map(|(name, i)| {
             let ticked = if c.fields.contains(name) { "[x]" } else { "[ ]" };
             let numbers = stats.and_then(|s| s.conditions.iter().find(|x| &x.field == name));
             let cells = match numbers {
@@ -563,6 +599,11 @@ fn draw(state: &ConditionsState, frame: &mut Frame, area: Rect, shared: &Shared)
     let header = Row::new(["field", "values", "rows min/med", "rate sd", "feat JS"]).style(theme.title());
     let title = format!("Condition fields of {} ({})", experiment.experiment.name, experiment.dataset.descriptor.name);
     frame.render_widget(Table::new(rows, widths).header(header).block(block(&title)), left);
+    scrollbar(frame, left, fields.len(), &shown);
+    state.fields_view.place(rows_area(left, 1));
+    if state.search.active {
+        search_prompt(frame, left, &state.search, theme);
+    }
 
     let aggregation = match c.aggregation {
         Aggregation::Input => format!("input ({})", spelled(&c.input_agg)),

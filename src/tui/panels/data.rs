@@ -6,14 +6,18 @@
 use std::path::Path;
 
 use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
 use crate::format::{percent, thousands};
 use crate::tui::keys::{self, Action, Binding};
+use crate::tui::mouse::{Mouse, select_in};
 use crate::tui::panels::bar;
+use crate::tui::panels::{rows_area, search_prompt};
 use crate::tui::scroll::{Motion, Viewport, scrollbar};
+use crate::tui::search::{Search, SearchReply};
 use crate::tui::shared::{Component, Effect, ExperimentEntry, Panel, Shared};
 
 /// What the Data panel shows besides the statistics (those are shared).
@@ -30,6 +34,8 @@ pub struct DataState {
     pub field: usize,
     /// The part of the field list on screen.
     pub fields_view: Viewport,
+    /// `/` over the field names.
+    pub search: Search,
 }
 
 impl DataState {
@@ -86,6 +92,10 @@ impl Component for DataState {
             return Vec::new();
         }
         match action {
+            Action::Search => {
+                self.search.open(self.field);
+                Vec::new()
+            }
             Action::Refresh => vec![Effect::LoadData],
             Action::NextDataset if self.datasets.len() > 1 => {
                 let next = (self.current(shared) + 1) % self.datasets.len();
@@ -101,6 +111,27 @@ impl Component for DataState {
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
         draw(self, frame, area, shared)
+    }
+
+    fn takes_text(&self) -> bool {
+        self.search.active
+    }
+
+    fn on_text(&mut self, key: KeyEvent, shared: &mut Shared) -> Vec<Effect> {
+        let names: Vec<String> =
+            shared.stats.as_ref().map_or(Vec::new(), |s| s.fields.iter().map(|f| f.name.clone()).collect());
+        if let SearchReply::MoveTo(row) = self.search.on_key(key, &names, self.field) {
+            self.field = row;
+        }
+        Vec::new()
+    }
+
+    fn on_mouse(&mut self, mouse: Mouse, shared: &mut Shared) -> Vec<Effect> {
+        let fields = shared.stats.as_ref().map_or(0, |s| s.fields.len());
+        if let Some(row) = select_in(&self.fields_view, mouse, self.field, fields) {
+            self.field = row;
+        }
+        Vec::new()
     }
 }
 
@@ -193,6 +224,10 @@ fn draw(state: &DataState, frame: &mut Frame, area: Rect, shared: &Shared) {
     let title = format!("Schema: {} fields", stats.fields.len());
     frame.render_widget(Table::new(rows, widths).header(header).block(block(&title)), schema);
     scrollbar(frame, schema, stats.fields.len(), &shown);
+    state.fields_view.place(rows_area(schema, 1));
+    if state.search.active {
+        search_prompt(frame, schema, &state.search, theme);
+    }
 
     let Some(field) = stats.fields.get(state.field) else { return };
     let mut lines = vec![Line::styled(format!("{} — {}", field.name, field.origin), theme.accent())];

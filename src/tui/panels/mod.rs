@@ -7,9 +7,15 @@ pub mod detail;
 pub mod runs;
 pub mod train;
 
+use ratatui::Frame;
 use ratatui::buffer::Buffer;
+use ratatui::layout::{Margin, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use crate::tui::search::Search;
+use crate::tui::theme::Theme;
 
 /// A horizontal bar of `width` cells for `share` in [0, 1], drawn with block characters.
 pub fn bar(share: f64, width: usize) -> String {
@@ -44,4 +50,21 @@ pub fn buffer_lines(buffer: &Buffer) -> Vec<Line<'static>> {
             Line::from(spans)
         })
         .collect()
+}
+
+/// The rows of a bordered list or table in `area`: inside the border, below `header`
+/// lines (for mouse clicks, see `scroll::Viewport::place`).
+pub fn rows_area(area: Rect, header: u16) -> Rect {
+    let inner = area.inner(Margin { vertical: 1, horizontal: 1 });
+    Rect { y: inner.y + header, height: inner.height.saturating_sub(header), ..inner }
+}
+
+/// The `/` search prompt, drawn on the bottom border of the list it searches.
+pub fn search_prompt(frame: &mut Frame, list: Rect, search: &Search, theme: &Theme) {
+    if list.height < 3 || list.width < 4 {
+        return;
+    }
+    let line = Rect { x: list.x + 1, y: list.bottom() - 1, width: list.width - 2, height: 1 };
+    frame.render_widget(Clear, line);
+    frame.render_widget(Paragraph::new(search.prompt(theme)), line);
 }

@@ -107,10 +107,6 @@ impl RunsState {
 
     /// Whether keys go to a line being typed (the filter or a prompt) rather than to the
     /// key map.
-    pub fn takes_text(&self) -> bool {
-        self.editing_filter || self.prompt.is_some()
-    }
-
     /// The runs an edit acts on: the marked ones, else the selected one.
     fn targets(&self) -> Vec<String> {
         if self.marked.is_empty() {
@@ -315,6 +311,14 @@ fn ask(state: &mut RunsState, shared: &mut Shared, kind: PromptKind) {
 impl Component for RunsState {
     fn bindings(&self) -> Vec<Binding> {
         bindings(self).0
+    }
+
+    fn takes_text(&self) -> bool {
+        self.editing_filter || self.prompt.is_some()
+    }
+
+    fn on_text(&mut self, key: KeyEvent, shared: &mut Shared) -> Vec<Effect> {
+        type_key(self, shared, key)
     }
 
     fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect> {

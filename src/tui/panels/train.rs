@@ -3,6 +3,7 @@
 //! logloss, per-group AUC bars, progress with samples/s and ETA, the queue and the log tail.
 
 use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
@@ -15,8 +16,11 @@ use crate::config::Device;
 use crate::config::experiment::LoadedExperiment;
 use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunEnd, RunSummary};
 use crate::tui::keys::{self, Action, Binding};
+use crate::tui::mouse::{Mouse, WHEEL_ROWS, select_in};
 use crate::tui::panels::bar;
+use crate::tui::panels::{rows_area, search_prompt};
 use crate::tui::scroll::{Motion, Viewport, scrollbar};
+use crate::tui::search::{Search, SearchReply};
 use crate::tui::shared::{Component, Effect, Panel, Shared};
 use crate::tui::theme::Theme;
 
@@ -45,6 +49,8 @@ pub struct TrainState {
     pub next_device: DeviceChoice,
     /// The part of the experiment list on screen.
     pub experiments_view: Viewport,
+    /// `/` over the experiment names.
+    pub search: Search,
     /// How many lines the log is scrolled back from its newest (0: it follows new lines).
     pub log_back: usize,
     pub log_view: Viewport,
@@ -117,6 +123,7 @@ impl TrainState {
             queue: std::mem::take(&mut self.queue),
             next_device: self.next_device,
             experiments_view: std::mem::take(&mut self.experiments_view),
+            search: std::mem::take(&mut self.search),
             device,
             ..Default::default()
         };
@@ -261,6 +268,7 @@ impl Component for TrainState {
             return vec![Effect::SelectionChanged];
         }
         match action {
+            Action::Search => self.search.open(shared.selected.unwrap_or(0)),
             Action::NextExperiment => {
                 shared.next_experiment();
                 return vec![Effect::SelectionChanged];
@@ -291,6 +299,38 @@ impl Component for TrainState {
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
         draw(self, frame, area, shared)
+    }
+
+    fn takes_text(&self) -> bool {
+        self.search.active
+    }
+
+    fn on_text(&mut self, key: KeyEvent, shared: &mut Shared) -> Vec<Effect> {
+        let names: Vec<String> = shared.experiments.iter().map(|e| e.name()).collect();
+        match self.search.on_key(key, &names, shared.selected.unwrap_or(0)) {
+            SearchReply::MoveTo(row) if !names.is_empty() => {
+                shared.selected = Some(row);
+                vec![Effect::SelectionChanged]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A click selects an experiment; the wheel scrolls the experiment list or the log.
+    fn on_mouse(&mut self, mouse: Mouse, shared: &mut Shared) -> Vec<Effect> {
+        let selected = shared.selected.unwrap_or(0);
+        if let Some(row) = select_in(&self.experiments_view, mouse, selected, shared.experiments.len()) {
+            shared.selected = Some(row);
+            return vec![Effect::SelectionChanged];
+        }
+        if let Mouse::Wheel { column, row, down } = mouse
+            && self.log_view.contains(column, row)
+        {
+            let most = self.log.len().saturating_sub(self.log_view.page());
+            self.log_back =
+                if down { self.log_back.saturating_sub(WHEEL_ROWS) } else { (self.log_back + WHEEL_ROWS).min(most) };
+        }
+        Vec::new()
     }
 }
 
@@ -351,6 +391,10 @@ fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
     let title = format!("Experiments ({})", shared.experiments.len());
     frame.render_widget(List::new(items).block(block(title)), list_area);
     scrollbar(frame, list_area, shared.experiments.len(), &shown);
+    t.experiments_view.place(rows_area(list_area, 0));
+    if t.search.active {
+        search_prompt(frame, list_area, &t.search, theme);
+    }
     let queue: Vec<Line> = if t.queue.is_empty() {
         let add = keys::hints(&t.bindings(), &[Action::QueueRun]).join("");
         let add = add.split(':').next().unwrap_or_default();
@@ -412,6 +456,7 @@ fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
     };
     frame.render_widget(Paragraph::new(log).block(block(title)), log_area);
     scrollbar(frame, log_area, t.log.len(), &shown);
+    t.log_view.place(rows_area(log_area, 0));
 }
 
 /// The experiments on screen in `area`, the selected one among them.
