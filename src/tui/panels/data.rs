@@ -190,37 +190,50 @@ fn draw(state: &DataState, frame: &mut Frame, area: Rect, shared: &Shared) {
     let [schema, detail] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(bottom);
     // Borders and the header take three rows.
     let shown = state.fields_view.window(state.field, stats.fields.len(), schema.height.saturating_sub(3) as usize);
+    // Narrow (80 columns): no top value, and names cut in the middle so that
+    // `user_activity` and `user_activity_q` stay apart.
+    let wide = schema.width >= 62;
+    let fixed = if wide { 8 + 7 + 7 + 7 + 10 + 5 } else { 8 + 7 + 7 + 7 + 4 };
+    let longest = stats.fields.iter().map(|f| f.name.chars().count()).max().unwrap_or(0).max(5);
+    let name_width = (schema.width.saturating_sub(2 + fixed) as usize).clamp(6, longest.max(6));
     let rows: Vec<Row> = stats.fields[shown.clone()]
         .iter()
         .zip(shown.clone())
         .map(|(f, i)| {
             let dense = f.dense.is_some();
-            let cells = vec![
-                f.name.clone(),
+            let mut cells = vec![
+                middle_cut(&f.name, name_width),
                 // Short kinds keep the table readable at 80 columns; * marks derived fields.
                 match (f.kind.name(), f.derived) {
                     ("multi_categorical", _) => "multi".to_string(),
                     ("categorical", true) => "derived*".to_string(),
+                    ("categorical", false) => "categ.".to_string(),
                     (kind, _) => kind.to_string(),
                 },
                 if dense { "-".into() } else { thousands(f.cardinality as u64) },
                 percent(1.0 - f.missing_share),
                 if dense { "-".into() } else { percent(f.oov_share_heldout) },
-                f.top.first().map_or("-".into(), |v| v.value.clone()),
             ];
+            if wide {
+                cells.push(f.top.first().map_or("-".into(), |v| v.value.clone()));
+            }
             let row = Row::new(cells);
             if i == state.field { row.style(theme.selected()) } else { row }
         })
         .collect();
-    let widths = [
-        Constraint::Min(10),
-        Constraint::Length(11),
+    let mut widths = vec![
+        Constraint::Length(name_width as u16),
+        Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Length(7),
-        Constraint::Min(6),
     ];
-    let header = Row::new(["field", "kind", "values", "covered", "OOV h/o", "top value"]).style(theme.title());
+    let mut header = vec!["field", "kind", "values", "covered", "OOV h/o"];
+    if wide {
+        widths.push(Constraint::Min(10));
+        header.push("top value");
+    }
+    let header = Row::new(header).style(theme.title());
     let title = format!("Schema: {} fields", stats.fields.len());
     frame.render_widget(Table::new(rows, widths).header(header).block(block(&title)), schema);
     scrollbar(frame, schema, stats.fields.len(), &shown);
@@ -270,4 +283,34 @@ fn draw(state: &DataState, frame: &mut Frame, area: Rect, shared: &Shared) {
         }
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block("Field")), detail);
+}
+
+/// `text` in at most `width` characters: whole when it fits, else its start and its end
+/// around a `…`, so that names sharing a prefix stay apart.
+fn middle_cut(text: &str, width: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width {
+        return text.to_string();
+    }
+    if width < 3 {
+        return chars[..width].iter().collect();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let start: String = chars[..head].iter().collect();
+    let end: String = chars[chars.len() - tail..].iter().collect();
+    format!("{start}…{end}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::middle_cut;
+
+    #[test]
+    fn long_names_keep_their_start_and_end() {
+        assert_eq!(middle_cut("user", 10), "user");
+        assert_eq!(middle_cut("user_activity", 10), "user_…vity");
+        assert_eq!(middle_cut("user_activity_q", 10), "user_…ty_q");
+        assert_eq!(middle_cut("user_activity_q", 10).chars().count(), 10);
+    }
 }
