@@ -7,7 +7,9 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, List, ListItem, Paragraph};
+use ratatui::widgets::{
+    Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, LegendPosition, List, ListItem, Paragraph,
+};
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -422,8 +424,14 @@ fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
     draw_status(t, frame, shared, status);
     let [loss_area, auc_area] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
-    frame.render_widget(chart("train loss", &[("loss", &t.loss)], theme), loss_area);
-    frame.render_widget(chart("validation", &[("AUC", &t.valid_auc), ("logloss", &t.valid_logloss)], theme), auc_area);
+    // Two scales, two charts: the losses (training and validation logloss are the same
+    // quantity, so they share an axis) and the validation AUC on its own. A falling loss
+    // leaves the bottom left empty: the legend goes there.
+    let losses = chart("logloss", &[("train", &t.loss), ("valid", &t.valid_logloss)], theme)
+        .legend_position(Some(LegendPosition::BottomLeft))
+        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)));
+    frame.render_widget(losses, loss_area);
+    frame.render_widget(chart("valid AUC", &[("AUC", &t.valid_auc)], theme).legend_position(None), auc_area);
     let [groups_area, log_area] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
     let groups: Vec<Line> = if t.groups.is_empty() {
