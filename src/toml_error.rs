@@ -73,7 +73,7 @@ pub fn read_regular(path: &Path) -> std::io::Result<String> {
 /// Parses `text` (the contents of `file`) into `T`, turning syntax errors, unknown keys
 /// and wrong types into a [`ConfigError`] with line, column and key path.
 pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| from_toml(file, text, &e, None))?;
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| syntax_error(file, text, &e))?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let mut path = e.path().to_string();
         // The path of an unknown key ends in that key, which the message names already:
@@ -88,15 +88,26 @@ pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Con
 
 fn from_toml(file: &Path, text: &str, error: &toml::de::Error, key: Option<String>) -> ConfigError {
     let span = error.span().or_else(|| key.as_deref().and_then(|k| span_of_key(text, k)));
-    let message = error.message().trim().to_string();
-    let mut position = span.as_ref().map(|s| line_column(text, s.start));
-    // A parser notices that something is missing (a `]`, a `,`, a closing quote) only at
-    // the next token, which may be lines further down; the mistake is at the end of the
-    // last line that holds something.
-    if let (Some(s), true) = (&span, key.is_none() && message.contains("expected")) {
-        position = position.map(|at| end_of_previous_content(text, s.start).unwrap_or(at));
+    ConfigError {
+        file: file.to_path_buf(),
+        position: span.map(|s| line_column(text, s.start)),
+        key,
+        message: error.message().trim().to_string(),
     }
-    ConfigError { file: file.to_path_buf(), position, key, message }
+}
+
+/// A TOML syntax error. The parser notices that something is missing (a `]`, a `,`, a
+/// closing quote) only at the next token, which may be lines further down; the mistake
+/// is then at the end of the last line that holds something.
+fn syntax_error(file: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let mut located = from_toml(file, text, error, None);
+    if let Some(span) = error.span()
+        && located.message.contains("expected")
+        && let Some(at) = end_of_previous_content(text, span.start)
+    {
+        located.position = Some(at);
+    }
+    located
 }
 
 /// Where the last non-blank, non-comment line before `offset` ends, when only blank
@@ -218,6 +229,12 @@ mod tests {
         // `items` never closes; the parser stumbles on line 4 (after a comment line).
         let message = error("name = \"a\"\nlist = [1, 2\n# a comment\n\nsize = 3\n");
         assert!(message.starts_with("f.toml:2:13: "), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_key_at_the_start_of_a_line_stays_on_its_line() {
+        let message = error("name = \"a\"\n\ncolour = 1\n");
+        assert!(message.starts_with("f.toml:3:1: "), "{message}");
     }
 
     #[test]
