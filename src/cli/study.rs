@@ -131,7 +131,7 @@ fn run_here(study: &Study, jobs: usize, retry_failed: bool) -> anyhow::Result<Ex
     let jobs = jobs.min(todo.len()).max(1);
     let threads = threads_per_run(jobs);
     eprintln!(
-        "study {}: {total} runs ({} variants x {} seeds); {skipped} done or skipped ({} failed{}), {} to run, {jobs} at a time with {threads} threads each",
+        "study {}: {total} runs ({} variants x {} seeds); {skipped} done or skipped ({} failed{}), {} to run, {jobs} at a time with {threads} thread(s) each",
         study.name,
         study.variants.len(),
         study.seeds.len(),

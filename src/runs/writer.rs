@@ -43,6 +43,18 @@ pub fn config_hash(experiment: &Experiment) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(value.to_string().as_bytes()))
 }
 
+/// The config hash a run of `loaded` recorded in `workspace` gets: that of its experiment
+/// as the run folder freezes it, with the dataset file named from the run folder
+/// (`../../experiments/data.toml`), however the experiment file names it.
+pub fn run_config_hash(workspace: &Path, loaded: &LoadedExperiment) -> String {
+    let mut experiment = loaded.experiment.clone();
+    // Every run folder lies two levels below the workspace (runs/<id>/).
+    if let Some(path) = from_folder(workspace, &loaded.dataset.file) {
+        experiment.dataset = Path::new("..").join("..").join(path).to_string_lossy().into_owned();
+    }
+    config_hash(&experiment)
+}
+
 /// How the trainer said the run ended, if it has.
 #[derive(Debug)]
 enum Outcome {

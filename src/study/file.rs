@@ -66,7 +66,7 @@ pub struct Variant {
     /// The full experiment, validated; its file is where `study run` writes it
     /// (`studies/NAME/expanded/VARIANT.toml`).
     pub experiment: LoadedExperiment,
-    /// Its config hash: the runs of the variant are the runs with this hash.
+    /// The config hash its runs record: the runs of the variant are the runs with this hash.
     pub config_hash: String,
 }
 
@@ -164,7 +164,7 @@ impl Study {
                 return Err(error("", format!("variants `{}` and `{variant}` need the same file name", other.name)));
             }
             let experiment = expand(&name, &variant, &base_loaded, &overrides, &target, file, text)?;
-            let config_hash = crate::runs::config_hash(&experiment.experiment);
+            let config_hash = crate::runs::run_config_hash(workspace, &experiment);
             variants.push(Variant { name: variant, overrides, experiment, config_hash });
         }
 
@@ -233,21 +233,31 @@ fn file_stem(variant: &str) -> String {
     variant.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.=".contains(c) { c } else { '-' }).collect()
 }
 
-/// The experiment keys: every path of the default experiment, as `apg.rank`, with
-/// whether it holds a table (a table whose defaults are empty, as
-/// `model.embedding_dims`, takes any key below it).
-fn schema() -> Vec<(String, bool)> {
+/// What an experiment key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A table; one whose defaults are empty, as `model.embedding_dims`, takes any key below it.
+    Table,
+    /// A list: a study may give one value for it (`"apg.rank" = [8, 16]` tries K = 8, then 16).
+    List,
+    Value,
+}
+
+/// The experiment keys: every path of the default experiment, as `apg.rank`, with what
+/// it holds.
+fn schema() -> Vec<(String, Kind)> {
     let defaults: Experiment = parse_toml(Path::new(""), "").expect("every experiment key has a default");
     let mut keys = Vec::new();
-    fn walk(prefix: &str, table: &toml::Table, keys: &mut Vec<(String, bool)>) {
+    fn walk(prefix: &str, table: &toml::Table, keys: &mut Vec<(String, Kind)>) {
         for (key, value) in table {
             let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
             match value {
                 toml::Value::Table(inner) => {
-                    keys.push((path.clone(), true));
+                    keys.push((path.clone(), Kind::Table));
                     walk(&path, inner, keys);
                 }
-                _ => keys.push((path, false)),
+                toml::Value::Array(_) => keys.push((path, Kind::List)),
+                _ => keys.push((path, Kind::Value)),
             }
         }
     }
@@ -260,12 +270,13 @@ fn schema() -> Vec<(String, bool)> {
 
 /// Ok when `key` names an experiment key (or a key below a free-form table), else the
 /// message: `no such experiment key; did you mean apg.rank?`.
-fn check_key(key: &str, schema: &[(String, bool)]) -> Result<(), String> {
+fn check_key(key: &str, schema: &[(String, Kind)]) -> Result<(), String> {
     if schema.iter().any(|(k, _)| k == key) {
         return Ok(());
     }
     let below_free_table = schema.iter().any(|(k, table)| {
-        *table && key.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with('.'))
+        *table == Kind::Table
+            && key.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with('.'))
             && !schema.iter().any(|(other, _)| other.starts_with(&format!("{k}.")))
     });
     if below_free_table {
@@ -280,6 +291,16 @@ fn check_key(key: &str, schema: &[(String, bool)]) -> Result<(), String> {
         Some((_, k)) => format!("no such experiment key; did you mean {k}?"),
         None => "no such experiment key".into(),
     })
+}
+
+/// A single value for a list key (`apg.rank`, one K for every layer) as a list of one.
+fn as_list_if_needed(key: &str, value: toml::Value, schema: &[(String, Kind)]) -> toml::Value {
+    let list = schema.iter().any(|(k, kind)| k == key && *kind == Kind::List);
+    match value {
+        toml::Value::Array(_) => value,
+        single if list => toml::Value::Array(vec![single]),
+        other => other,
+    }
 }
 
 /// Levenshtein distance in characters.
@@ -328,7 +349,7 @@ fn grid_points(
     file: &Path,
     text: &str,
     grid: &Item,
-    schema: &[(String, bool)],
+    schema: &[(String, Kind)],
 ) -> Result<Vec<(String, Vec<Override>)>, ConfigError> {
     let table = grid
         .as_table_like()
@@ -348,7 +369,11 @@ fn grid_points(
         };
         let overrides = values
             .iter()
-            .map(|v| Override { key: key.clone(), value: plain(v), at: v.span().map(|s| s.start).or(at) })
+            .map(|v| Override {
+                key: key.clone(),
+                value: as_list_if_needed(&key, plain(v), schema),
+                at: v.span().map(|s| s.start).or(at),
+            })
             .collect();
         axes.push((key, overrides));
     }
@@ -380,7 +405,7 @@ fn named_variants(
     file: &Path,
     text: &str,
     variants: &Item,
-    schema: &[(String, bool)],
+    schema: &[(String, Kind)],
 ) -> Result<Vec<(String, Vec<Override>)>, ConfigError> {
     let table = variants.as_table_like().ok_or_else(|| {
         ConfigError::at_offset(file, text, variants.span().map(|s| s.start), "variants", "must be a table")
@@ -401,6 +426,7 @@ fn named_variants(
             let value = item.as_value().map(plain).ok_or_else(|| {
                 ConfigError::at_offset(file, text, at, &key, "must be a value")
             })?;
+            let value = as_list_if_needed(&key, value, schema);
             overrides.push(Override { key, value, at: item.span().map(|s| s.start).or(at) });
         }
         out.push((name.to_string(), overrides));

@@ -95,7 +95,14 @@ pub fn report(study: &Study, history: &History) -> Result<Report, RunError> {
             study.metrics.iter().filter_map(|key| c.metrics.iter().find(|m| &m.key == key)).collect();
         metric_rows.extend(c.groups.iter().filter(|row| wanted(row)));
         for m in &metric_rows {
-            columns.push(Column { key: m.key.clone(), label: m.label.clone(), format: m.format });
+            // A group's row is `test.FIELD.VALUE.auc`: its column reads `AUC FIELD=VALUE`.
+            let label = match m.key.strip_prefix("test.").and_then(|k| k.strip_suffix(".auc")) {
+                Some(group) if !study.metrics.contains(&m.key) => {
+                    format!("AUC {}", group.replacen('.', "=", 1))
+                }
+                _ => m.label.clone(),
+            };
+            columns.push(Column { key: m.key.clone(), label, format: m.format });
         }
         for (entry_index, entry) in c.entries.iter().enumerate() {
             let Some(row) = rows.iter_mut().find(|r| r.config_hash == entry.config_hash) else { continue };
