@@ -75,8 +75,11 @@ pub fn script(study: &Study, todo: &[(usize, u64)], resources: &Resources, progr
         out += &format!("#SBATCH --gres=gpu:{}\n", resources.gpus);
     }
     out += "set -eu\n# Task i: the expanded experiment file and the seed.\ntasks=(\n";
+    // Absolute paths: a task starts wherever Slurm starts it.
+    let absolute = |path: &Path| path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     for &(variant, seed) in todo {
-        out += &format!("  {}\n", quoted(&format!("{} {seed}", study.variants[variant].experiment.file.display())));
+        let file = absolute(&study.variants[variant].experiment.file);
+        out += &format!("  {}\n", quoted(&format!("{} {seed}", file.display())));
     }
     out += ")\n";
     out += "task=\"${tasks[$SLURM_ARRAY_TASK_ID]}\"\nexperiment=\"${task% *}\"\nseed=\"${task##* }\"\n";
@@ -84,7 +87,7 @@ pub fn script(study: &Study, todo: &[(usize, u64)], resources: &Resources, progr
     out += &format!(
         "exec {} --workspace {} run \"$experiment\" --seed \"$seed\"\n",
         quoted(&program.display().to_string()),
-        quoted(&study.workspace.display().to_string())
+        quoted(&absolute(&study.workspace).display().to_string())
     );
     out
 }
