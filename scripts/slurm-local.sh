@@ -24,11 +24,16 @@ node_up() {
   command -v sinfo >/dev/null 2>&1 || return 1
   local state
   state=$(timeout 10 sinfo -h -N -o "%T" 2>/dev/null | head -n1) || return 1
-  [[ "$state" == idle* || "$state" == mixed* || "$state" == allocated* ]]
+  # A trailing `*` means the node does not respond: its slurmd is gone.
+  [[ "$state" == idle || "$state" == mixed || "$state" == allocated || "$state" == completing ]]
 }
 
 stop() {
-  # Only the daemons this cluster runs, by the pid files it told them to write.
+  # Slurm's own way first (slurmctld and its slurmd), then the pid files this cluster's
+  # daemons were told to write, for a daemon that did not answer.
+  if [[ -f "$CONF" ]] && grep -qF "$MARK" "$CONF" && command -v scontrol >/dev/null 2>&1; then
+    timeout 10 scontrol shutdown >/dev/null 2>&1 && sleep 1 && say "shut the cluster down"
+  fi
   for daemon in slurmd slurmctld; do
     local pidfile="$STATE/$daemon.pid"
     if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
