@@ -103,7 +103,10 @@ fn a_grid_expands_to_every_combination_the_first_key_slowest() {
         let e = &variant.experiment.experiment;
         assert_eq!((e.apg.variant, e.apg.rank.clone()), (apg_variant, vec![rank]), "{}", variant.name);
         // Everything else is the base experiment's.
-        assert_eq!((e.model.hidden.clone(), e.train.epochs, e.apg.condition.fields.clone()), (vec![32, 16], 1, vec!["domain".to_string()]));
+        assert_eq!(
+            (e.model.hidden.clone(), e.train.epochs, e.apg.condition.fields.clone()),
+            (vec![32, 16], 1, vec!["domain".to_string()])
+        );
         assert_eq!(e.name, format!("grid/{}", variant.name));
     }
     // `seeds = 3` counts from the base experiment's seed.
@@ -138,11 +141,10 @@ fn named_variants_keep_the_file_order_and_set_only_their_keys() {
     assert_eq!(format!("{:?}", selfwise.apg.condition.mode), "SelfWise");
     assert_eq!((selfwise.train.lr, mix.train.lr), (0.01, 0.005));
     // Overrides are listed with the study file's values.
-    assert_eq!(study.variants[2].overrides.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), [
-        "apg.condition.mode",
-        "apg.condition.fields",
-        "train.lr"
-    ]);
+    assert_eq!(
+        study.variants[2].overrides.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
+        ["apg.condition.mode", "apg.condition.fields", "train.lr"]
+    );
     // Each expanded experiment lies under the study's folder and finds the dataset.
     let file = &study.variants[1].experiment.file;
     assert_eq!(file, &root.path().join("studies/named/expanded/mix.toml"));
@@ -178,7 +180,10 @@ fn errors_in_the_study_itself() {
     assert!(message.starts_with("studies/s.toml:2:1: unknown field `seed`"), "{message}");
     assert_eq!(
         error("base = \"nothing\"\n"),
-        format!("studies/s.toml:1:1: base: no experiment {} (the base is a file in experiments/)", "experiments/nothing.toml")
+        format!(
+            "studies/s.toml:1:1: base: no experiment {} (the base is a file in experiments/)",
+            "experiments/nothing.toml"
+        )
     );
     assert_eq!(
         error("base = \"tiny\"\nbaseline = \"v6\"\n[variants.v5]\n\"apg.variant\" = \"v5\"\n"),
@@ -192,16 +197,16 @@ fn errors_in_the_study_itself() {
         error("base = \"tiny\"\n[grid]\n\"apg.rank\" = [4]\n[variants.a]\n\"apg.rank\" = [4]\n"),
         "studies/s.toml:4:2: variants: a study has a [grid] or [variants], not both"
     );
-    assert_eq!(
-        error("base = \"tiny\"\nseeds = [1, 2, 1]\n"),
-        "studies/s.toml:2:16: seeds[2]: seed 1 is listed twice"
-    );
+    assert_eq!(error("base = \"tiny\"\nseeds = [1, 2, 1]\n"), "studies/s.toml:2:16: seeds[2]: seed 1 is listed twice");
     assert_eq!(
         error("base = \"tiny\"\ngroups = [\"gender\"]\n"),
         "studies/s.toml:2:11: groups[0]: the runs report no group field \"gender\" (metrics.group_fields: domain)"
     );
     let message = error("base = \"tiny\"\nmetrics = [\"test.acu\"]\n");
-    assert!(message.starts_with("studies/s.toml:2:12: metrics[0]: no metric \"test.acu\" (metrics: test.auc,"), "{message}");
+    assert!(
+        message.starts_with("studies/s.toml:2:12: metrics[0]: no metric \"test.acu\" (metrics: test.auc,"),
+        "{message}"
+    );
 }
 
 /// Test metrics of a hand-made run: the AUC given, logloss 1 - AUC, GAUC AUC - 0.01, and
@@ -376,7 +381,10 @@ fn the_report_has_hand_computed_means_sds_and_rela_impr() {
 
     // The text forms carry the same numbers.
     let markdown = report.markdown();
-    assert!(markdown.contains("| apg | 0.8200 ± 0.0200 (3) | +0.1100 (RelaImpr +52.38 %), beyond noise |"), "{markdown}");
+    assert!(
+        markdown.contains("| apg | 0.8200 ± 0.0200 (3) | +0.1100 (RelaImpr +52.38 %), beyond noise |"),
+        "{markdown}"
+    );
     assert!(markdown.contains("| static | 0.7100 ± 0.0100 (3) | baseline |"), "{markdown}");
     let csv = report.csv().unwrap();
     let line = csv.lines().find(|l| l.starts_with("apg,") && l.contains(",test.auc,")).unwrap();
@@ -423,7 +431,11 @@ fn study_run_records_each_run_then_skips_them() {
         assert_eq!(run.manifest.status, RunStatus::Finished, "{}", run.id());
         // Recorded as the study's variant, from the expanded file, with the threads divided.
         assert!(run.manifest.experiment.starts_with("tiny/variant="), "{}", run.manifest.experiment);
-        assert!(run.manifest.experiment_path.starts_with("studies/tiny/expanded"), "{:?}", run.manifest.experiment_path);
+        assert!(
+            run.manifest.experiment_path.starts_with("studies/tiny/expanded"),
+            "{:?}",
+            run.manifest.experiment_path
+        );
         assert!(study.variants.iter().any(|v| v.config_hash == run.manifest.config_hash));
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         assert_eq!(run.config.as_ref().unwrap().train.threads, (cores / 2).max(1));

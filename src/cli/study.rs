@@ -97,7 +97,12 @@ pub fn run(workspace: &Path, command: StudyCommand) -> anyhow::Result<ExitCode> 
                 for row in rows {
                     table.row(row);
                 }
-                println!("Study {} against {} (mean ± sd over seeds (n)):\n\n{}", report.study, report.baseline, table.render());
+                println!(
+                    "Study {} against {} (mean ± sd over seeds (n)):\n\n{}",
+                    report.study,
+                    report.baseline,
+                    table.render()
+                );
                 for note in &report.notes {
                     println!("note: {note}");
                 }
@@ -115,7 +120,8 @@ fn current_slots(study: &Study, history: &History) -> anyhow::Result<(Vec<Slot>,
     if !jobs.is_empty() {
         match slurm::task_states(&jobs) {
             Ok(states) => slurm::mark_queued(study, &mut slots, &jobs, &states),
-            Err(e) => warnings.push(format!("Slurm jobs {}: {e}", jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(", "))),
+            Err(e) => warnings
+                .push(format!("Slurm jobs {}: {e}", jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(", "))),
         }
     }
     Ok((slots, warnings))

@@ -16,10 +16,25 @@ const POLL: Duration = Duration::from_millis(100);
 /// What the workers report as they go, from their threads.
 #[derive(Debug, Clone)]
 pub enum Progress {
-    Started { variant: usize, seed: u64, run: String },
-    Ended { variant: usize, seed: u64, run: String, status: RunStatus, test_auc: Option<f64>, seconds: f64 },
+    Started {
+        variant: usize,
+        seed: u64,
+        run: String,
+    },
+    Ended {
+        variant: usize,
+        seed: u64,
+        run: String,
+        status: RunStatus,
+        test_auc: Option<f64>,
+        seconds: f64,
+    },
     /// The run folder could not be made, or its end not recorded.
-    Error { variant: usize, seed: u64, error: String },
+    Error {
+        variant: usize,
+        seed: u64,
+        error: String,
+    },
 }
 
 /// The thread count of each of `jobs` runs sharing this machine: its cores divided
@@ -83,7 +98,14 @@ pub fn execute(
     });
 }
 
-fn run_one(study: &Study, variant: usize, seed: u64, threads: usize, stop: &AtomicBool, report: &(dyn Fn(Progress) + Sync)) {
+fn run_one(
+    study: &Study,
+    variant: usize,
+    seed: u64,
+    threads: usize,
+    stop: &AtomicBool,
+    report: &(dyn Fn(Progress) + Sync),
+) {
     let mut loaded = study.variants[variant].experiment.clone();
     loaded.experiment.train.threads = threads;
     let device = loaded.experiment.device;

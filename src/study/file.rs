@@ -118,7 +118,10 @@ impl Study {
         let experiments = workspace.join("experiments");
         let base = experiments.join(format!("{}.toml", parsed.base.trim_end_matches(".toml")));
         if !base.is_file() {
-            return Err(error("base", format!("no experiment {} (the base is a file in experiments/)", base.display())));
+            return Err(error(
+                "base",
+                format!("no experiment {} (the base is a file in experiments/)", base.display()),
+            ));
         }
         let base_loaded = LoadedExperiment::from_file(&base)?;
         let seeds = match parsed.seeds {
@@ -179,7 +182,10 @@ impl Study {
         let metrics = parsed.metrics.unwrap_or_else(|| DEFAULT_METRICS.map(String::from).to_vec());
         for (i, metric) in metrics.iter().enumerate() {
             if !metric_keys.contains(&metric.as_str()) {
-                return Err(error(&format!("metrics[{i}]"), format!("no metric {metric:?} (metrics: {})", metric_keys.join(", "))));
+                return Err(error(
+                    &format!("metrics[{i}]"),
+                    format!("no metric {metric:?} (metrics: {})", metric_keys.join(", ")),
+                ));
             }
         }
         let reported = &variants[baseline].experiment.experiment.metrics.group_fields;
@@ -414,7 +420,8 @@ fn named_variants(
     for (name, item) in table.iter() {
         let at = table.get_key_value(name).and_then(|(k, _)| k.span()).map(|s| s.start);
         let Some(keys) = item.as_table_like() else {
-            let message = "a variant is a table of the experiment keys it sets, e.g. [variants.v5] with \"apg.variant\" = \"v5\"";
+            let message =
+                "a variant is a table of the experiment keys it sets, e.g. [variants.v5] with \"apg.variant\" = \"v5\"";
             return Err(ConfigError::at_offset(file, text, at, &format!("variants.{name}"), message));
         };
         let mut found = Vec::new();
@@ -423,9 +430,10 @@ fn named_variants(
         for (key, item, span) in found {
             let at = span.map(|s| s.start);
             check_key(&key, schema).map_err(|message| ConfigError::at_offset(file, text, at, &key, message))?;
-            let value = item.as_value().map(plain).ok_or_else(|| {
-                ConfigError::at_offset(file, text, at, &key, "must be a value")
-            })?;
+            let value = item
+                .as_value()
+                .map(plain)
+                .ok_or_else(|| ConfigError::at_offset(file, text, at, &key, "must be a value"))?;
             let value = as_list_if_needed(&key, value, schema);
             overrides.push(Override { key, value, at: item.span().map(|s| s.start).or(at) });
         }
@@ -477,9 +485,7 @@ fn expand(
         };
         keys.push((o.key.split('.').map(String::from).collect(), value));
     }
-    let in_study = |key: &str, message: String| {
-        ConfigError::at_key(study_file, study_text, key, message)
-    };
+    let in_study = |key: &str, message: String| ConfigError::at_key(study_file, study_text, key, message);
     let text = crate::config::edit::set_keys(&base.file, &base.text, &keys)
         .map_err(|e| in_study("", format!("variant `{variant}`: {e}")))?;
     let text = format!(

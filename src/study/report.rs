@@ -72,8 +72,7 @@ pub fn report(study: &Study, history: &History) -> Result<Report, RunError> {
         Some(compare(history, &queries, &options)?)
     };
     let wanted = |row: &MetricRow| {
-        study.metrics.contains(&row.key)
-            || study.groups.iter().any(|g| row.key.starts_with(&format!("test.{g}.")))
+        study.metrics.contains(&row.key) || study.groups.iter().any(|g| row.key.starts_with(&format!("test.{g}.")))
     };
     let mut columns = Vec::new();
     let mut rows: Vec<Row> = study
@@ -184,7 +183,9 @@ impl Report {
 
     /// The report as Markdown: the table, the noise rule and the notes.
     pub fn markdown(&self) -> String {
-        let line = |cells: &[String]| format!("| {} |\n", cells.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
+        let line = |cells: &[String]| {
+            format!("| {} |\n", cells.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "))
+        };
         let (header, rows) = self.table();
         let mut out = format!("## Study {}\n\n", self.study);
         if !self.description.is_empty() {
@@ -207,7 +208,16 @@ impl Report {
     pub fn csv(&self) -> Result<String, csv::Error> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record([
-            "variant", "config_hash", "baseline", "metric", "n", "mean", "sd", "delta", "rela_impr_pct", "noise",
+            "variant",
+            "config_hash",
+            "baseline",
+            "metric",
+            "n",
+            "mean",
+            "sd",
+            "delta",
+            "rela_impr_pct",
+            "noise",
             "noise_band",
         ])?;
         let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();

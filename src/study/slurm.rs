@@ -83,7 +83,10 @@ pub fn script(study: &Study, todo: &[(usize, u64)], resources: &Resources, progr
     }
     out += ")\n";
     out += "task=\"${tasks[$SLURM_ARRAY_TASK_ID]}\"\nexperiment=\"${task% *}\"\nseed=\"${task##* }\"\n";
-    out += &format!("# The run's threads: the CPUs Slurm gave the task.\nexport RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-{}}}\"\n", resources.cpus.max(1));
+    out += &format!(
+        "# The run's threads: the CPUs Slurm gave the task.\nexport RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-{}}}\"\n",
+        resources.cpus.max(1)
+    );
     out += &format!(
         "exec {} --workspace {} run \"$experiment\" --seed \"$seed\"\n",
         quoted(&program.display().to_string()),
@@ -113,17 +116,11 @@ pub fn submit(study: &Study, todo: &[(usize, u64)], resources: &Resources) -> Re
     let folder = folder.canonicalize().unwrap_or(folder);
     std::fs::write(&path, script(study, todo, resources, &program, &folder))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let output = Command::new("sbatch")
-        .arg("--parsable")
-        .arg(&path)
-        .output()
-        .map_err(|e| format!("cannot run sbatch: {e} (is Slurm installed? scripts/slurm-local.sh starts a one-node cluster)"))?;
+    let output = Command::new("sbatch").arg("--parsable").arg(&path).output().map_err(|e| {
+        format!("cannot run sbatch: {e} (is Slurm installed? scripts/slurm-local.sh starts a one-node cluster)")
+    })?;
     if !output.status.success() {
-        return Err(format!(
-            "sbatch {} failed: {}",
-            path.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
+        return Err(format!("sbatch {} failed: {}", path.display(), String::from_utf8_lossy(&output.stderr).trim()));
     }
     // `--parsable` prints `ID` or `ID;CLUSTER`.
     let printed = String::from_utf8_lossy(&output.stdout);
@@ -131,10 +128,8 @@ pub fn submit(study: &Study, todo: &[(usize, u64)], resources: &Resources) -> Re
     if id.is_empty() {
         return Err(format!("sbatch {} printed no job id", path.display()));
     }
-    let tasks = todo
-        .iter()
-        .map(|&(variant, seed)| Task { variant: study.variants[variant].name.clone(), seed })
-        .collect();
+    let tasks =
+        todo.iter().map(|&(variant, seed)| Task { variant: study.variants[variant].name.clone(), seed }).collect();
     let job = Job { id, script: path, submitted: now.rfc3339(), tasks };
     let mut all = jobs(study)?;
     all.push(job.clone());
