@@ -458,3 +458,39 @@ fn the_shipped_studies_parse() {
     assert_eq!(conditions.variants.len(), 8);
     assert_eq!(conditions.variants[conditions.baseline].name, "static");
 }
+
+#[test]
+fn the_slurm_script_runs_one_task_per_run_with_the_resources_asked() {
+    use apg_bench::study::slurm::{Resources, script};
+    let (root, study) = open(&[("two", TWO_VARIANTS)]);
+    let resources = Resources { partition: Some("gpu".into()), time: Some("1:00:00".into()), cpus: 4, gpus: 1 };
+    let text = script(&study, &[(0, 2), (1, 3)], &resources, Path::new("/opt/it's/apg-bench"), Path::new("/logs"));
+    for line in [
+        "#SBATCH --array=0-1",
+        "#SBATCH --cpus-per-task=4",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=1:00:00",
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --output=/logs/task-%A_%a.out",
+        "export RAYON_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-4}\"",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+    }
+    // Task 0 is variant apg under seed 2, task 1 static under seed 3, by absolute paths.
+    let tasks: Vec<&str> = text.lines().filter(|l| l.starts_with("  '")).collect();
+    let workspace = root.path().canonicalize().unwrap();
+    assert_eq!(
+        tasks,
+        [
+            format!("  '{}/studies/two/expanded/apg.toml 2'", workspace.display()),
+            format!("  '{}/studies/two/expanded/static.toml 3'", workspace.display()),
+        ]
+    );
+    assert!(
+        text.ends_with(&format!(
+            "exec '/opt/it'\\''s/apg-bench' --workspace '{}' run \"$experiment\" --seed \"$seed\"\n",
+            workspace.display()
+        )),
+        "{text}"
+    );
+}

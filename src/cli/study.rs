@@ -177,7 +177,7 @@ fn run_here(study: &Study, jobs: usize, retry_failed: bool) -> anyhow::Result<Ex
                     ended.1 += 1;
                 }
                 let left = todo.len() - ended.0;
-                // Runs go `jobs` at a time: the time per run so far, times the rounds left.
+                // Wall time per ended run so far (with N at a time), times the runs left.
                 let per_run = started.elapsed().as_secs_f64() / ended.0 as f64;
                 let eta = if left == 0 { String::new() } else { format!(", ETA {}", duration(per_run * left as f64)) };
                 let auc = test_auc.map(|a| format!(", test AUC {a:.4}")).unwrap_or_default();
