@@ -494,3 +494,62 @@ fn the_slurm_script_runs_one_task_per_run_with_the_resources_asked() {
         "{text}"
     );
 }
+
+#[test]
+fn an_interrupted_study_resumes_where_it_stopped() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let root = workspace(&[("three", "base = \"tiny\"\nseeds = 3\n")]);
+    let resume = root.path().join("resume");
+    // The second run pauses as it loads its data; the signal comes while it waits.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("apg-bench"))
+        .args(["--workspace", root.path().to_str().unwrap(), "study", "run", "three"])
+        .env_remove("APG_BENCH_CACHE")
+        .env("APG_BENCH_PAUSE_AT", "loading_data#2")
+        .env("APG_BENCH_RESUME", &resume)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("apg-bench: paused at loading_data") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "ended before pausing:\n{seen}");
+        seen += &line;
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    // Let the handler see the signal before the trainer goes on.
+    while !seen.contains("interrupted: stopping") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no word of the signal:\n{seen}");
+        seen += &line;
+    }
+    std::fs::write(&resume, "").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("1 of 3 runs") || rest.contains("2 of 3 runs"), "{seen}{rest}");
+
+    let study = Study::open(root.path(), "three").unwrap();
+    let states = |history: &History| slots(&study, history).iter().map(|s| s.state).collect::<Vec<_>>();
+    let history = History::load(root.path()).unwrap();
+    assert_eq!(states(&history), [State::Done, State::Pending, State::Pending], "{seen}{rest}");
+    let interrupted = history.runs.iter().filter(|r| r.manifest.status == RunStatus::Interrupted).count();
+    let statuses: Vec<_> = history.runs.iter().map(|r| (r.id().to_string(), r.manifest.status)).collect();
+    assert_eq!(interrupted, 1, "{statuses:?}");
+
+    // Run again: the finished seed is skipped, the interrupted one and the third run.
+    let again = Command::cargo_bin("apg-bench")
+        .unwrap()
+        .env_remove("APG_BENCH_CACHE")
+        .args(["--workspace", root.path().to_str().unwrap(), "study", "run", "three"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success() && stderr.contains("1 done or skipped") && stderr.contains("2 to run"), "{stderr}");
+    let history = History::load(root.path()).unwrap();
+    assert_eq!(states(&history), [State::Done, State::Done, State::Done]);
+    assert_eq!(history.runs.len(), 4);
+}
