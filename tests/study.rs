@@ -197,6 +197,14 @@ fn errors_in_the_study_itself() {
         error("base = \"tiny\"\n[grid]\n\"apg.rank\" = [4]\n[variants.a]\n\"apg.rank\" = [4]\n"),
         "studies/s.toml:4:2: variants: a study has a [grid] or [variants], not both"
     );
+    assert_eq!(
+        error("base = \"tiny\"\n[grid]\n"),
+        "studies/s.toml:2:1: grid: [grid] sets no experiment key: name at least one"
+    );
+    assert_eq!(
+        error("base = \"tiny\"\n[variants]\n"),
+        "studies/s.toml:2:1: variants: [variants] sets no experiment key: name at least one"
+    );
     assert_eq!(error("base = \"tiny\"\nseeds = [1, 2, 1]\n"), "studies/s.toml:2:16: seeds[2]: seed 1 is listed twice");
     assert_eq!(
         error("base = \"tiny\"\ngroups = [\"gender\"]\n"),

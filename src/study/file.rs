@@ -158,6 +158,10 @@ impl Study {
             (None, Some(variants)) => named_variants(file, text, variants, &schema)?,
             (None, None) => vec![(base_loaded.experiment.name.clone(), Vec::new())],
         };
+        if points.is_empty() || points.iter().all(|(name, _)| name.is_empty()) {
+            let key = if document.contains_key("grid") { "grid" } else { "variants" };
+            return Err(error(key, format!("[{key}] sets no experiment key: name at least one")));
+        }
 
         let expanded = folder_of(workspace, &name).join("expanded");
         let mut variants: Vec<Variant> = Vec::new();
