@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod model;
 pub mod process;
 pub mod runs;
+pub mod study;
 pub mod toml_error;
 pub mod train;
 pub mod tui;

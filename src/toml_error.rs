@@ -47,6 +47,18 @@ impl ConfigError {
         }
     }
 
+    /// An error at byte offset `at` of `text` (when known), about `key`: for files whose
+    /// key paths [`ConfigError::at_key`] cannot spell, such as a study's quoted
+    /// `"apg.rank"` keys, located by the caller.
+    pub fn at_offset(file: &Path, text: &str, at: Option<usize>, key: &str, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            position: at.map(|offset| line_column(text, offset)),
+            key: (!key.is_empty()).then(|| key.to_string()),
+            message: message.into(),
+        }
+    }
+
     /// An error about the file as a whole (it cannot be read, it is empty...).
     pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
         ConfigError { file: file.to_path_buf(), position: None, key: None, message: message.into() }

@@ -5,6 +5,7 @@ mod bench;
 mod data;
 mod run;
 mod runs;
+mod study;
 pub mod table;
 
 use std::path::PathBuf;
@@ -61,6 +62,10 @@ pub enum Command {
     /// The workspace's run history: list, show, compare, diff, tag, note, rm, restore.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// Studies (workspace's studies/NAME.toml): a grid or list of variants of an experiment, each under
+    /// several seeds: run them (here or on Slurm), see where they stand, report one table.
+    #[command(subcommand)]
+    Study(study::StudyCommand),
     /// Measure training/inference throughput, GEMM peak, embedding, data and TUI speed (use a release build).
     Bench(bench::BenchArgs),
     /// Internal: one measurement in a fresh process (peak memory is its own).
@@ -134,6 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Some(Command::Runs(command)) => runs::run(&workspace()?, command),
+        Some(Command::Study(command)) => study::run(&workspace()?, command),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::BenchChild { args }) => {
             crate::bench::child::main(&args)?;

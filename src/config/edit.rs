@@ -45,30 +45,41 @@ pub fn apg_changes(old: &ApgSpec, new: &ApgSpec) -> Vec<KeyChange> {
 /// such. The result is not validated here: that needs the dataset.
 pub fn set_apg(file: &Path, text: &str, apg: &ApgSpec) -> Result<String, ConfigError> {
     let current = apg_of(file, text)?;
-    let changes = differing_keys(&current, apg);
+    let changes: Vec<(Vec<String>, toml::Value)> = differing_keys(&current, apg)
+        .into_iter()
+        .map(|(path, _, new)| (std::iter::once("apg".to_string()).chain(path).collect(), new))
+        .collect();
     if changes.is_empty() {
         return Ok(text.to_string());
     }
+    set_keys(file, text, &changes)
+}
+
+/// `text` (a TOML file; `file` names it in errors) with each key path (`["apg", "rank"]`)
+/// set to its value, as [`set_apg`] sets them: a value keeps the comment after it,
+/// missing tables are added, inline tables and dotted keys stay so, every other byte is
+/// kept. Nothing is validated here.
+pub fn set_keys(file: &Path, text: &str, keys: &[(Vec<String>, toml::Value)]) -> Result<String, ConfigError> {
     let mut document: DocumentMut =
         text.parse().map_err(|e| ConfigError::whole_file(file, format!("cannot edit: {e}")))?;
-    for (path, _, new) in changes {
-        let (key, tables) = path.split_last().expect("a key path is never empty");
+    for (path, new) in keys {
+        let Some((key, tables)) = path.split_last() else { continue };
         let mut table: &mut dyn TableLike = document.as_table_mut();
         let mut dotted = String::new();
-        for name in std::iter::once("apg").chain(tables.iter().map(String::as_str)) {
+        for name in tables {
             dotted = if dotted.is_empty() { name.to_string() } else { format!("{dotted}.{name}") };
             table = child_table(table, name).ok_or_else(|| {
                 ConfigError::at_key(file, text, &dotted, format!("`{dotted}` must be a table to set its keys"))
             })?;
         }
-        let mut value = toml_value(&new);
+        let mut value = toml_value(new);
         match table.get_mut(key) {
             Some(Item::Value(old)) => {
                 *value.decor_mut() = old.decor().clone();
                 *old = value;
             }
             Some(_) => {
-                let key = format!("{dotted}.{key}");
+                let key = path.join(".");
                 return Err(ConfigError::at_key(file, text, &key, format!("`{key}` must be a value, not a table")));
             }
             None => {

@@ -252,6 +252,11 @@ const METRICS: &[MetricDef] = &[
     },
 ];
 
+/// The keys of the metrics a comparison has for every entry (`test.auc`...), in its order.
+pub fn metric_keys() -> Vec<&'static str> {
+    METRICS.iter().map(|def| def.key).collect()
+}
+
 /// The runs of one entry, while the comparison is built.
 struct Selected<'h> {
     entry: Entry,

@@ -28,7 +28,7 @@ pub use manifest::{MANIFEST_FILE, Manifest, RunStatus, hostname, read_manifest};
 pub use time::UtcTime;
 pub use writer::{
     CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunWriter, STOPPED_BEFORE_TRAINING, SUMMARY_FILE,
-    config_hash, eval_headline, phase_label, workspace_of,
+    config_hash, eval_headline, phase_label, run_config_hash, workspace_of,
 };
 
 /// Reads a run file as text, refusing anything but a regular file: a FIFO put in place

@@ -30,13 +30,29 @@ pub fn workspace_of(experiment_file: &Path) -> PathBuf {
 }
 
 /// Hex xxh3 of the canonical JSON (sorted keys) of `experiment` with its seed left out,
-/// so repeats of one configuration under different seeds share the hash.
+/// so repeats of one configuration under different seeds share the hash. The thread
+/// count is hashed as its default (0): it says how fast a run computes, not what, and a
+/// study that runs several experiments at once divides the cores among them.
 pub fn config_hash(experiment: &Experiment) -> String {
-    let mut value = serde_json::to_value(experiment).unwrap_or_default();
+    let mut experiment = experiment.clone();
+    experiment.train.threads = 0;
+    let mut value = serde_json::to_value(&experiment).unwrap_or_default();
     if let Some(fields) = value.as_object_mut() {
         fields.remove("seed");
     }
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(value.to_string().as_bytes()))
+}
+
+/// The config hash a run of `loaded` recorded in `workspace` gets: that of its experiment
+/// as the run folder freezes it, with the dataset file named from the run folder
+/// (`../../experiments/data.toml`), however the experiment file names it.
+pub fn run_config_hash(workspace: &Path, loaded: &LoadedExperiment) -> String {
+    let mut experiment = loaded.experiment.clone();
+    // Every run folder lies two levels below the workspace (runs/<id>/).
+    if let Some(path) = from_folder(workspace, &loaded.dataset.file) {
+        experiment.dataset = Path::new("..").join("..").join(path).to_string_lossy().into_owned();
+    }
+    config_hash(&experiment)
 }
 
 /// How the trainer said the run ended, if it has.
@@ -762,13 +778,16 @@ mod tests {
     }
 
     #[test]
-    fn config_hash_ignores_the_seed_only() {
+    fn config_hash_ignores_the_seed_and_the_thread_count() {
         let (_workspace, loaded) = experiment("");
         let base = loaded.experiment.clone();
         let reseeded = Experiment { seed: base.seed + 1, ..base.clone() };
         let mut changed = base.clone();
         changed.train.lr *= 2.0;
+        let mut threaded = base.clone();
+        threaded.train.threads = 3;
         assert_eq!(config_hash(&base), config_hash(&reseeded));
+        assert_eq!(config_hash(&base), config_hash(&threaded), "the thread count is not the configuration");
         assert_ne!(config_hash(&base), config_hash(&changed));
         assert_eq!(config_hash(&base).len(), 16);
     }

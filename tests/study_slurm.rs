@@ -1,0 +1,125 @@
+//! `study run --slurm` end to end on the one-node cluster of scripts/slurm-local.sh: a
+//! tiny study of 4 runs goes out as a job array, each task records its run with the
+//! headless `apg-bench run`, and the study's status and report read them back. Skipped,
+//! saying why, when no cluster answers (`.ci/run` starts one first).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use apg_bench::runs::{History, RunStatus};
+use assert_cmd::Command;
+use serde_json::Value;
+
+const EXPERIMENT: &str = r#"
+dataset = "data.toml"
+seed = 1
+[model]
+embedding_dim = 8
+hidden = [32, 16]
+[apg]
+variant = "v4"
+rank = [4]
+[apg.condition]
+fields = ["domain"]
+[train]
+batch_size = 256
+epochs = 1
+lr = 0.005
+[metrics]
+group_fields = ["domain"]
+"#;
+
+const STUDY: &str = "base = \"tiny\"\nseeds = 2\nbaseline = \"static\"\n\
+    [variants.static]\n\"apg.variant\" = \"static\"\n[variants.v4]\n\"apg.variant\" = \"v4\"\n";
+
+/// Whether the local cluster is up, and if not what the script says.
+fn cluster() -> Result<(), String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/slurm-local.sh");
+    match std::process::Command::new(&script).arg("status").output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => Err(String::from_utf8_lossy(&output.stderr).trim().to_string()),
+        Err(e) => Err(format!("cannot run {}: {e}", script.display())),
+    }
+}
+
+fn apg_bench(workspace: &Path, args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("apg-bench")
+        .unwrap()
+        .env_remove("APG_BENCH_CACHE")
+        .arg("--workspace")
+        .arg(workspace)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_study_runs_as_a_slurm_job_array() {
+    if let Err(why) = cluster() {
+        return common::skip(
+            &format!("no local Slurm cluster ({why})"),
+            "start one with scripts/slurm-local.sh (as root; it installs slurm-wlm and munge)",
+        );
+    }
+    let root = tempfile::tempdir().unwrap();
+    let experiments = root.path().join("experiments");
+    std::fs::create_dir_all(&experiments).unwrap();
+    std::fs::create_dir_all(root.path().join("studies")).unwrap();
+    let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/synthetic-multidomain.toml");
+    let descriptor = std::fs::read_to_string(builtin).unwrap().replace("rows = 200000", "rows = 20000");
+    std::fs::write(experiments.join("data.toml"), descriptor).unwrap();
+    std::fs::write(experiments.join("tiny.toml"), EXPERIMENT).unwrap();
+    std::fs::write(root.path().join("studies/tiny.toml"), STUDY).unwrap();
+
+    let submitted = apg_bench(root.path(), &["study", "run", "tiny", "--slurm", "--cpus", "1"]);
+    let stdout = String::from_utf8_lossy(&submitted.stdout);
+    assert!(submitted.status.success(), "{stdout}{}", String::from_utf8_lossy(&submitted.stderr));
+    assert!(stdout.starts_with("submitted job ") && stdout.contains("(4 runs of study tiny)"), "{stdout}");
+    let jobs: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.path().join("studies/tiny/slurm/jobs.json")).unwrap())
+            .unwrap();
+    assert_eq!(jobs[0]["tasks"].as_array().unwrap().len(), 4);
+
+    // Wait for the array (a few seconds of training each); a hang fails after 5 minutes.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let counts = loop {
+        let status = apg_bench(root.path(), &["study", "status", "tiny", "--json"]);
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        let json: Value = serde_json::from_slice(&status.stdout).unwrap();
+        let counts = json[0]["counts"].clone();
+        let busy = ["running", "queued", "pending"].iter().map(|k| counts[k].as_u64().unwrap()).sum::<u64>();
+        if busy == 0 || Instant::now() > deadline {
+            break counts;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    let logs = std::fs::read_dir(root.path().join("studies/tiny/slurm"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "out"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    assert_eq!(counts["done"], 4, "{counts}\ntask logs:\n{logs}");
+
+    let history = History::load(root.path()).unwrap();
+    assert_eq!(history.runs.len(), 4);
+    for run in &history.runs {
+        assert_eq!(run.manifest.status, RunStatus::Finished, "{}", run.id());
+        assert!(run.manifest.experiment.starts_with("tiny/"), "{}", run.manifest.experiment);
+    }
+    let report = apg_bench(root.path(), &["study", "report", "tiny", "--json"]);
+    let json: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["cells"][0]["stat"]["n"], 2, "{row}");
+    }
+    assert!(rows[1]["cells"][0]["delta"].is_number(), "{}", rows[1]);
+
+    // Nothing is left to submit.
+    let again = apg_bench(root.path(), &["study", "run", "tiny", "--slurm"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to submit"));
+}
