@@ -38,6 +38,9 @@ pub enum Action {
     /// Scroll the log back (older lines) / forward (newer).
     LogBack,
     LogForward,
+    /// Scroll the per-group AUC table up / down by a page.
+    GroupsBack,
+    GroupsForward,
     CycleDevice,
     // Conditions
     CycleMode,
@@ -136,6 +139,10 @@ const ENDS: &[Binding] =
 const DATA: &[Binding] = &[
     key(KeyCode::Char('d'), Action::NextDataset, "next dataset of the workspace"),
     key(KeyCode::Char('r'), Action::Refresh, "reload the dataset"),
+    key(KeyCode::Right, Action::Right, "move to the field's values (the keys scroll them)"),
+    key(KeyCode::Char('l'), Action::Right, "move to the field's values (the keys scroll them)"),
+    key(KeyCode::Left, Action::Left, "back to the field list"),
+    key(KeyCode::Char('h'), Action::Left, "back to the field list"),
 ];
 
 const CONDITIONS: &[Binding] = &[
@@ -167,6 +174,8 @@ const TRAIN: &[Binding] = &[
     key(KeyCode::Char('d'), Action::CycleDevice, "device of the next run"),
     key(KeyCode::Char('['), Action::LogBack, "scroll the log back"),
     key(KeyCode::Char(']'), Action::LogForward, "scroll the log forward (to the newest line)"),
+    key(KeyCode::Char('{'), Action::GroupsBack, "scroll the per-group AUC up"),
+    key(KeyCode::Char('}'), Action::GroupsForward, "scroll the per-group AUC down"),
 ];
 
 const RUNS: &[Binding] = &[
