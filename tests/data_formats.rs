@@ -251,6 +251,26 @@ fn vocabularies_come_from_training_rows_with_min_count_and_oov() {
     assert_eq!(ids(&dataset, "item"), vec![1, 1, 2, 2, 0, 1, 2, 0, 1, 0]);
 }
 
+/// The workbench keeps more values per field than `data inspect` prints; either way
+/// `distinct` counts every value with a row, so a view can say how many it does not hold.
+#[test]
+fn statistics_keep_as_many_values_as_asked_and_count_them_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("data.csv"), HAND_MADE).unwrap();
+    let split = "[split]\nkind = \"time\"\ncolumn = \"ts\"\nratios = [0.8, 0.1, 0.1]\n";
+    let (dataset, _) = load_text(tmp.path(), &hand_made_descriptor("", split));
+    let user = |stats: &data::stats::DatasetStats| stats.fields.iter().find(|f| f.name == "user").unwrap().clone();
+    // Over all rows: a 5, b 3 (c and d are OOV, not values).
+    let kept_one = user(&data::stats::dataset_stats_keeping(&dataset, 1));
+    let values: Vec<(&str, u64)> = kept_one.top.iter().map(|v| (v.value.as_str(), v.rows)).collect();
+    assert_eq!(values, [("a", 5)]);
+    assert_eq!(kept_one.distinct, 2);
+    let all = user(&data::stats::dataset_stats(&dataset));
+    let values: Vec<(&str, u64)> = all.top.iter().map(|v| (v.value.as_str(), v.rows)).collect();
+    assert_eq!(values, [("a", 5), ("b", 3)]);
+    assert_eq!(all.distinct, 2);
+}
+
 #[test]
 fn derived_fields_on_a_hand_made_table() {
     let tmp = tempfile::tempdir().unwrap();

@@ -43,7 +43,8 @@ fn app(color: bool) -> App {
     let mut app = App::new(workspace, experiments(), Theme { color });
     let descriptor = LoadedDescriptor::open(&app.shared.workspace.dataset_reference()).unwrap();
     let (dataset, _) = data::load(&descriptor, &LoadOptions { no_cache: true, ..Default::default() }).unwrap();
-    app.shared.stats = Some(data::stats::dataset_stats(&dataset));
+    // As many values per field as the workbench keeps.
+    app.shared.stats = Some(data::stats::dataset_stats_keeping(&dataset, data::stats::BROWSE_VALUES));
     app.data.load_note = "(test)".into();
     app.sync_conditions();
     app
@@ -560,4 +561,117 @@ fn a_long_experiment_list_scrolls_and_the_log_scrolls_back() {
     }
     assert_eq!(app.train.log_back, 0);
     assert!(render(&app, 120, 40).contains("log line 100"));
+}
+
+/// The Data panel: → moves the keys from the field list to the selected field's values,
+/// which scroll through every value (the user field has 336) with the rows shown counted
+/// in the title; ← gives the keys back to the fields.
+#[test]
+fn the_values_of_a_field_scroll_once_right_moves_the_keys_to_them() {
+    let mut app = app(false);
+    let user = app.shared.stats.as_ref().unwrap().fields[0].clone();
+    assert_eq!((user.name.as_str(), user.cardinality, user.top.len()), ("user", 336, 336));
+    let (first, last) = (user.top[0].value.clone(), user.top[335].value.clone());
+    // 120x32: 16 values fit under the field's description.
+    let screen = render(&app, 120, 32);
+    assert!(screen.contains("Values 1-16 of 336 (→ scrolls)"), "{screen}");
+    assert!(screen.contains(&first) && !screen.contains(&last), "{screen}");
+
+    app.on_key(key(KeyCode::Char('l')));
+    assert!(app.data.values_focus);
+    app.on_key(key(KeyCode::Char('G')));
+    assert_eq!((app.data.field, app.data.value), (0, 335), "G goes to the last value, the field stays");
+    let screen = render(&app, 120, 32);
+    assert!(screen.contains("Values 321-336 of 336 (← fields)"), "{screen}");
+    assert!(screen.contains(&last), "{screen}");
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(app.data.value, 335, "no wrap to the top");
+    app.on_key(key(KeyCode::Char('g')));
+    render(&app, 120, 32);
+    app.on_key(key(KeyCode::PageDown));
+    assert_eq!(app.data.value, 16, "a page is the 16 rows drawn");
+    assert!(render(&app, 120, 32).contains("Values 2-17 of 336"));
+
+    app.on_key(key(KeyCode::Left));
+    assert!(!app.data.values_focus);
+    app.on_key(key(KeyCode::Down));
+    assert_eq!((app.data.field, app.data.value), (1, 0), "the next field's values start at the top");
+    let item = &app.shared.stats.as_ref().unwrap().fields[1];
+    assert!(render(&app, 120, 32).contains(&format!("Values 1-16 of {}", item.top.len())));
+}
+
+/// Statistics that hold fewer values than the field has say how many there are in all.
+#[test]
+fn a_field_with_more_values_than_kept_says_how_many_in_all() {
+    let mut app = app(false);
+    let descriptor = LoadedDescriptor::open(&app.shared.workspace.dataset_reference()).unwrap();
+    let (dataset, _) = data::load(&descriptor, &LoadOptions { no_cache: true, ..Default::default() }).unwrap();
+    app.shared.stats = Some(data::stats::dataset_stats(&dataset));
+    let screen = render(&app, 120, 32);
+    assert!(screen.contains("Values 1-10 of 10 (336 in all)"), "{screen}");
+}
+
+#[test]
+fn snapshot_data_values_scrolled_at_80x24() {
+    let mut app = app(true);
+    app.on_key(key(KeyCode::Right));
+    for _ in 0..3 {
+        // Each page is the height drawn last.
+        render(&app, 80, 24);
+        app.on_key(key(KeyCode::PageDown));
+    }
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+/// The Train panel's per-group AUC shows the groups a page at a time: { and } scroll,
+/// and the bottom border says which show.
+#[test]
+fn the_per_group_auc_scrolls_by_pages() {
+    let mut app = app(false);
+    app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
+    app.apply(Action::GoTo(Panel::Train));
+    feed_training(&mut app);
+    let groups: Vec<GroupMetrics> = (1..=21)
+        .map(|i| GroupMetrics {
+            field: "item_category".into(),
+            value: format!("group-{i:02}"),
+            rows: 100,
+            positives: Some(30),
+            auc: Some(0.6),
+            logloss: 0.6,
+        })
+        .collect();
+    let metrics = EvalMetrics {
+        split: "valid".into(),
+        rows: 2100,
+        positives: Some(630),
+        auc: Some(0.6),
+        logloss: 0.6,
+        gauc: None,
+        gauc_groups: None,
+        gauc_rows: None,
+        groups,
+    };
+    app.on_train_event(Event::Metrics { record: MetricsRecord::Eval { step: 90, epoch: 0, elapsed_s: 2.0, metrics } });
+    // 120x32: the table holds 6 rows.
+    let screen = render(&app, 120, 32);
+    assert!(screen.contains("groups 1-6 of 21 {/}"), "{screen}");
+    assert!(screen.contains("group-06") && !screen.contains("group-07"), "{screen}");
+    app.on_key(key(KeyCode::Char('}')));
+    let screen = render(&app, 120, 32);
+    assert!(screen.contains("groups 7-12 of 21"), "{screen}");
+    assert!(screen.contains("group-07") && !screen.contains("group-06"), "{screen}");
+    for _ in 0..5 {
+        app.on_key(key(KeyCode::Char('}')));
+    }
+    let screen = render(&app, 120, 32);
+    assert!(screen.contains("groups 16-21 of 21") && screen.contains("group-21"), "a full last page: {screen}");
+    app.on_key(key(KeyCode::Char('{')));
+    assert!(render(&app, 120, 32).contains("groups 10-15 of 21"));
+    for _ in 0..5 {
+        app.on_key(key(KeyCode::Char('{')));
+    }
+    assert!(render(&app, 120, 32).contains("groups 1-6 of 21"));
+    // The keys of the experiment list still move the selection, not the groups.
+    assert_eq!(app.train.groups_from, 0);
 }

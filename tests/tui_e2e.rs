@@ -1,7 +1,8 @@
 //! Runs tests/tui_e2e.sh: the real binary driven in tmux (launch, every panel, a short
-//! training with moving curves, an outside edit seen by hot reload, a comparison, quit
-//! with the terminal restored; then two groups of three seeds compared at 80x24, with a
-//! noise verdict on screen). Skipped, saying so, where tmux is not installed; a
+//! training with moving curves, an outside edit seen by hot reload, a design change
+//! that conflicts with an outside edit answered both ways, a comparison, quit with the
+//! terminal restored; then two groups of three seeds compared at 80x24, with a noise
+//! verdict on screen, and a history of 50 runs scrolled to its end and back). Skipped, saying so, where tmux is not installed; a
 //! failure instead under APG_BENCH_REQUIRE_ALL (CI, where tmux is promised).
 
 mod common;
@@ -19,7 +20,10 @@ fn the_tui_works_in_a_real_terminal() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("Quit ok, terminal restored"), "{stdout}");
+    assert!(stdout.contains("Conflict answered t: the file is theirs"), "{stdout}");
+    assert!(stdout.contains("Conflict answered o: mine written over theirs"), "{stdout}");
     assert!(stdout.contains("Compare groups at 80x24 ok"), "{stdout}");
+    assert!(stdout.contains("History of 50 runs scrolls"), "{stdout}");
 }
 
 /// Without tmux the test above says it was skipped, and fails where every test must run.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Drives the real apg-bench binary in tmux like a person would: launch, visit every
 # panel, train a short experiment and watch the curves move, edit the experiment file
-# from outside and see the reload, compare two runs, quit, and check that the terminal
-# is restored; then, at 80x24, compare two groups of three seeds and read the noise
-# verdict. Usage: tests/tui_e2e.sh PATH/TO/apg-bench
+# from outside and see the reload, design a change in the Conditions panel while the
+# file changes on disk and answer the question w asks (take theirs, then keep mine),
+# compare two runs, quit, and check that the terminal is restored; then, at 80x24,
+# compare two groups of three seeds and read the noise verdict, and scroll a history
+# of 50 runs to its end and back. Usage: tests/tui_e2e.sh PATH/TO/apg-bench
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -92,6 +94,44 @@ sleep 1
 tmux send-keys -t "$session" x
 sleep 1
 wait_for "run stopped" 20
+# An unsaved design and an outside edit of the same file: the panel says so, and w asks
+# which to keep. First t (take theirs): the file stays as the outside edit left it.
+exp="$work/ws/experiments/quick.toml"
+# Sets rank (and batch_size) in the file as an editor would: write a copy, rename it.
+outside_edit() {
+  sed -e "s/^rank = .*/rank = [$1]/" -e "s/^batch_size = .*/batch_size = $2/" "$exp" > "$exp.tmp"
+  mv "$exp.tmp" "$exp"
+}
+tmux send-keys -t "$session" 2
+wait_for "Condition fields of quick"
+tmux send-keys -t "$session" v v
+wait_for "unsaved changes: w writes the experiment file" 5
+outside_edit "4, 2" 512
+wait_for "the file changed on disk meanwhile" 5
+theirs=$(cat "$exp")
+tmux send-keys -t "$session" w
+wait_for "changed on disk since the design" 5
+wait_for 'apg.variant: mine "v1", theirs "v5"'
+wait_for "apg.rank: mine [8, 4], theirs [4, 2]"
+tmux send-keys -t "$session" t
+wait_for "took the version on disk" 5
+[ "$(cat "$exp")" = "$theirs" ] || fail "t (take theirs) changed the file: $(cat "$exp")"
+echo "Conflict answered t: the file is theirs"
+# Then o (overwrite with mine): my [apg] keys are written (variant v1, rank [4, 2]),
+# their other keys stay (batch_size 128), and so do the file's comments.
+tmux send-keys -t "$session" v v
+wait_for "unsaved changes: w writes the experiment file" 5
+outside_edit "8, 4" 128
+wait_for "the file changed on disk meanwhile" 5
+tmux send-keys -t "$session" w
+wait_for "changed on disk since the design" 5
+tmux send-keys -t "$session" o
+wait_for "wrote " 5
+grep -qx 'variant = "v1"' "$exp" || fail "o did not write my variant: $(cat "$exp")"
+grep -qx 'rank = \[4, 2\]' "$exp" || fail "o did not write my rank: $(cat "$exp")"
+grep -qx 'batch_size = 128' "$exp" || fail "o lost their batch_size: $(cat "$exp")"
+grep -qx '# A quick experiment for the end-to-end test.' "$exp" || fail "o lost the comment: $(cat "$exp")"
+echo "Conflict answered o: mine written over theirs"
 tmux send-keys -t "$session" 4
 wait_for "Runs: 2 of 2" 10
 # The cursor stays on the run it was on when the second one arrived: g goes to the top.
@@ -152,6 +192,55 @@ tmux send-keys -t "$session" G
 wait_for "Noise: a difference of means" 5
 tmux send-keys -t "$session" Escape
 wait_for "Runs: 6 of 6" 5
+tmux send-keys -t "$session" q
+wait_for "EXIT 0" 10
+
+# A history of 50 hand-made runs at 80x24: G and PgDn reach the oldest, g the newest.
+tmux kill-session -t "$session"
+mkdir -p "$work/ws3/experiments"
+cp "$work/ws2/data.toml" "$work/ws3/data.toml"
+printf 'name = "e2e-history"\ndataset = "data.toml"\n' > "$work/ws3/workspace.toml"
+for i in $(seq 1 50); do
+  n=$(printf '%02d' "$i")
+  id="20260101-0000$n-hist-$n-s1"
+  mkdir -p "$work/ws3/runs/$id"
+  cat > "$work/ws3/runs/$id/run.toml" <<TOML
+id = "$id"
+experiment = "hist-$n"
+experiment_path = "experiments/hist.toml"
+status = "finished"
+started = "2026-01-01T00:00:${n}Z"
+ended = "2026-01-01T01:00:00Z"
+host = "h"
+pid = 1
+device = "cpu"
+seed = 1
+version = "0.1.0"
+config_hash = "h$n"
+dataset_fingerprint = "f"
+parent = ""
+TOML
+done
+tmux new-session -d -s "$session" -x 80 -y 24 "cd '$work' && '$bin' --workspace ws3; echo \"EXIT \$?\"; sleep 600"
+wait_for "Dataset" 20
+tmux send-keys -t "$session" 4
+wait_for "Runs: 50 of 50" 10
+# Newest first: hist-50 on top, hist-01 below the screen.
+wait_for "hist-50"
+screen | grep -qF "hist-01" && fail "all 50 runs fit at 80x24: nothing to scroll"
+tmux send-keys -t "$session" G
+wait_for "hist-01" 5
+screen | grep -qF "hist-50" && fail "G left the newest run on screen"
+tmux send-keys -t "$session" g
+wait_for "hist-50" 5
+screen | grep -qF "hist-01" && fail "g left the oldest run on screen"
+for _ in $(seq 1 25); do
+  screen | grep -qF "hist-01" && break
+  tmux send-keys -t "$session" PageDown
+  sleep 0.2
+done
+wait_for "hist-01" 5
+echo "History of 50 runs scrolls: G and PgDn reach the oldest, g the newest"
 tmux send-keys -t "$session" q
 wait_for "EXIT 0" 10
 echo "tui e2e: 1 passed, 0 failed"

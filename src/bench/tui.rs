@@ -162,7 +162,7 @@ fn build_app(root: &Path, rows: usize) -> anyhow::Result<App> {
     let descriptor =
         LoadedDescriptor::open(&app.shared.workspace.dataset_reference()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (dataset, report) = data::load(&descriptor, &LoadOptions { no_cache: true, ..Default::default() })?;
-    app.shared.stats = Some(data::stats::dataset_stats(&dataset));
+    app.shared.stats = Some(data::stats::dataset_stats_keeping(&dataset, data::stats::BROWSE_VALUES));
     app.data.load_note = format!("(encoded in {:.0} ms)", report.seconds * 1e3);
     app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap_or(0));
     feed_training(&mut app);

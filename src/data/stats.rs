@@ -55,8 +55,10 @@ pub struct FieldStats {
     /// The same over validation and test rows only: how often unseen values arrive.
     pub oov_share_heldout: f64,
     pub missing_share: f64,
-    /// The most frequent values, with rows and label rate.
+    /// The most frequent values, with rows and label rate, as many as the caller kept.
     pub top: Vec<ValueStats>,
+    /// Values with at least one row (the OOV id not counted): how many `top` could hold.
+    pub distinct: usize,
     /// Share of rows taken by the most frequent 1 % of values (at least one value).
     pub top1pct_share: f64,
     /// Cumulative share of rows covered by the top 1, 5, 10, 25, 50, 100 % of values.
@@ -95,10 +97,19 @@ pub struct BayesStats {
     pub per_group: Vec<(String, String, usize, Option<f64>)>,
 }
 
-/// Top values kept per field.
+/// Top values kept per field for `data inspect` (its table and `--json`).
 pub const TOP_VALUES: usize = 10;
+/// Top values kept per field for the workbench, which scrolls through them: enough for
+/// every value of most fields without holding a whole large vocabulary.
+pub const BROWSE_VALUES: usize = 1000;
 
+/// The statistics `data inspect` prints, with the top [`TOP_VALUES`] values per field.
 pub fn dataset_stats(dataset: &EncodedDataset) -> DatasetStats {
+    dataset_stats_keeping(dataset, TOP_VALUES)
+}
+
+/// The statistics with up to `top` values per field (the rest only counted).
+pub fn dataset_stats_keeping(dataset: &EncodedDataset, top: usize) -> DatasetStats {
     let rows = dataset.rows();
     let positives = dataset.labels.iter().filter(|&&l| l == 1).count();
     let rate = |part: &[u32]| {
@@ -111,7 +122,7 @@ pub fn dataset_stats(dataset: &EncodedDataset) -> DatasetStats {
         .into_iter()
         .map(|(name, part)| SplitStats { name, rows: part.len(), label_rate: rate(part) })
         .collect();
-    let fields = dataset.fields.iter().map(|f| field_stats(dataset, f, TOP_VALUES)).collect();
+    let fields = dataset.fields.iter().map(|f| field_stats(dataset, f, top)).collect();
     let conditions = condition_candidates(dataset).map(|f| condition_stats(dataset, f)).collect();
     DatasetStats {
         name: dataset.name.clone(),
@@ -185,6 +196,7 @@ pub fn field_stats(dataset: &EncodedDataset, field: &EncodedField, top: usize) -
         oov_share_heldout: 0.0,
         missing_share: field.info.missing_rows as f64 / rows,
         top: Vec::new(),
+        distinct: 0,
         top1pct_share: 0.0,
         long_tail: Vec::new(),
         dense: None,
@@ -208,6 +220,7 @@ pub fn field_stats(dataset: &EncodedDataset, field: &EncodedField, top: usize) -
     // Ids 1.. are sorted by training count, not by count over all rows: sort again.
     let mut order: Vec<usize> = (1..count.len()).filter(|&id| count[id] > 0).collect();
     order.sort_by(|&a, &b| count[b].cmp(&count[a]).then(a.cmp(&b)));
+    stats.distinct = order.len();
     stats.top = order.iter().take(top).map(|&id| value_stats(field, id, &count, &positive)).collect();
     let in_vocab: f64 = order.iter().map(|&id| count[id] as f64).sum::<f64>().max(1.0);
     let covered = |share: f64| {

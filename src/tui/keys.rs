@@ -40,6 +40,9 @@ pub enum Action {
     /// Scroll the log back (older lines) / forward (newer).
     LogBack,
     LogForward,
+    /// Scroll the per-group AUC table up / down by a page.
+    GroupsBack,
+    GroupsForward,
     CycleDevice,
     // Conditions
     CycleMode,
@@ -139,6 +142,10 @@ const DATA: &[Binding] = &[
     key(KeyCode::Char('/'), Action::Search, "search the fields"),
     key(KeyCode::Char('d'), Action::NextDataset, "next dataset of the workspace"),
     key(KeyCode::Char('r'), Action::Refresh, "reload the dataset"),
+    key(KeyCode::Right, Action::Right, "move to the field's values (the keys scroll them)"),
+    key(KeyCode::Char('l'), Action::Right, "move to the field's values (the keys scroll them)"),
+    key(KeyCode::Left, Action::Left, "back to the field list"),
+    key(KeyCode::Char('h'), Action::Left, "back to the field list"),
 ];
 
 const CONDITIONS: &[Binding] = &[
@@ -172,6 +179,8 @@ const TRAIN: &[Binding] = &[
     key(KeyCode::Char('d'), Action::CycleDevice, "device of the next run"),
     key(KeyCode::Char('['), Action::LogBack, "scroll the log back"),
     key(KeyCode::Char(']'), Action::LogForward, "scroll the log forward (to the newest line)"),
+    key(KeyCode::Char('{'), Action::GroupsBack, "scroll the per-group AUC up"),
+    key(KeyCode::Char('}'), Action::GroupsForward, "scroll the per-group AUC down"),
 ];
 
 const RUNS: &[Binding] = &[

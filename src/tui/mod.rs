@@ -397,7 +397,7 @@ fn load_stats(reference: &str) -> Result<(DatasetStats, String), String> {
     } else {
         format!("(encoded in {:.0} ms)", report.seconds * 1e3)
     };
-    Ok((stats::dataset_stats(&dataset), note))
+    Ok((stats::dataset_stats_keeping(&dataset, stats::BROWSE_VALUES), note))
 }
 
 /// Writes the open comparison to `<workspace>/exports/`; says where, or why not.

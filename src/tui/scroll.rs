@@ -119,6 +119,16 @@ impl Viewport {
         let end = len.saturating_sub(from_end.min(len.saturating_sub(height)));
         end.saturating_sub(height)..end
     }
+
+    /// The rows to draw when there is no selection, `from` rows down from the top; the
+    /// last page is a full one.
+    pub fn from_top(&self, from: usize, len: usize, height: usize) -> Range<usize> {
+        self.height.set(height);
+        self.len.set(len);
+        let start = from.min(len.saturating_sub(height));
+        self.offset.set(start);
+        start..(start + height).min(len)
+    }
 }
 
 /// A vertical scrollbar on the right border of `area` when `len` rows do not fit in
@@ -187,6 +197,16 @@ mod tests {
         view.window(0, 3, 10);
         assert_eq!(view.row_at(5, 5), Some(2));
         assert_eq!(view.row_at(5, 6), None);
+    }
+
+    #[test]
+    fn a_list_without_selection_scrolls_from_the_top_and_keeps_the_last_page_full() {
+        let view = Viewport::default();
+        assert_eq!(view.from_top(0, 21, 6), 0..6);
+        assert_eq!(view.from_top(6, 21, 6), 6..12);
+        assert_eq!(view.from_top(18, 21, 6), 15..21, "the last page shows 6 rows, not 3");
+        assert_eq!(view.from_top(4, 3, 6), 0..3);
+        assert_eq!(view.page(), 6);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Data panel: the workspace's dataset, its splits, the schema table and, for the
-//! selected field, rows and label rate per value as bars, the long tail, and (for
-//! condition candidates) how much the values differ. The datasets it offers follow the
+//! selected field, rows and label rate per value as bars (a list that scrolls through
+//! every value the statistics keep), the long tail, and (for condition candidates) how
+//! much the values differ. The datasets it offers follow the
 //! experiments: the workspace's own, then every other one an experiment uses.
 
 use std::path::Path;
@@ -8,9 +9,11 @@ use std::path::Path;
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
+use crate::data::stats::FieldStats;
 use crate::format::{percent, thousands};
 use crate::tui::keys::{self, Action, Binding};
 use crate::tui::mouse::{Mouse, select_in};
@@ -36,6 +39,12 @@ pub struct DataState {
     pub fields_view: Viewport,
     /// `/` over the field names.
     pub search: Search,
+    /// The keys move through the selected field's values (→) instead of the fields (←).
+    pub values_focus: bool,
+    /// The selected row of the field's values.
+    pub value: usize,
+    /// The part of the field's values on screen.
+    pub values_view: Viewport,
 }
 
 impl DataState {
@@ -57,6 +66,8 @@ impl DataState {
         shared.dataset = self.datasets.get(index).cloned().unwrap_or_else(|| shared.workspace.dataset_reference());
         shared.stats = None;
         self.field = 0;
+        self.value = 0;
+        self.values_focus = false;
         vec![Effect::LoadData]
     }
 }
@@ -86,27 +97,39 @@ impl Component for DataState {
     }
 
     fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect> {
+        let field = shared.stats.as_ref().and_then(|s| s.fields.get(self.field));
+        let values = field.map_or(0, |f| f.top.len());
         if let Some(motion) = Motion::of(action) {
-            let fields = shared.stats.as_ref().map_or(0, |s| s.fields.len());
-            self.field = self.fields_view.moved(self.field, fields, motion);
+            if self.values_focus {
+                self.value = self.values_view.moved(self.value, values, motion);
+            } else {
+                let fields = shared.stats.as_ref().map_or(0, |s| s.fields.len());
+                let moved = self.fields_view.moved(self.field, fields, motion);
+                // Another field's values start from the top.
+                if moved != self.field {
+                    self.value = 0;
+                }
+                self.field = moved;
+            }
             return Vec::new();
         }
         match action {
             Action::Search => {
+                self.values_focus = false;
                 self.search.open(self.field);
-                Vec::new()
             }
-            Action::Refresh => vec![Effect::LoadData],
+            Action::Right if values > 0 => self.values_focus = true,
+            Action::Right if field.is_some() => shared.say("this field has no values to scroll (a dense field)"),
+            Action::Left => self.values_focus = false,
+            Action::Refresh => return vec![Effect::LoadData],
             Action::NextDataset if self.datasets.len() > 1 => {
                 let next = (self.current(shared) + 1) % self.datasets.len();
-                self.show(next, shared)
+                return self.show(next, shared);
             }
-            Action::NextDataset => {
-                shared.say("this workspace uses one dataset");
-                Vec::new()
-            }
-            _ => Vec::new(),
+            Action::NextDataset => shared.say("this workspace uses one dataset"),
+            _ => {}
         }
+        Vec::new()
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
@@ -121,15 +144,30 @@ impl Component for DataState {
         let names: Vec<String> =
             shared.stats.as_ref().map_or(Vec::new(), |s| s.fields.iter().map(|f| f.name.clone()).collect());
         if let SearchReply::MoveTo(row) = self.search.on_key(key, &names, self.field) {
+            if row != self.field {
+                self.value = 0;
+            }
             self.field = row;
         }
         Vec::new()
     }
 
+    /// A click or the wheel on the fields moves through them, on the values through
+    /// those (and the keys follow to the list the pointer was on).
     fn on_mouse(&mut self, mouse: Mouse, shared: &mut Shared) -> Vec<Effect> {
-        let fields = shared.stats.as_ref().map_or(0, |s| s.fields.len());
-        if let Some(row) = select_in(&self.fields_view, mouse, self.field, fields) {
+        let Some(stats) = shared.stats.as_ref() else { return Vec::new() };
+        if let Some(row) = select_in(&self.fields_view, mouse, self.field, stats.fields.len()) {
+            if row != self.field {
+                self.value = 0;
+            }
             self.field = row;
+            self.values_focus = false;
+        } else {
+            let values = stats.fields.get(self.field).map_or(0, |f| f.top.len());
+            if let Some(row) = select_in(&self.values_view, mouse, self.value, values) {
+                self.value = row;
+                self.values_focus = true;
+            }
         }
         Vec::new()
     }
@@ -243,46 +281,89 @@ fn draw(state: &DataState, frame: &mut Frame, area: Rect, shared: &Shared) {
     }
 
     let Some(field) = stats.fields.get(state.field) else { return };
-    let mut lines = vec![Line::styled(format!("{} — {}", field.name, field.origin), theme.accent())];
+    let heading = Line::styled(format!("{} — {}", field.name, field.origin), theme.accent());
     if let Some([mean, std, min, max]) = field.dense {
-        lines.push(Line::raw(format!("mean {mean:.3}, std {std:.3}, range [{min:.3}, {max:.3}]")));
-    } else {
-        let most = field.top.first().map_or(1, |v| v.rows).max(1);
-        let label_width = field.top.iter().map(|v| v.value.chars().count()).max().unwrap_or(4).min(16);
-        lines.push(Line::styled(format!("{:label_width$}  rows (bar)  clicks", "value"), theme.dim()));
-        // The bar takes what the panel leaves after the name, the count and the rate.
-        let inner = detail.width.saturating_sub(2) as usize;
-        let bar_cells = inner.saturating_sub(label_width + 18).clamp(3, 12);
-        let column = bar_cells + 8;
-        for value in &field.top {
-            let name: String = value.value.chars().take(label_width).collect();
-            lines.push(Line::raw(format!(
-                "{name:label_width$}  {:<column$} {:>6}",
-                bar(value.rows as f64 / most as f64, bar_cells) + &format!(" {}", thousands(value.rows)),
-                percent(value.label_rate)
-            )));
-        }
-        if !field.long_tail.is_empty() {
-            let tail: Vec<String> =
-                field.long_tail.iter().take(4).map(|(v, r)| format!("{}→{}", percent(*v), percent(*r))).collect();
-            lines.push(Line::raw(format!("long tail (top values → rows): {}", tail.join(" "))));
-        }
-        if let Some(c) = stats.conditions.iter().find(|c| c.field == field.name) {
-            lines.push(Line::styled("as an APG condition:", theme.title()));
-            lines.push(Line::raw(format!(
-                "{} values, rows per value {} / {} / {} (min/median/max)",
-                c.values,
-                thousands(c.rows_min),
-                thousands(c.rows_median),
-                thousands(c.rows_max)
-            )));
-            lines.push(Line::raw(format!(
-                "label-rate spread {:.4}, label JS {:.4}, feature JS {:.4}",
-                c.label_rate_spread, c.label_divergence, c.mean_field_divergence
-            )));
-        }
+        let lines = vec![heading, Line::raw(format!("mean {mean:.3}, std {std:.3}, range [{min:.3}, {max:.3}]"))];
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block("Field")), detail);
+        return;
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block("Field")), detail);
+    let mut about = vec![heading];
+    if !field.long_tail.is_empty() {
+        let tail: Vec<String> =
+            field.long_tail.iter().take(4).map(|(v, r)| format!("{}→{}", percent(*v), percent(*r))).collect();
+        about.push(Line::raw(format!("long tail (top values → rows): {}", tail.join(" "))));
+    }
+    if let Some(c) = stats.conditions.iter().find(|c| c.field == field.name) {
+        about.push(Line::styled("as an APG condition:", theme.title()));
+        about.push(Line::raw(format!(
+            "{} values, rows per value {} / {} / {} (min/median/max)",
+            c.values,
+            thousands(c.rows_min),
+            thousands(c.rows_median),
+            thousands(c.rows_max)
+        )));
+        about.push(Line::raw(format!(
+            "label-rate spread {:.4}, label JS {:.4}, feature JS {:.4}",
+            c.label_rate_spread, c.label_divergence, c.mean_field_divergence
+        )));
+    }
+    // The values take what the field's description leaves, at least a few rows.
+    let inner = detail.width.saturating_sub(2).max(1) as usize;
+    let about_height: usize = about.iter().map(|l| l.width().div_ceil(inner).max(1)).sum::<usize>() + 2;
+    let [values_area, about_area] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(about_height as u16)]).areas(detail);
+    draw_values(state, frame, values_area, field, shared);
+    frame.render_widget(Paragraph::new(about).wrap(Wrap { trim: false }).block(block("Field")), about_area);
+}
+
+/// The selected field's values, most frequent first, with rows and click rate: a list
+/// that scrolls once → has moved the keys to it.
+fn draw_values(state: &DataState, frame: &mut Frame, area: Rect, field: &FieldStats, shared: &Shared) {
+    let theme = &shared.theme;
+    let values = &field.top;
+    // Borders and the header take three rows.
+    let shown = state.values_view.window(state.value, values.len(), area.height.saturating_sub(3) as usize);
+    state.values_view.place(Rect::new(area.x + 1, area.y + 2, area.width.saturating_sub(2), shown.len() as u16));
+    let count = if values.is_empty() {
+        "No values".to_string()
+    } else {
+        format!("Values {}-{} of {}", shown.start + 1, shown.end, thousands(values.len() as u64))
+    };
+    // The statistics hold the most frequent values only: say how many there are in all.
+    let held = if field.distinct > values.len() {
+        format!(" ({} in all)", thousands(field.distinct as u64))
+    } else {
+        String::new()
+    };
+    let hint = match (state.values_focus, shown.len() < values.len()) {
+        (true, _) => " (← fields)",
+        (false, true) => " (→ scrolls)",
+        (false, false) => "",
+    };
+    let border = if state.values_focus { theme.accent() } else { Style::default() };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Span::styled(format!(" {count}{held}{hint} "), theme.title()));
+
+    let most = values.first().map_or(1, |v| v.rows).max(1);
+    let label_width = values.iter().map(|v| v.value.chars().count()).max().unwrap_or(4).clamp(5, 16);
+    // The bar takes what the panel leaves after the name, the count and the rate.
+    let inner = area.width.saturating_sub(2) as usize;
+    let bar_cells = inner.saturating_sub(label_width + 18).clamp(3, 12);
+    let column = bar_cells + 8;
+    let mut lines = vec![Line::styled(format!("{:label_width$}  rows (bar)  clicks", "value"), theme.dim())];
+    for (value, i) in values[shown.clone()].iter().zip(shown.clone()) {
+        let name: String = value.value.chars().take(label_width).collect();
+        let line = Line::raw(format!(
+            "{name:label_width$}  {:<column$} {:>6}",
+            bar(value.rows as f64 / most as f64, bar_cells) + &format!(" {}", thousands(value.rows)),
+            percent(value.label_rate)
+        ));
+        lines.push(if state.values_focus && i == state.value { line.style(theme.selected()) } else { line });
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+    scrollbar(frame, area, values.len(), &shown);
 }
 
 /// `text` in at most `width` characters: whole when it fits, else its start and its end

@@ -1,6 +1,6 @@
 //! The Train panel: pick an experiment and start / pause / resume / stop it, choose the
 //! device of the next run; live curves of the training loss and the validation AUC and
-//! logloss, per-group AUC bars, progress with samples/s and ETA, the queue and the log tail.
+//! logloss, per-group AUC bars (scrolled a page at a time), progress with samples/s and ETA, the queue and the log tail.
 
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
@@ -56,6 +56,9 @@ pub struct TrainState {
     /// How many lines the log is scrolled back from its newest (0: it follows new lines).
     pub log_back: usize,
     pub log_view: Viewport,
+    /// The first row of the per-group AUC shown (`{` and `}` scroll by a page).
+    pub groups_from: usize,
+    pub groups_view: Viewport,
     /// Training seconds so far without the time spent paused, for the ETA.
     pub active_s: f64,
     /// The step and elapsed seconds of the last training record.
@@ -280,6 +283,11 @@ impl Component for TrainState {
                 self.log_back = (self.log_back + self.log_view.page()).min(most);
             }
             Action::LogForward => self.log_back = self.log_back.saturating_sub(self.log_view.page()),
+            Action::GroupsBack => self.groups_from = self.groups_from.saturating_sub(self.groups_view.page()),
+            Action::GroupsForward => {
+                let last_page = self.groups.len().saturating_sub(self.groups_view.page());
+                self.groups_from = (self.groups_from + self.groups_view.page()).min(last_page);
+            }
             Action::StartTraining => return self.start_or_queue(false, shared),
             Action::QueueRun => return self.start_or_queue(true, shared),
             Action::Unqueue => self.unqueue(shared),
@@ -434,24 +442,7 @@ fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
     frame.render_widget(chart("valid AUC", &[("AUC", &t.valid_auc)], theme).legend_position(None), auc_area);
     let [groups_area, log_area] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
-    let groups: Vec<Line> = if t.groups.is_empty() {
-        vec![Line::styled("per-group AUC appears after the first validation", theme.dim())]
-    } else {
-        t.groups
-            .iter()
-            .map(|g| {
-                // Bars over [0.5, 1]: the range where AUCs differ. A one-class group has none.
-                let (bar, auc) = match g.auc {
-                    Some(auc) => (bar((auc - 0.5) * 2.0, 10), format!("{auc:.4}")),
-                    None => (String::new(), "n/a   ".into()),
-                };
-                // How many positives and rows the AUC rests on.
-                let support = g.positives.map_or(String::new(), |p| format!(" {p}/{}", g.rows));
-                Line::raw(format!("{:>14} {bar:<10} {auc}{support}", truncate(&g.value, 14)))
-            })
-            .collect()
-    };
-    frame.render_widget(Paragraph::new(groups).block(block("AUC per group (positives/rows)".into())), groups_area);
+    draw_groups(t, frame, groups_area, theme);
     let height = log_area.height.saturating_sub(2) as usize;
     let shown = t.log_view.tail(t.log_back, t.log.len(), height);
     let log: Vec<Line> = t.log.range(shown.clone()).map(|l| Line::raw(l.clone())).collect();
@@ -465,6 +456,42 @@ fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
     frame.render_widget(Paragraph::new(log).block(block(title)), log_area);
     scrollbar(frame, log_area, t.log.len(), &shown);
     t.log_view.place(rows_area(log_area, 0));
+}
+
+/// The per-group AUC of the last evaluation, a page at a time when the groups do not fit,
+/// with which of them show on the bottom border.
+fn draw_groups(t: &TrainState, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let title = Span::styled(" AUC per group (positives/rows) ", theme.title());
+    let block = Block::default().borders(Borders::ALL).title(title);
+    if t.groups.is_empty() {
+        let line = Line::styled("per-group AUC appears after the first validation", theme.dim());
+        frame.render_widget(Paragraph::new(line).block(block), area);
+        return;
+    }
+    let shown = t.groups_view.from_top(t.groups_from, t.groups.len(), area.height.saturating_sub(2) as usize);
+    let lines: Vec<Line> = t.groups[shown.clone()]
+        .iter()
+        .map(|g| {
+            // Bars over [0.5, 1]: the range where AUCs differ. A one-class group has none.
+            let (bar, auc) = match g.auc {
+                Some(auc) => (bar((auc - 0.5) * 2.0, 10), format!("{auc:.4}")),
+                None => (String::new(), "n/a   ".into()),
+            };
+            // How many positives and rows the AUC rests on.
+            let support = g.positives.map_or(String::new(), |p| format!(" {p}/{}", g.rows));
+            Line::raw(format!("{:>14} {bar:<10} {auc}{support}", truncate(&g.value, 14)))
+        })
+        .collect();
+    let block = if shown.len() < t.groups.len() {
+        let keys = keys::hints(&t.bindings(), &[Action::GroupsBack, Action::GroupsForward]);
+        let keys: Vec<&str> = keys.iter().map(|k| k.split(':').next().unwrap_or("")).collect();
+        let count = format!("groups {}-{} of {} {}", shown.start + 1, shown.end, t.groups.len(), keys.join("/"));
+        block.title_bottom(Span::styled(count, theme.accent()))
+    } else {
+        block
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+    scrollbar(frame, area, t.groups.len(), &shown);
 }
 
 /// The experiments on screen in `area`, the selected one among them.
