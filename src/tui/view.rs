@@ -153,12 +153,31 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
         }
     }
     // One column when the keys fit on screen (a row of margin above and below, the
-    // borders), else two side by side, so that every key shows at 80x24.
+    // borders), else two side by side, so that every key shows at 80x24; descriptions
+    // that do not fit their column wrap instead of being cut.
     let fits = area.height.saturating_sub(4) as usize;
     let columns: u16 = if lines.len() > fits { 2 } else { 1 };
-    let per_column = lines.len().div_ceil(columns as usize).max(1);
-    let height = (per_column as u16 + 2).min(area.height);
     let width = if columns == 1 { 52 } else { area.width.saturating_sub(2).min(104) };
+    let label_width = lines.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(4).clamp(4, 12);
+    let column_width = (width.saturating_sub(2) / columns) as usize;
+    let text_width = column_width.saturating_sub(label_width + 1).max(8);
+    let wrapped: Vec<(String, Vec<String>)> =
+        lines.iter().map(|(label, help)| (label.clone(), wrap_words(help, text_width))).collect();
+    // Fill the first column up to half of all the lines, the second with the rest.
+    let total: usize = wrapped.iter().map(|(_, text)| text.len()).sum();
+    let half = total.div_ceil(columns as usize);
+    let mut split = wrapped.len();
+    let mut so_far = 0;
+    for (i, (_, text)) in wrapped.iter().enumerate() {
+        if columns == 2 && so_far + text.len() > half {
+            split = i;
+            break;
+        }
+        so_far += text.len();
+    }
+    let parts = [&wrapped[..split], &wrapped[split..]];
+    let tallest = parts.iter().map(|p| p.iter().map(|(_, t)| t.len()).sum::<usize>()).max().unwrap_or(0);
+    let height = (tallest as u16 + 2).min(area.height);
     let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(popup);
     frame.render_widget(Clear, popup);
@@ -167,8 +186,53 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     let areas = Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns as usize]).split(inner);
-    for (chunk, column) in lines.chunks(per_column).zip(areas.iter()) {
-        let rows: Vec<Row> = chunk.iter().map(|(label, help)| Row::new([label.clone(), help.to_string()])).collect();
-        frame.render_widget(Table::new(rows, [Constraint::Length(12), Constraint::Min(10)]), *column);
+    for (part, column) in parts.iter().zip(areas.iter()) {
+        let rows: Vec<Row> = part
+            .iter()
+            .map(|(label, text)| Row::new([label.clone(), text.join("\n")]).height(text.len() as u16))
+            .collect();
+        frame.render_widget(Table::new(rows, [Constraint::Length(label_width as u16), Constraint::Min(8)]), *column);
+    }
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a word longer
+/// than a line is cut into pieces).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        while word.len() > width {
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            lines.push(word.drain(..width).collect());
+        }
+        let word: String = word.into_iter().collect();
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if needed > width && !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn words_wrap_at_the_width_and_long_words_are_cut() {
+        assert_eq!(wrap_words("take the selected experiment out", 12), ["take the", "selected", "experiment", "out"]);
+        assert_eq!(wrap_words("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap_words("", 4), [""]);
+        assert_eq!(wrap_words("fits whole", 10), ["fits whole"]);
     }
 }
