@@ -674,4 +674,10 @@ fn the_per_group_auc_scrolls_by_pages() {
     assert!(render(&app, 120, 32).contains("groups 1-6 of 21"));
     // The keys of the experiment list still move the selection, not the groups.
     assert_eq!(app.train.groups_from, 0);
+    // The wheel over the table scrolls it by three rows; found on the drawn screen.
+    let screen = render(&app, 120, 32);
+    let (row, line) = screen.lines().enumerate().find(|(_, l)| l.contains("group-03")).unwrap();
+    let column = line.find("group-03").map(|b| line[..b].chars().count()).unwrap() as u16;
+    app.on_mouse(apg_bench::tui::mouse::Mouse::Wheel { column, row: row as u16, down: true });
+    assert!(render(&app, 120, 32).contains("groups 4-9 of 21"));
 }

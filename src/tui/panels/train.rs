@@ -334,6 +334,16 @@ impl Component for TrainState {
             return vec![Effect::SelectionChanged];
         }
         if let Mouse::Wheel { column, row, down } = mouse
+            && self.groups_view.contains(column, row)
+        {
+            let last_page = self.groups.len().saturating_sub(self.groups_view.page());
+            self.groups_from = if down {
+                (self.groups_from + WHEEL_ROWS).min(last_page)
+            } else {
+                self.groups_from.saturating_sub(WHEEL_ROWS)
+            };
+        }
+        if let Mouse::Wheel { column, row, down } = mouse
             && self.log_view.contains(column, row)
         {
             let most = self.log.len().saturating_sub(self.log_view.page());
@@ -469,6 +479,7 @@ fn draw_groups(t: &TrainState, frame: &mut Frame, area: Rect, theme: &Theme) {
         return;
     }
     let shown = t.groups_view.from_top(t.groups_from, t.groups.len(), area.height.saturating_sub(2) as usize);
+    t.groups_view.place(rows_area(area, 0));
     let lines: Vec<Line> = t.groups[shown.clone()]
         .iter()
         .map(|g| {
