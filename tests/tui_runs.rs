@@ -540,3 +540,25 @@ fn clicks_select_and_open_a_run_and_the_wheel_scrolls_its_detail() {
     app.on_mouse(Mouse::Wheel { column, row: 10, down: false });
     assert_eq!(app.runs.detail.as_ref().unwrap().scroll, 0);
 }
+
+/// `/` with one plain word looks for it in the runs' ids, experiments, tags and notes;
+/// an expression with a mistake is still an error, not a word.
+#[test]
+fn a_plain_word_filters_by_name_and_a_broken_expression_stays_an_error() {
+    let (_dir, mut app) = app_with(&three_runs());
+    app.on_key(key(KeyCode::Char('/')));
+    type_text(&mut app, "APG");
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.runs.filter_error.is_none(), "{:?}", app.runs.filter_error);
+    let shown: Vec<String> =
+        app.runs.visible.iter().map(|&i| app.runs.history.as_ref().unwrap().runs[i].id().to_string()).collect();
+    assert_eq!(shown, ["20260105-101000-apg-s1"]);
+
+    app.on_key(key(KeyCode::Char('/')));
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('/')));
+    type_text(&mut app, "test.auc >");
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.runs.filter_error.is_some(), "an unfinished expression is reported");
+    assert_eq!(app.runs.visible.len(), 3, "and filters nothing");
+}

@@ -129,13 +129,22 @@ impl RunsState {
     /// Re-applies the filter and the sort.
     pub fn refresh(&mut self) {
         let Some(history) = &self.history else { return };
-        let filter = if self.filter.trim().is_empty() {
+        let text = self.filter.trim();
+        // An expression (`test.auc > 0.8 and condition.mode = group`), or else one plain
+        // word, looked for in the run's id, experiment, tags and note.
+        let mut word = None;
+        let filter = if text.is_empty() {
             None
         } else {
-            match Filter::parse(&self.filter) {
+            match Filter::parse(text) {
                 Ok(f) => {
                     self.filter_error = None;
                     Some(f)
+                }
+                Err(_) if is_plain_word(text) => {
+                    self.filter_error = None;
+                    word = Some(text.to_lowercase());
+                    None
                 }
                 Err(e) => {
                     self.filter_error = Some(e.to_string().lines().next().unwrap_or_default().to_string());
@@ -143,8 +152,16 @@ impl RunsState {
                 }
             }
         };
+        let mentions = |run: &Run, word: &str| {
+            let m = &run.manifest;
+            [m.id.as_str(), m.experiment.as_str(), m.note.as_str()]
+                .into_iter()
+                .chain(m.tags.iter().map(String::as_str))
+                .any(|text| text.to_lowercase().contains(word))
+        };
         let mut visible: Vec<usize> = (0..history.runs.len())
             .filter(|&i| filter.as_ref().is_none_or(|f| f.matches(&history.runs[i].row)))
+            .filter(|&i| word.as_deref().is_none_or(|w| mentions(&history.runs[i], w)))
             .collect();
         if let Ok(key) = SortKey::parse(SORTS[self.sort]) {
             visible.sort_by(|&a, &b| key.compare(&history.runs[a].row, &history.runs[b].row));
@@ -539,7 +556,7 @@ fn filter_line(state: &RunsState, theme: &crate::tui::theme::Theme) -> Line<'sta
         (Some(error), false) => Line::styled(format!("filter: {}  — {error}", state.filter), theme.bad()),
         (None, false) if state.filter.is_empty() => Line::styled(
             format!(
-                "/ filter (e.g. test.auc > 0.8 and condition.mode = group)   sort {}   space mark   c compare",
+                "/ filter (e.g. test.auc > 0.8 and condition.mode = group, or a word)   sort {}   space mark   c compare",
                 SORTS[state.sort]
             ),
             theme.dim(),
@@ -696,4 +713,9 @@ fn started_short(started: &str) -> String {
         (Some(day), Some(time)) => format!("{day} {time}"),
         _ => started.to_string(),
     }
+}
+
+/// One word without the operators of a filter expression: searched as plain text.
+fn is_plain_word(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':'))
 }
