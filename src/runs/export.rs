@@ -3,7 +3,6 @@
 
 use crate::format::Format;
 use crate::runs::compare::{Comparison, Curve, EntryKind, MetricRow, delta_words, mean_sd};
-use crate::runs::groups::Noise;
 
 /// Rows of the curve tables in exports.
 const CURVE_ROWS: usize = 10;
@@ -126,13 +125,8 @@ pub fn csv(c: &Comparison) -> Result<String, csv::Error> {
                 EntryKind::Run => "run",
                 EntryKind::Group => "group",
             };
-            let (verdict, band) = match cell.noise {
-                None => (String::new(), None),
-                Some(noise @ (Noise::WithinNoise { band } | Noise::BeyondNoise { band })) => {
-                    (noise.words().to_string(), Some(band))
-                }
-                Some(noise @ Noise::Unknown) => (noise.words().to_string(), None),
-            };
+            let verdict = cell.noise.map(|n| n.words().to_string()).unwrap_or_default();
+            let band = cell.noise.and_then(|n| n.band());
             writer.write_record([
                 entry.label.clone(),
                 kind.to_string(),

@@ -65,6 +65,14 @@ impl Noise {
         if (other.mean - base.mean).abs() <= band { Noise::WithinNoise { band } } else { Noise::BeyondNoise { band } }
     }
 
+    /// The band the difference was held against; none when the noise is unknown.
+    pub fn band(&self) -> Option<f64> {
+        match self {
+            Noise::WithinNoise { band } | Noise::BeyondNoise { band } => Some(*band),
+            Noise::Unknown => None,
+        }
+    }
+
     pub fn words(&self) -> &'static str {
         match self {
             Noise::WithinNoise { .. } => "within noise",

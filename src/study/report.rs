@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::format::Format;
 use crate::runs::compare::{Cell, CompareOptions, MetricRow, compare, delta_words, mean_sd};
-use crate::runs::groups::{NOISE_RULE, Noise};
+use crate::runs::groups::NOISE_RULE;
 use crate::runs::{History, RunError};
 use crate::study::Study;
 use crate::study::status::{Counts, slots};
@@ -223,10 +223,7 @@ impl Report {
         let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         for row in &self.rows {
             for (column, cell) in self.columns.iter().zip(&row.cells) {
-                let band = match cell.noise {
-                    Some(Noise::WithinNoise { band } | Noise::BeyondNoise { band }) => Some(band),
-                    _ => None,
-                };
+                let band = cell.noise.and_then(|n| n.band());
                 writer.write_record([
                     row.variant.clone(),
                     row.config_hash.clone(),
