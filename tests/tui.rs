@@ -11,7 +11,7 @@ use apg_bench::config::workspace::Workspace;
 use apg_bench::data::{self, LoadOptions, LoadedDescriptor};
 use apg_bench::runs::history::History;
 use apg_bench::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase};
-use apg_bench::tui::app::{App, Effect, ExperimentEntry, Panel};
+use apg_bench::tui::app::{App, Effect, ExperimentEntry, Panel, Queued};
 use apg_bench::tui::keys::Action;
 use apg_bench::tui::panels::train::DeviceChoice;
 use apg_bench::tui::theme::Theme;
@@ -160,7 +160,12 @@ fn train_keys_start_queue_pause_and_stop() {
     assert!(app.status().contains("has an error"));
     app.select(app.shared.experiments.iter().position(|e| e.name() == "apg-group").unwrap());
     let effects = app.on_key(key(KeyCode::Char('s')));
-    assert_eq!(effects, vec![Effect::StartTraining(PathBuf::from(format!("{WORKSPACE}/experiments/apg-group.toml")))]);
+    assert_eq!(
+        effects,
+        vec![Effect::StartTraining(Queued::Experiment(PathBuf::from(format!(
+            "{WORKSPACE}/experiments/apg-group.toml"
+        ))))]
+    );
     feed_training(&mut app);
     // While it trains, s queues; p pauses; x stops.
     assert!(app.on_key(key(KeyCode::Char('s'))).is_empty());

@@ -15,7 +15,7 @@ use crate::runs::{History, RunStatus};
 use crate::study::execute::{Progress, execute, threads_per_run, write_expanded};
 use crate::study::report::report;
 use crate::study::slurm::{self, Resources};
-use crate::study::status::{Counts, Slot, slots, to_run};
+use crate::study::status::{Counts, Slot, current, to_run};
 use crate::study::{STUDIES_FOLDER, Study, names};
 
 /// Exit code of a study ended by a signal (128 + SIGINT).
@@ -114,17 +114,7 @@ pub fn run(workspace: &Path, command: StudyCommand) -> anyhow::Result<ExitCode> 
 
 /// The study's slots, with the Slurm tasks still queued marked so.
 fn current_slots(study: &Study, history: &History) -> anyhow::Result<(Vec<Slot>, Vec<String>)> {
-    let mut slots = slots(study, history);
-    let mut warnings = Vec::new();
-    let jobs = slurm::jobs(study).map_err(anyhow::Error::msg)?;
-    if !jobs.is_empty() {
-        match slurm::task_states(&jobs) {
-            Ok(states) => slurm::mark_queued(study, &mut slots, &jobs, &states),
-            Err(e) => warnings
-                .push(format!("Slurm jobs {}: {e}", jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(", "))),
-        }
-    }
-    Ok((slots, warnings))
+    current(study, history).map_err(anyhow::Error::msg)
 }
 
 fn run_here(study: &Study, jobs: usize, retry_failed: bool) -> anyhow::Result<ExitCode> {

@@ -1,5 +1,7 @@
-//! The file watcher behind hot reload: it watches a workspace's `experiments/` and the
-//! dataset descriptors in use, and reports each saved file once, already parsed and checked.
+//! The file watcher behind hot reload: it watches a workspace's `experiments/`, its
+//! `studies/` and the dataset descriptors in use, and reports each saved file once
+//! (experiments and descriptors already parsed and checked; a study by its path, since
+//! expanding one is the study module's work).
 //!
 //! Editors save in different ways (in place; vim renames the old file away and writes a new
 //! one; VS Code and others write a temporary file and rename it over the old one), and a
@@ -34,6 +36,8 @@ pub enum WatchEvent {
     ExperimentRemoved { path: PathBuf },
     /// A watched dataset descriptor was saved, or deleted (an `Err` that it cannot be read).
     DatasetChanged { path: PathBuf, result: Result<LoadedDescriptor, ConfigError> },
+    /// A study file (`studies/NAME.toml`) was created, saved or removed.
+    StudyChanged { path: PathBuf },
     /// The operating system's watcher failed; changes may have been missed.
     Error(String),
 }
@@ -57,8 +61,9 @@ pub struct WorkspaceWatcher {
 }
 
 impl WorkspaceWatcher {
-    /// Starts watching `workspace_root/experiments/*.toml` and `extra_files` (the dataset
-    /// descriptors in use; their folders must exist, the files need not).
+    /// Starts watching `workspace_root/experiments/*.toml`, `workspace_root/studies/*.toml`
+    /// (when that folder exists) and `extra_files` (the dataset descriptors in use; their
+    /// folders must exist, the files need not).
     ///
     /// `on_event` runs on the watcher's own thread, which also reads and parses the files,
     /// so the UI thread does no file I/O for it; the TUI passes a closure that forwards each
@@ -78,7 +83,11 @@ impl WorkspaceWatcher {
         let experiments_dir = absolute(&workspace_root.join("experiments"))?;
         let extra_files = extra_files.iter().map(|f| absolute(f)).collect::<Result<Vec<_>, _>>()?;
 
+        let studies_dir = absolute(&workspace_root.join("studies"))?;
         let mut folders = vec![experiments_dir.clone()];
+        if studies_dir.is_dir() {
+            folders.push(studies_dir.clone());
+        }
         for file in &extra_files {
             let folder = file.parent().map(Path::to_path_buf).unwrap_or_default();
             if !folders.contains(&folder) {
@@ -86,7 +95,7 @@ impl WorkspaceWatcher {
             }
         }
 
-        let mut tracker = Tracker { experiments_dir, extra_files, reported: HashMap::new() };
+        let mut tracker = Tracker { experiments_dir, studies_dir, extra_files, reported: HashMap::new() };
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |result| {
             for event in tracker.handle(result) {
                 on_event(event);
@@ -123,6 +132,7 @@ impl Contents {
 /// The files the watcher reports on, and what it last reported for each.
 struct Tracker {
     experiments_dir: PathBuf,
+    studies_dir: PathBuf,
     extra_files: Vec<PathBuf>,
     reported: HashMap<PathBuf, Contents>,
 }
@@ -140,8 +150,10 @@ impl Tracker {
                 // The system dropped events: look at everything that could have changed.
                 touched.extend(self.reported.keys().cloned());
                 touched.extend(self.extra_files.iter().cloned());
-                if let Ok(entries) = std::fs::read_dir(&self.experiments_dir) {
-                    touched.extend(entries.filter_map(|entry| entry.ok().map(|e| e.path())));
+                for folder in [&self.experiments_dir, &self.studies_dir] {
+                    if let Ok(entries) = std::fs::read_dir(folder) {
+                        touched.extend(entries.filter_map(|entry| entry.ok().map(|e| e.path())));
+                    }
                 }
             } else if !event.kind.is_access() {
                 // Access events are opens and closes (our own reads among them); every
@@ -155,12 +167,17 @@ impl Tracker {
     /// The event for `path` if it is watched and holds something new since last reported.
     fn report(&mut self, path: PathBuf) -> Option<WatchEvent> {
         let is_dataset = self.extra_files.contains(&path);
-        if !is_dataset && !self.is_experiment(&path) {
+        let is_study = toml_in(&self.studies_dir, &path);
+        if !is_dataset && !is_study && !toml_in(&self.experiments_dir, &path) {
             return None;
         }
         let contents = Contents::read(&path);
         if self.reported.get(&path) == Some(&contents) {
             return None;
+        }
+        if is_study {
+            self.reported.insert(path.clone(), contents);
+            return Some(WatchEvent::StudyChanged { path });
         }
         let text = match &contents {
             Contents::Text(text) => Ok(text.as_str()),
@@ -182,12 +199,10 @@ impl Tracker {
         self.reported.insert(path, contents);
         Some(event)
     }
+}
 
-    /// `experiments/NAME.toml`, leaving out hidden files (editors' lock and swap files).
-    fn is_experiment(&self, path: &Path) -> bool {
-        let visible = path.file_name().is_some_and(|name| !name.to_string_lossy().starts_with('.'));
-        path.parent() == Some(self.experiments_dir.as_path())
-            && path.extension().is_some_and(|ext| ext == "toml")
-            && visible
-    }
+/// `folder/NAME.toml`, leaving out hidden files (editors' lock and swap files).
+fn toml_in(folder: &Path, path: &Path) -> bool {
+    let visible = path.file_name().is_some_and(|name| !name.to_string_lossy().starts_with('.'));
+    path.parent() == Some(folder) && path.extension().is_some_and(|ext| ext == "toml") && visible
 }

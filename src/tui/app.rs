@@ -21,7 +21,7 @@ use crate::tui::panels::data::DataState;
 use crate::tui::panels::runs::RunsState;
 use crate::tui::panels::train::TrainState;
 use crate::tui::shared::Component;
-pub use crate::tui::shared::{Effect, ExperimentEntry, Panel, Shared};
+pub use crate::tui::shared::{Effect, ExperimentEntry, Panel, Queued, Shared};
 use crate::tui::theme::Theme;
 
 pub struct App {
@@ -54,6 +54,7 @@ impl App {
                 selected,
                 dataset,
                 stats: None,
+                studies: Vec::new(),
                 status: Default::default(),
             },
             panel: Panel::Data,
@@ -261,6 +262,10 @@ impl App {
             match effect {
                 Effect::SelectionChanged => self.sync_conditions(),
                 Effect::Show(panel) => self.panel = panel,
+                Effect::Compare(runs) => {
+                    crate::tui::panels::runs::compare_groups(&mut self.runs, &mut self.shared, runs);
+                    self.panel = Panel::Runs;
+                }
                 other => rest.push(other),
             }
         }
@@ -297,6 +302,41 @@ impl App {
     /// The run's folder is complete: reload the history, start the next queued run.
     pub fn run_ended(&mut self) -> Vec<Effect> {
         self.train.run_ended()
+    }
+
+    /// The studies' standing arrived (with each history load). A study file that has
+    /// become broken says so in the status bar.
+    pub fn set_studies(&mut self, studies: Vec<crate::study::status::Overview>) {
+        for study in &studies {
+            let Err(error) = &study.study else { continue };
+            let before = self.shared.studies.iter().find(|s| s.name == study.name).and_then(|s| s.study.as_ref().err());
+            if before.map(|e| e.to_string()) != Some(error.to_string()) {
+                self.shared.fail(format!("study {}: {error}", study.name));
+            }
+        }
+        self.shared.studies = studies;
+        self.train.studies_changed(&self.shared);
+    }
+
+    /// The experiment and seed of a queued run: the experiment file as it is now, or the
+    /// study variant's expanded experiment (written to the study's folder, where a run's
+    /// experiment path points).
+    pub fn queued_experiment(&self, queued: &Queued) -> Result<(LoadedExperiment, u64), String> {
+        match queued {
+            Queued::Experiment(path) => {
+                let entry = self.shared.experiments.iter().find(|e| e.path == *path).ok_or("the file is gone")?;
+                let experiment = entry.good.clone().filter(|_| entry.error.is_none()).ok_or("the file is not valid")?;
+                let seed = experiment.experiment.seed;
+                Ok((experiment, seed))
+            }
+            Queued::Study { study, variant, seed } => {
+                let overview = self.shared.studies.iter().find(|s| s.name == *study).ok_or("the study is gone")?;
+                let expanded = overview.study.as_ref().map_err(|e| format!("the study has an error: {e}"))?;
+                let found = expanded.variants.iter().find(|v| v.name == *variant).ok_or("no such variant any more")?;
+                crate::study::execute::write_expanded(expanded)?;
+                Ok((found.experiment.clone(), *seed))
+            }
+        }
     }
 
     /// `w`, carried out by the event loop.

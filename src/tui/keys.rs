@@ -175,6 +175,7 @@ const TRAIN: &[Binding] = &[
     key(KeyCode::Char('x'), Action::StopTraining, "stop"),
     key(KeyCode::Char('a'), Action::QueueRun, "add to the queue"),
     key(KeyCode::Char('u'), Action::Unqueue, "take the selected experiment out of the queue"),
+    key(KeyCode::Char('c'), Action::Compare, "the selected study's report, in the Runs panel"),
     key(KeyCode::Char('U'), Action::ClearQueue, "empty the queue"),
     key(KeyCode::Char('d'), Action::CycleDevice, "device of the next run"),
     key(KeyCode::Char('['), Action::LogBack, "scroll the log back"),

@@ -31,9 +31,11 @@ use crate::runs::history::History;
 use crate::runs::recorded::{Next, RecordedRun};
 use crate::runs::watch::{RunsEvent, RunsWatcher};
 use crate::runs::{RunStatus, export};
+use crate::study::status::{Overview, overview};
 use crate::train::Event;
 use crate::train::trainer::Control;
 use app::{App, Effect, ExperimentEntry};
+use shared::Queued;
 use theme::Theme;
 use view::Timing;
 
@@ -49,6 +51,8 @@ pub enum AppEvent {
     Watch(Box<WatchEvent>),
     /// Run folders appeared, went or changed status (another process's runs too).
     RunsWatch(RunsEvent),
+    /// The workspace's studies and where their runs stand (sent after each history load).
+    Studies(Vec<Overview>),
 }
 
 /// Opens the workbench on `workspace` until the user quits.
@@ -251,12 +255,17 @@ fn event_loop(
                     app.shared.fail(format!("dataset descriptor: {error}"));
                     Vec::new()
                 }
+                WatchEvent::StudyChanged { .. } => vec![Effect::LoadRuns],
                 WatchEvent::Error(error) => {
                     app.shared.fail(format!("file watcher: {error}"));
                     Vec::new()
                 }
             },
             AppEvent::RunsWatch(event) => panels::runs::on_watch(&mut app.shared, event),
+            AppEvent::Studies(studies) => {
+                app.set_studies(studies);
+                Vec::new()
+            }
         };
         runtime.carry_out(app, effects);
     }
@@ -316,10 +325,16 @@ impl Runtime {
                     let sender = self.sender.clone();
                     let root = app.shared.workspace.root.clone();
                     std::thread::spawn(move || {
-                        let _ = sender.send(AppEvent::Runs(History::load(&root).map_err(|e| e.to_string())));
+                        let history = History::load(&root).map_err(|e| e.to_string());
+                        // The studies' standing is read from the same history.
+                        let studies = history.as_ref().map(|h| overview(&root, h)).ok();
+                        let _ = sender.send(AppEvent::Runs(history));
+                        if let Some(studies) = studies {
+                            let _ = sender.send(AppEvent::Studies(studies));
+                        }
                     });
                 }
-                Effect::StartTraining(path) => self.start_training(app, &path),
+                Effect::StartTraining(run) => self.start_training(app, &run),
                 Effect::Pause => self.control.iter().for_each(|c| c.pause()),
                 Effect::Resume => self.control.iter().for_each(|c| c.resume()),
                 Effect::Stop => self.control.iter().for_each(|c| c.stop()),
@@ -329,19 +344,22 @@ impl Runtime {
                     Err(message) => app.shared.fail(message),
                 },
                 // The router takes these before they get here.
-                Effect::SelectionChanged | Effect::Show(_) => {}
+                Effect::SelectionChanged | Effect::Show(_) | Effect::Compare(_) => {}
             }
         }
     }
 
-    fn start_training(&mut self, app: &mut App, path: &Path) {
-        let Some(experiment) = app.shared.experiments.iter().find(|e| e.path == path).and_then(|e| e.good.clone())
-        else {
-            app.shared.fail(format!("{} is not valid: not started", path.display()));
-            return;
+    fn start_training(&mut self, app: &mut App, queued: &Queued) {
+        let (experiment, seed) = match app.queued_experiment(queued) {
+            Ok(found) => found,
+            Err(error) => {
+                app.shared.fail(format!("{}: {error}: not started", queued.label()));
+                // The queue goes on: one broken entry does not hold up the rest.
+                let next = app.run_ended();
+                return self.carry_out(app, next.into_iter().filter(|e| *e != Effect::LoadRuns).collect());
+            }
         };
         let device = app.run_device(&experiment);
-        let seed = experiment.experiment.seed;
         let name = experiment.experiment.name.clone();
         let mut run = match RecordedRun::start(&app.shared.workspace.root, experiment, seed, device) {
             Ok(run) => run,

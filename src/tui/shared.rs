@@ -17,6 +17,7 @@ use crate::config::ConfigError;
 use crate::config::experiment::LoadedExperiment;
 use crate::config::workspace::Workspace;
 use crate::data::stats::DatasetStats;
+use crate::study::status::Overview;
 use crate::tui::keys::{Action, Binding};
 use crate::tui::mouse::Mouse;
 use crate::tui::theme::Theme;
@@ -60,6 +61,25 @@ impl ExperimentEntry {
     }
 }
 
+/// A run waiting in the Train panel's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queued {
+    /// An experiment file, run with its own seed.
+    Experiment(PathBuf),
+    /// One run of a study: a variant's experiment under one of the study's seeds.
+    Study { study: String, variant: String, seed: u64 },
+}
+
+impl Queued {
+    /// How the queue and the messages name it: `apg-group`, `paper-ablation/v4 s2`.
+    pub fn label(&self) -> String {
+        match self {
+            Queued::Experiment(path) => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            Queued::Study { study, variant, seed } => format!("{study}/{variant} s{seed}"),
+        }
+    }
+}
+
 /// Side effects: most are carried out by the event loop (threads, files); the router
 /// takes the ones that concern other panels (`SelectionChanged`, `Show`).
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +87,7 @@ pub enum Effect {
     LoadData,
     /// Parse every experiment again (their dataset changed).
     RecheckExperiments,
-    StartTraining(PathBuf),
+    StartTraining(Queued),
     Pause,
     Resume,
     Stop,
@@ -80,6 +100,9 @@ pub enum Effect {
     SelectionChanged,
     /// Bring a panel to the front.
     Show(Panel),
+    /// Open the comparison of these runs' configurations, the first one's as the
+    /// baseline (a study's report in the Runs panel).
+    Compare(Vec<String>),
 }
 
 /// How long an information message stays in the status bar. An error stays until a key
@@ -144,6 +167,8 @@ pub struct Shared {
     /// statistics once loaded; the Conditions panel reads them too.
     pub dataset: String,
     pub stats: Option<DatasetStats>,
+    /// The workspace's studies and where their runs stand (reloaded with the run history).
+    pub studies: Vec<Overview>,
     pub status: Status,
 }
 

@@ -7,6 +7,8 @@
 use std::io::Write;
 use std::process::{Command, Output};
 
+pub mod studies;
+
 /// The variable that turns every skip into a failure. `.ci/run` sets it, because in CI
 /// the real datasets and tmux are promised: a test skipped there would pass unchecked.
 pub const REQUIRE_ALL: &str = "APG_BENCH_REQUIRE_ALL";

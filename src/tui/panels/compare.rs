@@ -87,6 +87,22 @@ impl CompareView {
         })
     }
 
+    /// Compares the configurations of `runs` (one run each, in the order given) as
+    /// groups of seeds, the first one's as the baseline: a study's report.
+    pub fn open_groups(history: &History, runs: Vec<String>) -> Result<CompareView, String> {
+        let comparison = build(history, &runs, true, 0)?;
+        Ok(CompareView {
+            marked: runs,
+            grouped: true,
+            comparison,
+            scroll: 0,
+            first: 0,
+            max_scroll: Cell::new(0),
+            page_height: Cell::new(1),
+            per_page: Cell::new(usize::MAX),
+        })
+    }
+
     /// How the status bar introduces the view.
     pub fn summary(&self) -> String {
         let c = &self.comparison;

@@ -5,6 +5,7 @@ pub mod conditions;
 pub mod data;
 pub mod detail;
 pub mod runs;
+pub mod studies;
 pub mod train;
 
 use ratatui::Frame;

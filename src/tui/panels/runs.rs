@@ -485,6 +485,23 @@ fn open_comparison(state: &mut RunsState, shared: &mut Shared) {
     }
 }
 
+/// Opens the comparison of the configurations of `runs` (one run each), the first as
+/// the baseline, in front of the list (a study's report from the Train panel).
+pub fn compare_groups(state: &mut RunsState, shared: &mut Shared, runs: Vec<String>) {
+    let Some(history) = &state.history else {
+        shared.say("the run history is still loading: try again in a moment");
+        return;
+    };
+    match CompareView::open_groups(history, runs) {
+        Ok(view) => {
+            shared.say(view.summary());
+            state.detail = None;
+            state.compare = Some(view);
+        }
+        Err(e) => shared.fail(format!("cannot compare: {e}")),
+    }
+}
+
 pub fn draw(state: &RunsState, frame: &mut Frame, area: Rect, shared: &Shared) {
     let theme = &shared.theme;
     let block =

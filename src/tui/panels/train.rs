@@ -12,7 +12,6 @@ use ratatui::widgets::{
 };
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 
 use crate::config::Device;
 use crate::config::experiment::LoadedExperiment;
@@ -20,10 +19,11 @@ use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunEn
 use crate::tui::keys::{self, Action, Binding};
 use crate::tui::mouse::{Mouse, WHEEL_ROWS, select_in};
 use crate::tui::panels::bar;
+use crate::tui::panels::studies::{self, StudiesList};
 use crate::tui::panels::{rows_area, search_prompt};
 use crate::tui::scroll::{Motion, Viewport, scrollbar};
 use crate::tui::search::{Search, SearchReply};
-use crate::tui::shared::{Component, Effect, Panel, Shared};
+use crate::tui::shared::{Component, Effect, Panel, Queued, Shared};
 use crate::tui::theme::Theme;
 
 /// The live view of the run in progress (or the last one), the queue and the choices
@@ -44,7 +44,12 @@ pub struct TrainState {
     pub last_eval: Option<EvalMetrics>,
     pub summary: Option<RunSummary>,
     pub log: VecDeque<String>,
-    pub queue: VecDeque<PathBuf>,
+    pub queue: VecDeque<Queued>,
+    /// The queued run asked to start last, until it ends (so a study's `s` does not queue
+    /// it again before the history shows it running).
+    pub starting: Option<Queued>,
+    /// The studies below the experiments, and the cursor when it is on one of them.
+    pub studies: StudiesList,
     /// The device of the run shown.
     pub device: Device,
     /// The device of the runs started from now on (`d`).
@@ -126,6 +131,8 @@ impl TrainState {
     pub fn run_started(&mut self, experiment: String, run_id: String, device: Device, shared: &mut Shared) {
         *self = TrainState {
             queue: std::mem::take(&mut self.queue),
+            studies: std::mem::take(&mut self.studies),
+            starting: self.starting.take(),
             next_device: self.next_device,
             experiments_view: std::mem::take(&mut self.experiments_view),
             search: std::mem::take(&mut self.search),
@@ -201,13 +208,33 @@ impl TrainState {
     /// The run's folder is complete: reload the history, start the next queued run.
     pub fn run_ended(&mut self) -> Vec<Effect> {
         let mut effects = vec![Effect::LoadRuns];
-        if let Some(next) = self.queue.pop_front() {
-            effects.push(Effect::StartTraining(next));
-        }
+        self.starting = self.queue.pop_front();
+        effects.extend(self.starting.clone().map(Effect::StartTraining));
         effects
     }
 
     fn start_or_queue(&mut self, queue: bool, shared: &mut Shared) -> Vec<Effect> {
+        if let Some(study) = self.studies.selected(shared) {
+            let (name, total) = (study.name.clone(), study.slots.len());
+            let runs = match studies::runs_to_queue(study, &self.queue, self.starting.as_ref()) {
+                Ok(runs) => runs,
+                Err(error) => {
+                    shared.fail(error);
+                    return Vec::new();
+                }
+            };
+            if runs.is_empty() {
+                shared.say(format!("every run of {name} is done, running or queued: c opens its report"));
+                return Vec::new();
+            }
+            shared.say(format!("queued {} of the {total} runs of study {name}", runs.len()));
+            self.queue.extend(runs);
+            if !self.active() {
+                self.starting = self.queue.pop_front();
+                return self.starting.clone().map(Effect::StartTraining).into_iter().collect();
+            }
+            return Vec::new();
+        }
         let Some(entry) = shared.selected_experiment() else {
             shared.say(if shared.experiments.is_empty() {
                 "no experiment in this workspace"
@@ -228,23 +255,36 @@ impl TrainState {
             shared.fail(message);
             return Vec::new();
         }
-        let (path, name) = (entry.path.clone(), entry.name());
+        let (run, name) = (Queued::Experiment(entry.path.clone()), entry.name());
         if self.active() || queue {
             shared.say(format!("queued {name}"));
-            self.queue.push_back(path);
+            self.queue.push_back(run);
             return Vec::new();
         }
         // Started by hand, it leaves the queue, which would otherwise train it again.
-        if let Some(at) = self.queue.iter().position(|p| *p == path) {
+        if let Some(at) = self.queue.iter().position(|q| *q == run) {
             self.queue.remove(at);
         }
-        vec![Effect::StartTraining(path)]
+        self.starting = Some(run.clone());
+        vec![Effect::StartTraining(run)]
     }
 
-    /// `u`: the selected experiment's last place in the queue goes.
+    /// `u`: the selected experiment's last place in the queue goes; on a study, all of
+    /// its runs waiting there.
     fn unqueue(&mut self, shared: &mut Shared) {
+        if let Some(study) = self.studies.selected(shared) {
+            let before = self.queue.len();
+            self.queue.retain(|q| !matches!(q, Queued::Study { study: s, .. } if *s == study.name));
+            let message = match before - self.queue.len() {
+                0 => format!("no run of {} is queued", study.name),
+                n => format!("took the {n} queued runs of {} out of the queue", study.name),
+            };
+            shared.say(message);
+            return;
+        }
         let Some(entry) = shared.selected_experiment() else { return };
-        match self.queue.iter().rposition(|p| *p == entry.path) {
+        let run = Queued::Experiment(entry.path.clone());
+        match self.queue.iter().rposition(|q| *q == run) {
             Some(at) => {
                 self.queue.remove(at);
                 shared.say(format!("took {} out of the queue", entry.name()));
@@ -254,27 +294,74 @@ impl TrainState {
     }
 }
 
+impl TrainState {
+    /// The studies were reloaded: the cursor stays in the list (or leaves it if empty).
+    pub fn studies_changed(&mut self, shared: &Shared) {
+        self.studies.present = !shared.studies.is_empty();
+        self.studies.cursor =
+            self.studies.cursor.filter(|_| self.studies.present).map(|c| c.min(shared.studies.len() - 1));
+    }
+
+    /// Moves the cursor through the experiments and then the studies below them, as one
+    /// list: ↓ on the last experiment goes to the first study, ↑ on it back up; a page or
+    /// Home/End stays in the list the cursor is in.
+    fn move_cursor(&mut self, motion: Motion, shared: &mut Shared) -> Vec<Effect> {
+        let (experiments, studies) = (shared.experiments.len(), shared.studies.len());
+        if let Some(at) = self.studies.cursor.filter(|_| studies > 0) {
+            if motion == Motion::Up && at == 0 && experiments > 0 {
+                self.studies.cursor = None;
+                shared.selected = Some(experiments - 1);
+                return vec![Effect::SelectionChanged];
+            }
+            self.studies.cursor = Some(self.studies.view.moved(at.min(studies - 1), studies, motion));
+            return Vec::new();
+        }
+        self.studies.cursor = None;
+        let on_last = shared.selected.is_some_and(|i| i + 1 >= experiments);
+        if studies > 0 && motion == Motion::Down && (experiments == 0 || on_last) {
+            self.studies.cursor = Some(0);
+            return Vec::new();
+        }
+        if experiments == 0 {
+            return Vec::new();
+        }
+        // With nothing selected (the selected file was removed), a move selects the
+        // first row the view shows.
+        shared.selected = Some(match shared.selected {
+            Some(from) => self.experiments_view.moved(from, experiments, motion),
+            None => 0,
+        });
+        vec![Effect::SelectionChanged]
+    }
+}
+
 impl Component for TrainState {
     fn bindings(&self) -> Vec<Binding> {
-        keys::bindings(Panel::Train)
+        let mut bindings = keys::bindings(Panel::Train);
+        // `c` opens a study's report: only a workspace with studies has one, and there
+        // the keys say what they do on a study.
+        if !self.studies.present {
+            bindings.retain(|b| b.action != Action::Compare);
+        }
+        for binding in bindings.iter_mut().filter(|_| self.studies.present) {
+            binding.help = match binding.action {
+                Action::StartTraining => "start training (on a study: queue its runs not done)",
+                Action::QueueRun => "add to the queue (a study: its runs not done)",
+                Action::Unqueue => "take the selected experiment or study out of the queue",
+                _ => continue,
+            };
+        }
+        bindings
     }
 
     fn on_action(&mut self, action: Action, shared: &mut Shared) -> Vec<Effect> {
         if let Some(motion) = Motion::of(action) {
-            if shared.experiments.is_empty() {
-                return Vec::new();
-            }
-            // With nothing selected (the selected file was removed), a move selects the
-            // first row the view shows.
-            shared.selected = Some(match shared.selected {
-                Some(from) => self.experiments_view.moved(from, shared.experiments.len(), motion),
-                None => 0,
-            });
-            return vec![Effect::SelectionChanged];
+            return self.move_cursor(motion, shared);
         }
         match action {
             Action::Search => self.search.open(shared.selected.unwrap_or(0)),
             Action::NextExperiment => {
+                self.studies.cursor = None;
                 shared.next_experiment();
                 return vec![Effect::SelectionChanged];
             }
@@ -289,6 +376,11 @@ impl Component for TrainState {
                 self.groups_from = (self.groups_from + self.groups_view.page()).min(last_page);
             }
             Action::StartTraining => return self.start_or_queue(false, shared),
+            Action::Compare => match self.studies.selected(shared).map(studies::report_runs) {
+                Some(Ok(runs)) => return vec![Effect::Compare(runs)],
+                Some(Err(error)) => shared.say(error),
+                None => shared.say("select a study (below the experiments) to open its report"),
+            },
             Action::QueueRun => return self.start_or_queue(true, shared),
             Action::Unqueue => self.unqueue(shared),
             Action::ClearQueue => {
@@ -319,6 +411,7 @@ impl Component for TrainState {
         let names: Vec<String> = shared.experiments.iter().map(|e| e.name()).collect();
         match self.search.on_key(key, &names, shared.selected.unwrap_or(0)) {
             SearchReply::MoveTo(row) if !names.is_empty() => {
+                self.studies.cursor = None;
                 shared.selected = Some(row);
                 vec![Effect::SelectionChanged]
             }
@@ -330,8 +423,14 @@ impl Component for TrainState {
     fn on_mouse(&mut self, mouse: Mouse, shared: &mut Shared) -> Vec<Effect> {
         let selected = shared.selected.unwrap_or(0);
         if let Some(row) = select_in(&self.experiments_view, mouse, selected, shared.experiments.len()) {
+            self.studies.cursor = None;
             shared.selected = Some(row);
             return vec![Effect::SelectionChanged];
+        }
+        let at = self.studies.cursor.unwrap_or(0);
+        if let Some(row) = select_in(&self.studies.view, mouse, at, shared.studies.len()) {
+            self.studies.cursor = Some(row);
+            return Vec::new();
         }
         if let Mouse::Wheel { column, row, down } = mouse
             && self.groups_view.contains(column, row)
@@ -396,7 +495,10 @@ fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
     let block =
         |title: String| Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), theme.title()));
     let [left, right] = Layout::horizontal([Constraint::Length(30), Constraint::Min(40)]).areas(area);
-    let [list_area, queue_area] = Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(left);
+    // The studies take up to 4 rows under the experiments when the workspace has any.
+    let studies_height = if shared.studies.is_empty() { 0 } else { shared.studies.len().min(4) as u16 + 2 };
+    let [list_area, studies_area, queue_area] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(studies_height), Constraint::Length(6)]).areas(left);
 
     let shown = experiments_window(t, shared, list_area);
     let items: Vec<ListItem> = shared.experiments[shown.clone()]
@@ -405,7 +507,8 @@ fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
         .map(|(e, i)| {
             let marker = if e.error.is_some() { "! " } else { "  " };
             let item = ListItem::new(format!("{marker}{}", e.name()));
-            if Some(i) == shared.selected { item.style(theme.selected()) } else { item }
+            let on_it = Some(i) == shared.selected && t.studies.cursor.is_none();
+            if on_it { item.style(theme.selected()) } else { item }
         })
         .collect();
     let title = format!("Experiments ({})", shared.experiments.len());
@@ -415,15 +518,15 @@ fn draw(t: &TrainState, frame: &mut Frame, area: Rect, shared: &Shared) {
     if t.search.active {
         search_prompt(frame, list_area, &t.search, theme);
     }
+    if studies_height > 0 {
+        studies::draw(&t.studies, frame, studies_area, shared, &t.queue);
+    }
     let queue: Vec<Line> = if t.queue.is_empty() {
         let add = keys::hints(&t.bindings(), &[Action::QueueRun]).join("");
         let add = add.split(':').next().unwrap_or_default();
         vec![Line::styled(format!("empty ({add} adds)"), theme.dim())]
     } else {
-        t.queue
-            .iter()
-            .map(|p| Line::raw(p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()))
-            .collect()
+        t.queue.iter().map(|q| Line::raw(q.label())).collect()
     };
     let title = if t.queue.is_empty() {
         "Queue".to_string()
@@ -525,7 +628,10 @@ fn draw_status(t: &TrainState, frame: &mut Frame, shared: &Shared, area: Rect) {
     };
     let mut spans = vec![
         Span::styled(
-            t.experiment.clone().unwrap_or_else(|| selected.map(|e| e.name()).unwrap_or_default()),
+            t.experiment.clone().unwrap_or_else(|| match t.studies.selected(shared) {
+                Some(study) => study.name.clone(),
+                None => selected.map(|e| e.name()).unwrap_or_default(),
+            }),
             theme.accent(),
         ),
         Span::raw(format!("  {phase}  ")),
@@ -535,7 +641,11 @@ fn draw_status(t: &TrainState, frame: &mut Frame, shared: &Shared, area: Rect) {
         spans.push(Span::styled(run.clone(), theme.dim()));
     }
     let mut lines = vec![Line::from(spans), next_device_line(t, shared)];
-    if let Some(entry) = selected.filter(|e| e.error.is_some()) {
+    if let Some(study) = t.studies.selected(shared) {
+        let here = t.queue.iter().filter(|q| matches!(q, Queued::Study { study: s, .. } if *s == study.name)).count();
+        let style = if study.study.is_err() { theme.bad() } else { theme.accent() };
+        lines.push(Line::styled(studies::progress_line(study, here), style));
+    } else if let Some(entry) = selected.filter(|e| e.error.is_some()) {
         lines.push(Line::styled(format!("{}", entry.error.as_ref().expect("filtered")), theme.bad()));
     } else if let Some(summary) = t.summary.as_ref().filter(|s| s.status == RunEnd::Diverged) {
         let reason = summary.reason.as_deref().unwrap_or_default();
