@@ -1,6 +1,7 @@
 //! `study run --slurm` end to end on the one-node cluster of scripts/slurm-local.sh: a
 //! tiny study of 4 runs goes out as a job array, each task records its run with the
-//! headless `apg-bench run`, and the study's status and report read them back. Skipped,
+//! headless `apg-bench run`, and the study's status and report read them back; the same
+//! study run here gives the same runs and metrics. Skipped,
 //! saying why, when no cluster answers (`.ci/run` starts one first).
 
 mod common;
@@ -122,4 +123,43 @@ fn a_study_runs_as_a_slurm_job_array() {
     // Nothing is left to submit.
     let again = apg_bench(root.path(), &["study", "run", "tiny", "--slurm"]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to submit"));
+
+    // The same study run here, one thread a run as each Slurm task had, gives the same
+    // runs: the same experiments, seeds and configurations, and the same metrics.
+    let here = tempfile::tempdir().unwrap();
+    for folder in ["experiments", "studies"] {
+        std::fs::create_dir_all(here.path().join(folder)).unwrap();
+    }
+    for file in ["experiments/data.toml", "experiments/tiny.toml", "studies/tiny.toml"] {
+        std::fs::copy(root.path().join(file), here.path().join(file)).unwrap();
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).to_string();
+    let local = apg_bench(here.path(), &["study", "run", "tiny", "--jobs", &cores]);
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    assert_eq!(outcomes(here.path()), outcomes(root.path()));
+}
+
+/// Each run of a workspace as (experiment, seed, config hash, status, test AUC, test
+/// logloss), sorted.
+fn outcomes(workspace: &Path) -> Vec<(String, u64, String, RunStatus, String, String)> {
+    let history = History::load(workspace).unwrap();
+    let mut outcomes: Vec<_> = history
+        .runs
+        .iter()
+        .map(|run| {
+            let test = run.summary.as_ref().and_then(|s| s.test.clone()).expect("a finished run has test metrics");
+            let m = &run.manifest;
+            // Printed in full: equal text is equal numbers.
+            (
+                m.experiment.clone(),
+                m.seed,
+                m.config_hash.clone(),
+                m.status,
+                format!("{:?}", test.auc),
+                format!("{:?}", test.logloss),
+            )
+        })
+        .collect();
+    outcomes.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    outcomes
 }
