@@ -2,7 +2,8 @@
 //! training with moving curves, an outside edit seen by hot reload, a design change
 //! that conflicts with an outside edit answered both ways, a comparison, quit with the
 //! terminal restored; then two groups of three seeds compared at 80x24, with a noise
-//! verdict on screen, and a history of 50 runs scrolled to its end and back). Skipped, saying so, where tmux is not installed; a
+//! verdict on screen, a history of 50 runs scrolled to its end and back, and a study
+//! queued, trained and opened as a comparison from the Train panel). Skipped, saying so, where tmux is not installed; a
 //! failure instead under APG_BENCH_REQUIRE_ALL (CI, where tmux is promised).
 
 mod common;
@@ -24,6 +25,7 @@ fn the_tui_works_in_a_real_terminal() {
     assert!(stdout.contains("Conflict answered o: mine written over theirs"), "{stdout}");
     assert!(stdout.contains("Compare groups at 80x24 ok"), "{stdout}");
     assert!(stdout.contains("History of 50 runs scrolls"), "{stdout}");
+    assert!(stdout.contains("Study at 80x24: s trained its 4 runs, c opened its report"), "{stdout}");
 }
 
 /// Without tmux the test above says it was skipped, and fails where every test must run.

@@ -243,4 +243,32 @@ wait_for "hist-01" 5
 echo "History of 50 runs scrolls: G and PgDn reach the oldest, g the newest"
 tmux send-keys -t "$session" q
 wait_for "EXIT 0" 10
+
+# A study at 80x24: under the experiments in the Train panel, s queues and trains its
+# runs (two variants, two seeds), the list counts them done, c opens its report.
+tmux kill-session -t "$session"
+mkdir -p "$work/ws4/experiments" "$work/ws4/studies"
+cp "$work/ws2/data.toml" "$work/ws4/data.toml"
+cp "$work/ws2/experiments/v5.toml" "$work/ws4/experiments/v5.toml"
+printf 'name = "e2e-study"\ndataset = "data.toml"\n' > "$work/ws4/workspace.toml"
+printf 'base = "v5"\nseeds = 2\nbaseline = "static"\n[variants.static]\n"apg.variant" = "static"\n[variants.v5]\n"apg.variant" = "v5"\n' \
+  > "$work/ws4/studies/pair.toml"
+tmux new-session -d -s "$session" -x 80 -y 24 "cd '$work' && '$bin' --workspace ws4; echo \"EXIT \$?\"; sleep 600"
+wait_for "Dataset" 20
+tmux send-keys -t "$session" 3
+wait_for "Studies (1)" 10
+wait_for "0/4" 5
+tmux send-keys -t "$session" j
+wait_for "study pair: 0/4 done" 5
+tmux send-keys -t "$session" s
+# The runs take a second or two each: the list's count is what stays.
+wait_for "4/4" 120
+wait_for "study pair: 4/4 done" 5
+tmux send-keys -t "$session" c
+wait_for "Comparison of 2 groups of seeds" 10
+wait_for "pair/static (2 seeds)"
+wait_for "pair/v5 (2 seeds)"
+echo "Study at 80x24: s trained its 4 runs, c opened its report"
+tmux send-keys -t "$session" q
+wait_for "EXIT 0" 10
 echo "tui e2e: 1 passed, 0 failed"
