@@ -13,25 +13,6 @@ use apg_bench::runs::{History, RunStatus};
 use assert_cmd::Command;
 use serde_json::Value;
 
-const EXPERIMENT: &str = r#"
-dataset = "data.toml"
-seed = 1
-[model]
-embedding_dim = 8
-hidden = [32, 16]
-[apg]
-variant = "v4"
-rank = [4]
-[apg.condition]
-fields = ["domain"]
-[train]
-batch_size = 256
-epochs = 1
-lr = 0.005
-[metrics]
-group_fields = ["domain"]
-"#;
-
 const STUDY: &str = "base = \"tiny\"\nseeds = 2\nbaseline = \"static\"\n\
     [variants.static]\n\"apg.variant\" = \"static\"\n[variants.v4]\n\"apg.variant\" = \"v4\"\n";
 
@@ -64,15 +45,7 @@ fn a_study_runs_as_a_slurm_job_array() {
             "start one with scripts/slurm-local.sh (as root; it installs slurm-wlm and munge)",
         );
     }
-    let root = tempfile::tempdir().unwrap();
-    let experiments = root.path().join("experiments");
-    std::fs::create_dir_all(&experiments).unwrap();
-    std::fs::create_dir_all(root.path().join("studies")).unwrap();
-    let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/synthetic-multidomain.toml");
-    let descriptor = std::fs::read_to_string(builtin).unwrap().replace("rows = 200000", "rows = 20000");
-    std::fs::write(experiments.join("data.toml"), descriptor).unwrap();
-    std::fs::write(experiments.join("tiny.toml"), EXPERIMENT).unwrap();
-    std::fs::write(root.path().join("studies/tiny.toml"), STUDY).unwrap();
+    let root = common::studies::workspace(&[("tiny", STUDY)]);
 
     let submitted = apg_bench(root.path(), &["study", "run", "tiny", "--slurm", "--cpus", "1"]);
     let stdout = String::from_utf8_lossy(&submitted.stdout);

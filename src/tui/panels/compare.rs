@@ -75,7 +75,18 @@ impl CompareView {
         marked.sort();
         let grouped = one_per_config(history, &marked).len() >= 2;
         let comparison = build(history, &marked, grouped, 0)?;
-        Ok(CompareView {
+        Ok(CompareView::new(marked, grouped, comparison))
+    }
+
+    /// Compares the configurations of `runs` (one run each, in the order given) as
+    /// groups of seeds, the first one's as the baseline: a study's report.
+    pub fn open_groups(history: &History, runs: Vec<String>) -> Result<CompareView, String> {
+        let comparison = build(history, &runs, true, 0)?;
+        Ok(CompareView::new(runs, true, comparison))
+    }
+
+    fn new(marked: Vec<String>, grouped: bool, comparison: Comparison) -> CompareView {
+        CompareView {
             marked,
             grouped,
             comparison,
@@ -84,23 +95,7 @@ impl CompareView {
             max_scroll: Cell::new(0),
             page_height: Cell::new(1),
             per_page: Cell::new(usize::MAX),
-        })
-    }
-
-    /// Compares the configurations of `runs` (one run each, in the order given) as
-    /// groups of seeds, the first one's as the baseline: a study's report.
-    pub fn open_groups(history: &History, runs: Vec<String>) -> Result<CompareView, String> {
-        let comparison = build(history, &runs, true, 0)?;
-        Ok(CompareView {
-            marked: runs,
-            grouped: true,
-            comparison,
-            scroll: 0,
-            first: 0,
-            max_scroll: Cell::new(0),
-            page_height: Cell::new(1),
-            per_page: Cell::new(usize::MAX),
-        })
+        }
     }
 
     /// How the status bar introduces the view.
