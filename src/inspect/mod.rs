@@ -303,7 +303,8 @@ pub fn analyse<D: Device<f32>>(
     // Every layer's parts for the sampled rows (fewer rows where each generates more).
     let probe = model.generated_parts(dataset, &split[..1]);
     let widest = probe.iter().map(|p| core_width(p)).max().unwrap_or(1);
-    let sample = evenly(split, options.sample.min(MAX_VALUES / widest.max(1)).max(1));
+    let most = (MAX_VALUES / widest.max(1)).max(1);
+    let sample = evenly(split, if options.sample == 0 { most } else { options.sample.min(most) });
     let parts = model.generated_parts(dataset, &sample);
 
     // Group-wise: one representative row per condition value, and the metrics per value.
