@@ -75,12 +75,12 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-5
 }
 
-#[test]
-fn hand_set_group_weights_give_the_hand_computed_figures() {
+/// The tiny model with hand-set weights: each domain's condition embedding is its S
+/// (the core head is the identity, no hidden layer), and half of it is its bias; U and V
+/// follow a formula. Returns them with the model.
+fn hand_set() -> (LoadedExperiment, EncodedDataset, Model<Cpu>, [[f32; 4]; 4], Vec<f32>, Vec<f32>) {
     let (experiment, dataset) = tiny();
     let mut model = Model::new(&experiment, &dataset, Cpu::default(), 1).unwrap();
-    // Each domain's condition embedding is its S (the core head is the identity, no
-    // hidden layer), and half of it is its bias.
     let z: [[f32; 4]; 4] = [[0.0; 4], [1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 1.0, 0.0], [2.0, 0.0, 0.0, 2.0]];
     let table = model.tables.iter_mut().find(|t| t.name == "domain").unwrap();
     assert_eq!(table.rows, 4, "<oov> and three domains");
@@ -95,6 +95,13 @@ fn hand_set_group_weights_give_the_hand_computed_figures() {
     let v: Vec<f32> = (0..2 * 4).map(|i| ((i * 3 % 4) as f32 - 1.5) / 2.0).collect();
     set(&mut model, "tower0.U", &u);
     set(&mut model, "tower0.V", &v);
+    (experiment, dataset, model, z, u, v)
+}
+
+#[test]
+fn hand_set_group_weights_give_the_hand_computed_figures() {
+    let (experiment, dataset, mut model, z, u, v) = hand_set();
+    let n_in = model.input_width;
 
     let options = Options { sample: 0, colour_by: Some("domain".into()), ..Options::default() };
     let inspection = analyse(&mut model, &dataset, &experiment, &options).unwrap();
@@ -308,4 +315,47 @@ fn a_group_wise_run_on_the_domain_separates_it_more_than_one_on_the_shuffled_dom
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("trained a static model (apg.variant = static): it generates no weights"), "{stderr}");
+}
+
+fn panel(width: u16, height: u16, colour: bool) -> (String, ratatui::buffer::Buffer) {
+    use apg_bench::config::workspace::Workspace;
+    use apg_bench::tui::app::{App, Panel};
+    use apg_bench::tui::theme::Theme;
+    use apg_bench::tui::view::{self, Timing};
+    let (experiment, dataset, mut model, ..) = hand_set();
+    let mut inspection = analyse(&mut model, &dataset, &experiment, &Options::default()).unwrap();
+    inspection.run = "20260101-000000-hand-set-s1".into();
+    let workspace = Workspace::open(Path::new("tests/fixtures/tui/workspace")).unwrap();
+    let mut app = App::new(workspace, Vec::new(), Theme { color: colour });
+    app.panel = Panel::Inspect;
+    app.inspect.id = inspection.run.clone();
+    app.inspect.finished(0, Ok(inspection));
+    app.on_key(ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Right));
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| view::draw(frame, &app, Timing::default())).unwrap();
+    (terminal.backend().to_string(), terminal.backend().buffer().clone())
+}
+
+#[test]
+fn snapshot_inspect_panel_at_80x24() {
+    insta::assert_snapshot!(panel(80, 24, true).0);
+}
+
+#[test]
+fn snapshot_inspect_panel_at_140x40() {
+    insta::assert_snapshot!(panel(140, 40, true).0);
+}
+
+#[test]
+fn without_colour_the_heatmap_and_the_scatter_keep_their_marks() {
+    let (text, buffer) = panel(100, 30, false);
+    assert!(buffer.content().iter().all(|c| c.fg == ratatui::style::Color::Reset), "a coloured cell");
+    // The heatmap's shades: the lowest similarity (0) and the highest (1) both show.
+    assert!(text.contains('·') && text.contains('█'), "{text}");
+    // One marker per domain in the scatter, and in its legend.
+    for marker in ['●', '▲', '■'] {
+        assert!(text.matches(marker).count() >= 2, "{marker}:\n{text}");
+    }
+    // The value under the cursor (first row, second column: cos(S_1, S_2) = 0).
+    assert!(text.contains(" × ") && text.contains(": 0.0000"), "{text}");
 }

@@ -39,7 +39,7 @@ pub const MAX_COLOURS: usize = 8;
 const TOP_DISTINCT: usize = 10;
 
 /// What to inspect.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// One tower layer (its index, as in `tower0`); None: every APG layer.
     pub layer: Option<usize>,

@@ -49,6 +49,8 @@ pub enum AppEvent {
     Watch(Box<WatchEvent>),
     /// Run folders appeared, went or changed status (another process's runs too).
     RunsWatch(RunsEvent),
+    /// The inspection computed for a request of the Inspect panel.
+    Inspected(u64, Box<Result<crate::inspect::Inspection, String>>),
 }
 
 /// Opens the workbench on `workspace` until the user quits.
@@ -257,6 +259,10 @@ fn event_loop(
                 }
             },
             AppEvent::RunsWatch(event) => panels::runs::on_watch(&mut app.shared, event),
+            AppEvent::Inspected(request, result) => {
+                app.inspect.finished(request, *result);
+                Vec::new()
+            }
         };
         runtime.carry_out(app, effects);
     }
@@ -328,8 +334,15 @@ impl Runtime {
                     Ok(message) => app.shared.say(message),
                     Err(message) => app.shared.fail(message),
                 },
+                Effect::Inspect { request, dir, options } => {
+                    let sender = self.sender.clone();
+                    std::thread::spawn(move || {
+                        let result = crate::inspect::inspect_folder(&dir, &options);
+                        let _ = sender.send(AppEvent::Inspected(request, Box::new(result)));
+                    });
+                }
                 // The router takes these before they get here.
-                Effect::SelectionChanged | Effect::Show(_) => {}
+                Effect::SelectionChanged | Effect::Show(_) | Effect::OpenInspect { .. } => {}
             }
         }
     }
