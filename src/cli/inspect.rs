@@ -79,6 +79,11 @@ fn layer_text(i: &Inspection, l: &LayerInspection) -> String {
         out += &format!("\n  Groups ({}), {} split:\n", groups.field, i.split);
         out += &indent(&table.render());
         let names: Vec<&str> = groups.rows.iter().map(|r| r.value.as_str()).collect();
+        if groups.core_cosine.is_empty() {
+            let most = crate::inspect::MAX_PAIRWISE_GROUPS;
+            out += &format!("\n  cos({s}_a, {s}_b): not computed for {} groups (at most {most})\n", names.len());
+            return out + &projection_text(i, l);
+        }
         out += &format!("\n  cos(vec {s}_a, vec {s}_b):\n");
         out += &indent(&matrix(&names, &groups.core_cosine));
         match &groups.weight_cosine {
@@ -90,6 +95,13 @@ fn layer_text(i: &Inspection, l: &LayerInspection) -> String {
             None => out += "\n  cos(W_a, W_b): not formed (the groups' W would be too large)\n",
         }
     }
+    out + &projection_text(i, l)
+}
+
+/// The projection, the fields' shares and the most distinct values.
+fn projection_text(i: &Inspection, l: &LayerInspection) -> String {
+    let s = &l.generated;
+    let mut out = String::new();
     let p = &l.projection;
     out += &format!(
         "\n  PCA of {s}: PC1 {}, PC2 {} of its variance; coloured by {}{}\n",

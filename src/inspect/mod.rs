@@ -32,6 +32,9 @@ const MAX_VALUES: usize = 20_000_000;
 /// The largest groups x N_in x N_out for which the effective weights W are formed.
 const MAX_WEIGHT_VALUES: usize = 50_000_000;
 
+/// The most groups whose pairwise similarities are computed.
+pub const MAX_PAIRWISE_GROUPS: usize = 200;
+
 /// Colour classes of a projection: the most frequent values, the rest as `other`.
 pub const MAX_COLOURS: usize = 8;
 
@@ -125,7 +128,8 @@ pub struct Groups {
     /// The condition field(s), joined by `+`.
     pub field: String,
     pub rows: Vec<GroupRow>,
-    /// cos(vec S_a, vec S_b), in the order of `rows`.
+    /// cos(vec S_a, vec S_b), in the order of `rows`; empty above
+    /// [`MAX_PAIRWISE_GROUPS`] groups.
     pub core_cosine: Vec<Vec<Option<f64>>>,
     /// cos(vec W_a, vec W_b) with W = U S V; None when too large to form.
     pub weight_cosine: Option<Vec<Vec<Option<f64>>>>,
@@ -301,8 +305,8 @@ pub fn analyse<D: Device<f32>>(
     }
 
     // Every layer's parts for the sampled rows (fewer rows where each generates more).
-    let probe = model.generated_parts(dataset, &split[..1]);
-    let widest = probe.iter().map(|p| core_width(p)).max().unwrap_or(1);
+    let shapes = model.generated_parts(dataset, &[]);
+    let widest = shapes.iter().map(core_width).max().unwrap_or(1);
     let most = (MAX_VALUES / widest.max(1)).max(1);
     let sample = evenly(split, if options.sample == 0 { most } else { options.sample.min(most) });
     let parts = model.generated_parts(dataset, &sample);
@@ -353,8 +357,10 @@ pub fn analyse<D: Device<f32>>(
                 let pairwise = |vectors: &[Vec<f32>]| -> Vec<Vec<Option<f64>>> {
                     vectors.iter().map(|a| vectors.iter().map(|b| linalg::cosine(a, b)).collect()).collect()
                 };
-                let core_cosine = pairwise(&rows.iter().map(|r| r.core.clone()).collect::<Vec<_>>());
-                let weight_cosine = (rows.len() * layer.n_in * layer.n_out <= MAX_WEIGHT_VALUES)
+                let few = rows.len() <= MAX_PAIRWISE_GROUPS;
+                let core_cosine =
+                    if few { pairwise(&rows.iter().map(|r| r.core.clone()).collect::<Vec<_>>()) } else { Vec::new() };
+                let weight_cosine = (few && rows.len() * layer.n_in * layer.n_out <= MAX_WEIGHT_VALUES)
                     .then(|| (0..rows.len()).map(|g| effective_weights(group_layer, g)).collect::<Option<Vec<_>>>())
                     .flatten()
                     .map(|w| pairwise(&w));
