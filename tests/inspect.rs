@@ -75,10 +75,13 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-5
 }
 
+/// The experiment, data and model, each domain's z (by id), U and V.
+type HandSet = (LoadedExperiment, EncodedDataset, Model<Cpu>, [[f32; 4]; 4], Vec<f32>, Vec<f32>);
+
 /// The tiny model with hand-set weights: each domain's condition embedding is its S
 /// (the core head is the identity, no hidden layer), and half of it is its bias; U and V
 /// follow a formula. Returns them with the model.
-fn hand_set() -> (LoadedExperiment, EncodedDataset, Model<Cpu>, [[f32; 4]; 4], Vec<f32>, Vec<f32>) {
+fn hand_set() -> HandSet {
     let (experiment, dataset) = tiny();
     let mut model = Model::new(&experiment, &dataset, Cpu::default(), 1).unwrap();
     let z: [[f32; 4]; 4] = [[0.0; 4], [1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 1.0, 0.0], [2.0, 0.0, 0.0, 2.0]];
@@ -134,9 +137,9 @@ fn hand_set_group_weights_give_the_hand_computed_figures() {
     }
     // cos(S): z1 and z3 point the same way, z2 is orthogonal to both.
     let expected = [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]];
-    for a in 0..3 {
-        for b in 0..3 {
-            assert!(close(groups.core_cosine[a][b].unwrap(), expected[a][b]), "cos S {a} {b}");
+    for (a, row) in expected.iter().enumerate() {
+        for (b, value) in row.iter().enumerate() {
+            assert!(close(groups.core_cosine[a][b].unwrap(), *value), "cos S {a} {b}");
         }
     }
     // cos(W) with W = U S V, multiplied out by a plain triple loop.
@@ -159,11 +162,12 @@ fn hand_set_group_weights_give_the_hand_computed_figures() {
         dot / (a.iter().map(|x| x * x).sum::<f64>().sqrt() * b.iter().map(|x| x * x).sum::<f64>().sqrt())
     };
     let weights = groups.weight_cosine.as_ref().expect("small enough to form W");
-    for a in 0..3 {
-        for b in 0..3 {
-            assert!(close(weights[a][b].unwrap(), cos(&w(a + 1), &w(b + 1))), "cos W {a} {b}");
+    for (a, row) in weights.iter().enumerate() {
+        for (b, value) in row.iter().enumerate() {
+            assert!(close(value.unwrap(), cos(&w(a + 1), &w(b + 1))), "cos W {a} {b}");
         }
     }
+    assert_eq!(weights.len(), 3);
     assert!(close(weights[0][2].unwrap(), 1.0), "W3 = 2 W1");
 
     // The instances' deviations: each test row has its domain's.

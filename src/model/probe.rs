@@ -13,6 +13,9 @@ use crate::model::{Layer, Model};
 /// Rows run through the model at once.
 const CHUNK: usize = 4096;
 
+/// One generator's outputs: each head's values, rows x size.
+pub type Heads = Vec<(Head, Vec<f32>)>;
+
 /// What one APG layer generated for each row asked for.
 #[derive(Debug, Clone)]
 pub struct LayerParts {
@@ -25,7 +28,7 @@ pub struct LayerParts {
     pub rank: usize,
     /// One entry per generator (several when a mix-wise layer runs once per condition
     /// field): each head's output, rows x size, in the order of the rows asked for.
-    pub generators: Vec<Vec<(Head, Vec<f32>)>>,
+    pub generators: Vec<Heads>,
     /// U (N_in x K) and V (K x N_out) of v4 and v5 (v5's multiplied out), row-major.
     pub shared_uv: Option<(Vec<f32>, Vec<f32>)>,
 }
@@ -95,7 +98,7 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// Per APG layer, per generator, per head: the outputs for `rows`, in their order.
-    fn generated_chunk(&self, dataset: &EncodedDataset, rows: &[u32]) -> Vec<Vec<Vec<(Head, Vec<f32>)>>> {
+    fn generated_chunk(&self, dataset: &EncodedDataset, rows: &[u32]) -> Vec<Vec<Heads>> {
         let batch = self.batch(dataset, rows);
         let device_batch = self.to_device(&batch);
         let params = &self.params;
@@ -106,7 +109,7 @@ impl<D: Device<f32>> Model<D> {
             }
         };
         // Each generator's outputs, one row per batch row (batch order).
-        let per_batch_row: Vec<Vec<Vec<(Head, Vec<f32>)>>> = if self.condition_mode == Some(ConditionMode::SelfWise) {
+        let per_batch_row: Vec<Vec<Heads>> = if self.condition_mode == Some(ConditionMode::SelfWise) {
             // The condition of a self-wise layer is its own input.
             let mut inputs: Vec<(usize, Matrix<D, NoneTape>)> = Vec::new();
             let wanted = self.apg_layers();
