@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod fault_point;
 pub mod format;
+pub mod inspect;
 pub mod limits;
 pub mod metrics;
 pub mod model;

@@ -4,7 +4,8 @@
 # from outside and see the reload, design a change in the Conditions panel while the
 # file changes on disk and answer the question w asks (take theirs, then keep mine),
 # compare two runs, quit, and check that the terminal is restored; then, at 80x24,
-# compare two groups of three seeds and read the noise verdict, and scroll a history
+# compare two groups of three seeds and read the noise verdict, open a run in the Inspect
+# panel, and scroll a history
 # of 50 runs to its end and back. Usage: tests/tui_e2e.sh PATH/TO/apg-bench
 set -euo pipefail
 bin=$(realpath "$1")
@@ -191,6 +192,16 @@ echo "Compare groups at 80x24 ok: first verdict on screen: $verdict"
 tmux send-keys -t "$session" G
 wait_for "Noise: a difference of means" 5
 tmux send-keys -t "$session" Escape
+wait_for "Runs: 6 of 6" 5
+# The newest run (v5, group-wise on the domain) opened in the Inspect panel with i.
+tmux send-keys -t "$session" g i
+wait_for "PCA of S" 30
+wait_for "Groups (domain), test split" 5
+wait_for "cos S · w switches" 5
+tmux send-keys -t "$session" w
+wait_for "cos W (W = U S V)" 5
+echo "Inspect panel opened from the Runs panel at 80x24: heatmap, projection, groups"
+tmux send-keys -t "$session" 4
 wait_for "Runs: 6 of 6" 5
 tmux send-keys -t "$session" q
 wait_for "EXIT 0" 10

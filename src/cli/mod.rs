@@ -3,6 +3,7 @@
 
 mod bench;
 mod data;
+mod inspect;
 mod run;
 mod runs;
 mod study;
@@ -62,6 +63,32 @@ pub enum Command {
     /// The workspace's run history: list, show, compare, diff, tag, note, rm, restore.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// What a finished run's APG layers generate: per condition value its S, bias and distance from the mean
+    /// S, the groups' similarities, the instances' S projected to 2-D (PCA) and the share of S's variance each
+    /// field explains (README, "Inspect").
+    Inspect {
+        /// The run: its id, or a unique prefix or suffix of it.
+        run: String,
+        /// Only this tower layer (0 is the first hidden layer); default: every APG layer.
+        #[arg(long)]
+        layer: Option<usize>,
+        /// The split whose rows are scored and sampled: train, valid or test.
+        #[arg(long, default_value = "test", value_parser = ["train", "valid", "test"])]
+        split: String,
+        /// The categorical field that colours the projection; default: the first condition field.
+        #[arg(long, value_name = "FIELD")]
+        colour_by: Option<String>,
+        /// Rows of the split whose S is computed, evenly spaced; 0: all.
+        #[arg(long, default_value_t = crate::inspect::DEFAULT_SAMPLE)]
+        sample: usize,
+        /// Print JSON (every number, S and bias included).
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print one tidy CSV table (layer,table,row,column,value,label): the groups' S, biases and
+        /// similarity matrices, the projection's points, the fields' shares.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Studies (workspace's studies/NAME.toml): a grid or list of variants of an experiment, each under
     /// several seeds: run them (here or on Slurm), see where they stand, report one table.
     #[command(subcommand)]
@@ -139,6 +166,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Some(Command::Runs(command)) => runs::run(&workspace()?, command),
+        Some(Command::Inspect { run, layer, split, colour_by, sample, json, csv }) => {
+            let options = crate::inspect::Options { layer, split, colour_by, sample };
+            inspect::run(&workspace()?, &run, &options, json, csv)
+        }
         Some(Command::Study(command)) => study::run(&workspace()?, command),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::BenchChild { args }) => {

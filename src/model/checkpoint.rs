@@ -53,6 +53,44 @@ pub fn save<D: Device<f32>>(model: &Model<D>, path: &Path, step: usize) -> Resul
     written
 }
 
+/// Loads the checkpoint at `path` into `model`, built from the same experiment and data:
+/// every dense parameter and embedding table is read by name, and a missing tensor, or
+/// one of another shape or type, is an error naming it. Returns the step it holds.
+pub fn load<D: Device<f32>>(model: &mut Model<D>, path: &Path) -> Result<Option<usize>, String> {
+    let step = saved_step(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let tensors = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| format!("{}: not a safetensors file: {e}", path.display()))?;
+    let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
+        let tensor = tensors.tensor(name).map_err(|_| {
+            format!(
+                "{}: no tensor `{name}`: the checkpoint is of another model than its run's config.toml",
+                path.display()
+            )
+        })?;
+        if tensor.dtype() != Dtype::F32 || tensor.shape() != shape {
+            return Err(format!(
+                "{}: tensor `{name}` is {:?} {:?}, the model needs F32 {shape:?}: the checkpoint is of another model \
+                 or other data than its run's config.toml",
+                path.display(),
+                tensor.dtype(),
+                tensor.shape()
+            ));
+        }
+        Ok(tensor.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    };
+    for i in 0..model.params.params.len() {
+        let (name, shape) = (model.params.params[i].name.clone(), model.params.params[i].shape.clone());
+        let values = read(&name, &shape)?;
+        model.params.set(crate::model::params::P(i), &values);
+    }
+    for table in &mut model.tables {
+        table.weights = read(&format!("embedding.{}", table.name), &[table.rows, table.dim])?;
+    }
+    model.unmerge();
+    Ok(step)
+}
+
 /// The training step the checkpoint at `path` holds, from its metadata; None for a
 /// checkpoint saved without one (by an older apg-bench). Only the header is read.
 pub fn saved_step(path: &Path) -> Result<Option<usize>, String> {

@@ -8,6 +8,7 @@ pub mod cost;
 pub mod embedding;
 pub mod layers;
 pub mod params;
+pub mod probe;
 
 use dfdx::prelude::*;
 use rand::SeedableRng;
@@ -380,6 +381,18 @@ impl<D: Device<f32>> Model<D> {
     /// The logits (B, 1) of a batch. With `training`, dropout is active and merged
     /// weights are not used.
     pub fn forward<T: Tape<f32, D>>(&self, batch: &DeviceBatch<D>, training: bool) -> Matrix<D, T> {
+        self.forward_probed(batch, training, &mut |_, _| {})
+    }
+
+    /// [`Model::forward`], showing `probe` each tower layer's input (its index and the
+    /// B x N_in matrix) before the layer runs: the weight inspector reads the inputs of
+    /// self-wise APG layers, which are their conditions.
+    fn forward_probed<T: Tape<f32, D>>(
+        &self,
+        batch: &DeviceBatch<D>,
+        training: bool,
+        probe: &mut dyn FnMut(usize, &Matrix<D, T>),
+    ) -> Matrix<D, T> {
         let b = batch.size;
         let params = &self.params;
         let x0: Matrix<D, T> = batch.x0.retaped::<T>();
@@ -396,6 +409,7 @@ impl<D: Device<f32>> Model<D> {
 
         let mut h = x0.with_empty_tape();
         for (i, layer) in self.tower.iter().enumerate() {
+            probe(i, &h);
             h = match layer {
                 Layer::Dense(dense) => self.normalize(i, 0, dense.forward(params, h), training).relu(),
                 Layer::Apg { layer, output_weights } => {

@@ -18,6 +18,7 @@ use crate::tui::keys::{self, Action};
 use crate::tui::mouse::Mouse;
 use crate::tui::panels::conditions::ConditionsState;
 use crate::tui::panels::data::DataState;
+use crate::tui::panels::inspect::InspectState;
 use crate::tui::panels::runs::RunsState;
 use crate::tui::panels::train::TrainState;
 use crate::tui::shared::Component;
@@ -39,6 +40,7 @@ pub struct App {
     pub conditions: ConditionsState,
     pub train: TrainState,
     pub runs: RunsState,
+    pub inspect: InspectState,
 }
 
 impl App {
@@ -67,6 +69,7 @@ impl App {
             conditions: ConditionsState::default(),
             train: TrainState::default(),
             runs: RunsState::default(),
+            inspect: InspectState::default(),
         };
         app.sync_conditions();
         app.data.sync_datasets(&mut app.shared);
@@ -106,6 +109,7 @@ impl App {
             Panel::Conditions => &self.conditions,
             Panel::Train => &self.train,
             Panel::Runs => &self.runs,
+            Panel::Inspect => &self.inspect,
         }
     }
 
@@ -149,6 +153,7 @@ impl App {
                 Panel::Conditions => self.conditions.on_text(key, shared),
                 Panel::Train => self.train.on_text(key, shared),
                 Panel::Runs => self.runs.on_text(key, shared),
+                Panel::Inspect => self.inspect.on_text(key, shared),
             };
             return self.route(effects);
         }
@@ -181,6 +186,7 @@ impl App {
             Panel::Conditions => self.conditions.on_mouse(mouse, shared),
             Panel::Train => self.train.on_mouse(mouse, shared),
             Panel::Runs => self.runs.on_mouse(mouse, shared),
+            Panel::Inspect => self.inspect.on_mouse(mouse, shared),
         };
         self.route(effects)
     }
@@ -242,6 +248,7 @@ impl App {
                     Panel::Conditions => self.conditions.on_action(action, shared),
                     Panel::Train => self.train.on_action(action, shared),
                     Panel::Runs => self.runs.on_action(action, shared),
+                    Panel::Inspect => self.inspect.on_action(action, shared),
                 };
                 return self.route(effects);
             }
@@ -265,6 +272,11 @@ impl App {
                 Effect::Compare(runs) => {
                     crate::tui::panels::runs::compare_groups(&mut self.runs, &mut self.shared, runs);
                     self.panel = Panel::Runs;
+                }
+                Effect::OpenInspect { dir, id } => {
+                    self.shared.say(format!("inspecting {id}"));
+                    rest.push(self.inspect.open(dir, id));
+                    self.panel = Panel::Inspect;
                 }
                 other => rest.push(other),
             }

@@ -86,6 +86,12 @@ pub enum Action {
     Close,
     CycleBaseline,
     ToggleGroups,
+    /// Runs: open the selected run in the Inspect panel.
+    Inspect,
+    // Inspect
+    NextLayer,
+    NextColour,
+    ToggleSimilarity,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -114,6 +120,7 @@ pub const GLOBAL: &[Binding] = &[
     key(KeyCode::Char('2'), Action::GoTo(Panel::Conditions), "Conditions panel"),
     key(KeyCode::Char('3'), Action::GoTo(Panel::Train), "Train panel"),
     key(KeyCode::Char('4'), Action::GoTo(Panel::Runs), "Runs panel"),
+    key(KeyCode::Char('5'), Action::GoTo(Panel::Inspect), "Inspect panel"),
     key(KeyCode::Char('?'), Action::ToggleHelp, "help"),
     key(KeyCode::Char('!'), Action::ShowMessage, "the whole message or error"),
 ];
@@ -188,6 +195,7 @@ const RUNS: &[Binding] = &[
     key(KeyCode::Char(' '), Action::Mark, "mark / unmark"),
     key(KeyCode::Char('c'), Action::Compare, "compare the marked runs"),
     key(KeyCode::Enter, Action::Select, "the run in detail"),
+    key(KeyCode::Char('i'), Action::Inspect, "inspect the run's generated weights"),
     key(KeyCode::Char('t'), Action::Tag, "tag the marked runs (or the selected)"),
     key(KeyCode::Char('n'), Action::Note, "note the marked runs (or the selected)"),
     key(KeyCode::Char('x'), Action::Delete, "trash the marked runs (or the selected)"),
@@ -204,6 +212,21 @@ const RUNS: &[Binding] = &[
     key(KeyCode::Char('M'), Action::ExportMarkdown, "export the comparison as Markdown"),
     key(KeyCode::Char('C'), Action::ExportCsv, "export the comparison as CSV"),
     key(KeyCode::Char('r'), Action::Refresh, "reload the history"),
+];
+
+const INSPECT: &[Binding] = &[
+    key(KeyCode::Char('n'), Action::NextLayer, "next APG layer"),
+    key(KeyCode::Char('f'), Action::NextColour, "colour by the next field"),
+    key(KeyCode::Char('w'), Action::ToggleSimilarity, "heatmap: cos S / cos W"),
+    key(KeyCode::Char('r'), Action::Refresh, "compute again"),
+    key(KeyCode::Up, Action::Up, "heatmap cursor up"),
+    key(KeyCode::Char('k'), Action::Up, "heatmap cursor up"),
+    key(KeyCode::Down, Action::Down, "heatmap cursor down"),
+    key(KeyCode::Char('j'), Action::Down, "heatmap cursor down"),
+    key(KeyCode::Left, Action::Left, "heatmap cursor left"),
+    key(KeyCode::Char('h'), Action::Left, "heatmap cursor left"),
+    key(KeyCode::Right, Action::Right, "heatmap cursor right"),
+    key(KeyCode::Char('l'), Action::Right, "heatmap cursor right"),
 ];
 
 /// Scrolling a view that has no selection (the comparison, a run's detail).
@@ -251,6 +274,7 @@ pub fn bindings(panel: Panel) -> Vec<Binding> {
         Panel::Conditions => &[CONDITIONS, MOVES],
         Panel::Train => &[TRAIN, MOVES, PAGES, ENDS],
         Panel::Runs => &[RUNS, MOVES, PAGES, ENDS],
+        Panel::Inspect => &[INSPECT],
     };
     let own: Vec<Binding> = parts.iter().flat_map(|p| p.iter()).copied().collect();
     layered(&own)

@@ -53,6 +53,8 @@ pub enum AppEvent {
     RunsWatch(RunsEvent),
     /// The workspace's studies and where their runs stand (sent after each history load).
     Studies(Vec<Overview>),
+    /// The inspection computed for a request of the Inspect panel.
+    Inspected(u64, Box<Result<crate::inspect::Inspection, String>>),
 }
 
 /// Opens the workbench on `workspace` until the user quits.
@@ -266,6 +268,10 @@ fn event_loop(
                 app.set_studies(studies);
                 Vec::new()
             }
+            AppEvent::Inspected(request, result) => {
+                app.inspect.finished(request, *result);
+                Vec::new()
+            }
         };
         runtime.carry_out(app, effects);
     }
@@ -343,8 +349,15 @@ impl Runtime {
                     Ok(message) => app.shared.say(message),
                     Err(message) => app.shared.fail(message),
                 },
+                Effect::Inspect { request, dir, options } => {
+                    let sender = self.sender.clone();
+                    std::thread::spawn(move || {
+                        let result = crate::inspect::inspect_folder(&dir, &options);
+                        let _ = sender.send(AppEvent::Inspected(request, Box::new(result)));
+                    });
+                }
                 // The router takes these before they get here.
-                Effect::SelectionChanged | Effect::Show(_) | Effect::Compare(_) => {}
+                Effect::SelectionChanged | Effect::Show(_) | Effect::Compare(_) | Effect::OpenInspect { .. } => {}
             }
         }
     }

@@ -28,10 +28,11 @@ pub enum Panel {
     Conditions,
     Train,
     Runs,
+    Inspect,
 }
 
 impl Panel {
-    pub const ALL: [Panel; 4] = [Panel::Data, Panel::Conditions, Panel::Train, Panel::Runs];
+    pub const ALL: [Panel; 5] = [Panel::Data, Panel::Conditions, Panel::Train, Panel::Runs, Panel::Inspect];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -39,6 +40,7 @@ impl Panel {
             Panel::Conditions => "Conditions",
             Panel::Train => "Train",
             Panel::Runs => "Runs",
+            Panel::Inspect => "Inspect",
         }
     }
 
@@ -103,6 +105,17 @@ pub enum Effect {
     /// Open the comparison of these runs' configurations, the first one's as the
     /// baseline (a study's report in the Runs panel).
     Compare(Vec<String>),
+    /// Open run `id` (folder `dir`) in the Inspect panel.
+    OpenInspect {
+        dir: PathBuf,
+        id: String,
+    },
+    /// Compute the inspection of the run in `dir` on a worker (answer to `request`).
+    Inspect {
+        request: u64,
+        dir: PathBuf,
+        options: crate::inspect::Options,
+    },
 }
 
 /// How long an information message stays in the status bar. An error stays until a key

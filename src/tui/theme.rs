@@ -39,6 +39,12 @@ impl Theme {
     pub fn accent(&self) -> Style {
         self.fg(Color::Yellow)
     }
+    /// A heatmap cell at `level` in [0, 1], from cold (blue) to hot (red); without
+    /// colour the cell's shade character carries the level.
+    pub fn heat(&self, level: f64) -> Style {
+        const RAMP: [Color; 5] = [Color::Blue, Color::Cyan, Color::Green, Color::Yellow, Color::Red];
+        self.fg(RAMP[((level.clamp(0.0, 1.0) * 4.0).round() as usize).min(4)])
+    }
     pub fn series(&self, i: usize) -> Style {
         const COLORS: [Color; 6] = [Color::Cyan, Color::Yellow, Color::Magenta, Color::Green, Color::Blue, Color::Red];
         self.fg(COLORS[i % COLORS.len()])

@@ -37,7 +37,10 @@ pub fn draw(frame: &mut Frame, app: &App, timing: Timing) {
     let selected = Panel::ALL.iter().position(|p| *p == app.panel).unwrap_or(0);
     let tabs =
         Tabs::new(titles).select(selected).highlight_style(app.shared.theme.selected()).divider("│").padding("", "");
-    let [tabs_left, tabs_right] = Layout::horizontal([Constraint::Min(40), Constraint::Length(36)]).areas(tabs_area);
+    // The tabs take what they need; the workspace's name the rest.
+    let tabs_width = Panel::ALL.iter().map(|p| tab_title(*p).chars().count() as u16 + 1).sum::<u16>();
+    let [tabs_left, tabs_right] =
+        Layout::horizontal([Constraint::Length(tabs_width), Constraint::Min(0)]).areas(tabs_area);
     frame.render_widget(tabs, tabs_left);
     let workspace = format!("workspace {} ", app.shared.workspace.name);
     frame.render_widget(Paragraph::new(Line::styled(workspace, app.shared.theme.dim()).right_aligned()), tabs_right);
@@ -47,6 +50,7 @@ pub fn draw(frame: &mut Frame, app: &App, timing: Timing) {
         Panel::Conditions => &app.conditions,
         Panel::Train => &app.train,
         Panel::Runs => &app.runs,
+        Panel::Inspect => &app.inspect,
     };
     panel.draw(frame, body, &app.shared);
     draw_status(frame, app, status_area, timing);

@@ -4,6 +4,7 @@ pub mod compare;
 pub mod conditions;
 pub mod data;
 pub mod detail;
+pub mod inspect;
 pub mod runs;
 pub mod studies;
 pub mod train;

@@ -428,6 +428,13 @@ pub fn apply(state: &mut RunsState, shared: &mut Shared, action: Action) -> Vec<
         Action::Note => ask(state, shared, PromptKind::Note),
         Action::Delete => ask(state, shared, PromptKind::Trash),
         Action::Select => open_detail(state, shared),
+        Action::Inspect => {
+            let run = state.history.as_ref().and_then(|h| state.visible.get(state.selected).map(|&i| &h.runs[i]));
+            match run {
+                Some(run) => return vec![Effect::OpenInspect { dir: run.dir.clone(), id: run.id().to_string() }],
+                None => shared.say("no run to inspect"),
+            }
+        }
         Action::Compare => open_comparison(state, shared),
         Action::EditFilter => state.editing_filter = true,
         Action::CycleSort => {
