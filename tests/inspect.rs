@@ -55,10 +55,14 @@ fields = ["domain"]
 "#;
 
 fn tiny() -> (LoadedExperiment, EncodedDataset) {
+    tiny_with(EXPERIMENT)
+}
+
+fn tiny_with(experiment: &str) -> (LoadedExperiment, EncodedDataset) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data.toml"), DATASET).unwrap();
     let file = dir.path().join("e.toml");
-    std::fs::write(&file, EXPERIMENT).unwrap();
+    std::fs::write(&file, experiment).unwrap();
     let loaded = LoadedExperiment::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
     let descriptor = LoadedDescriptor::from_file(&dir.path().join("data.toml")).unwrap();
     let (dataset, _) = data::load(&descriptor, &LoadOptions { no_cache: true, ..Default::default() }).unwrap();
@@ -205,6 +209,27 @@ fn hand_set_group_weights_give_the_hand_computed_figures() {
     let share = p.colour_share.unwrap();
     assert!(close(share.eta2, 1.0) && close(share.beyond_chance.unwrap(), 1.0));
     assert_eq!(layer.separation[0].field, "domain");
+}
+
+#[test]
+fn a_saved_checkpoint_loads_back_and_one_of_another_model_is_refused() {
+    use apg_bench::model::checkpoint;
+    let (experiment, dataset, model, ..) = hand_set();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    checkpoint::save(&model, &path, 7).unwrap();
+    let mut other = Model::new(&experiment, &dataset, Cpu::default(), 99).unwrap();
+    assert_ne!(other.params.snapshot(), model.params.snapshot());
+    assert_eq!(checkpoint::load(&mut other, &path), Ok(Some(7)));
+    assert_eq!(other.params.snapshot(), model.params.snapshot());
+    for (loaded, saved) in other.tables.iter().zip(&model.tables) {
+        assert_eq!(loaded.weights, saved.weights, "{}", loaded.name);
+    }
+    // K = 1 instead of 2: the shapes differ, and the error names the tensor.
+    let (narrow, dataset) = tiny_with(&EXPERIMENT.replace("rank = [2]", "rank = [1]"));
+    let mut narrow = Model::new(&narrow, &dataset, Cpu::default(), 1).unwrap();
+    let error = checkpoint::load(&mut narrow, &path).unwrap_err();
+    assert!(error.contains("tensor `tower0.U` is F32 [16, 2], the model needs F32 [16, 1]"), "{error}");
 }
 
 #[test]
