@@ -6,6 +6,8 @@ pub mod batch;
 pub mod checkpoint;
 pub mod cost;
 pub mod embedding;
+pub mod fused;
+pub mod kernels;
 pub mod layers;
 pub mod params;
 
@@ -19,7 +21,8 @@ use crate::config::experiment::{
 use crate::data::{Column, EncodedDataset};
 use batch::DeviceBatch;
 use embedding::EmbeddingTable;
-use layers::{ApgLayer, ApgSettings, BatchNorm, Condition, Dense, Matrix, MergedUv};
+use fused::Activation;
+use layers::{ApgLayer, ApgSettings, BatchNorm, Condition, Dense, Matrix, MergedUv, Tp};
 use params::{Init, P, ParamSet};
 
 /// How many parameters a model has: reported in run summaries and the TUI.
@@ -379,7 +382,7 @@ impl<D: Device<f32>> Model<D> {
 
     /// The logits (B, 1) of a batch. With `training`, dropout is active and merged
     /// weights are not used.
-    pub fn forward<T: Tape<f32, D>>(&self, batch: &DeviceBatch<D>, training: bool) -> Matrix<D, T> {
+    pub fn forward<T: Tp<D>>(&self, batch: &DeviceBatch<D>, training: bool) -> Matrix<D, T> {
         let b = batch.size;
         let params = &self.params;
         let x0: Matrix<D, T> = batch.x0.retaped::<T>();
@@ -397,11 +400,14 @@ impl<D: Device<f32>> Model<D> {
         let mut h = x0.with_empty_tape();
         for (i, layer) in self.tower.iter().enumerate() {
             h = match layer {
+                // Without batch norm, the ReLU is part of the layer's fused operation.
+                Layer::Dense(dense) if self.norms[i].is_empty() => dense.forward_act(params, h, Activation::Relu),
                 Layer::Dense(dense) => self.normalize(i, 0, dense.forward(params, h), training).relu(),
                 Layer::Apg { layer, output_weights } => {
                     apg_seen += 1;
                     let last_use = apg_seen == apg_layers;
                     let merged = if training { None } else { self.merged[i].as_ref() };
+                    let act = if self.norms[i].is_empty() { Activation::Relu } else { Activation::Identity };
                     match self.condition_mode {
                         Some(ConditionMode::SelfWise) => {
                             let z = if self.detach_condition {
@@ -409,8 +415,8 @@ impl<D: Device<f32>> Model<D> {
                             } else {
                                 h.with_empty_tape()
                             };
-                            let y = layer.forward(params, h, Condition::PerRow(z), 0, merged, training);
-                            self.normalize(i, 0, y, training).relu()
+                            let y = layer.forward_act(params, h, Condition::PerRow(z), 0, merged, training, act);
+                            self.normalize_relu(i, 0, y, act, training)
                         }
                         _ => {
                             let count = conditions.len();
@@ -431,8 +437,8 @@ impl<D: Device<f32>> Model<D> {
                                     input.as_ref().expect("present").with_empty_tape()
                                 };
                                 let condition = Condition::Grouped { z, index, segments };
-                                let y = layer.forward(params, x, condition, g, merged, training);
-                                outputs.push(self.normalize(i, g, y, training).relu());
+                                let y = layer.forward_act(params, x, condition, g, merged, training, act);
+                                outputs.push(self.normalize_relu(i, g, y, act, training));
                             }
                             self.aggregate_outputs(outputs, *output_weights, b, layer.n_out)
                         }
@@ -448,10 +454,26 @@ impl<D: Device<f32>> Model<D> {
 
     /// Tower layer `layer`'s pre-activation on path `path`, batch-normalised when the
     /// model has batch norm.
-    fn normalize<T: Tape<f32, D>>(&self, layer: usize, path: usize, y: Matrix<D, T>, training: bool) -> Matrix<D, T> {
+    fn normalize<T: Tp<D>>(&self, layer: usize, path: usize, y: Matrix<D, T>, training: bool) -> Matrix<D, T> {
         match self.norms[layer].get(path) {
             Some(norm) => norm.forward(&self.params, y, training),
             None => y,
+        }
+    }
+
+    /// The ReLU of a layer's output, batch-normalised first, unless the layer's own
+    /// operation applied it already (`act`: then the layer has no batch norm).
+    fn normalize_relu<T: Tp<D>>(
+        &self,
+        layer: usize,
+        path: usize,
+        y: Matrix<D, T>,
+        act: Activation,
+        training: bool,
+    ) -> Matrix<D, T> {
+        match act {
+            Activation::Relu => y,
+            Activation::Identity => self.normalize(layer, path, y, training).relu(),
         }
     }
 
@@ -464,7 +486,7 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// z of one generator from its condition fields' embeddings (G, c * d).
-    fn aggregate<T: Tape<f32, D>>(&self, input: &ConditionInput, z: Matrix<D, T>) -> Matrix<D, T> {
+    fn aggregate<T: Tp<D>>(&self, input: &ConditionInput, z: Matrix<D, T>) -> Matrix<D, T> {
         let (groups, c, d) = (z.shape().0, input.fields.len(), input.field_widths[0]);
         match input.aggregator {
             InputAggregator::Concat => z,
@@ -486,7 +508,7 @@ impl<D: Device<f32>> Model<D> {
 
     /// Output aggregation of a layer run once per condition: mean, or a learned softmax
     /// weighting (docs/model.md, "Conditions"; the paper fixes no aggregator).
-    fn aggregate_outputs<T: Tape<f32, D>>(
+    fn aggregate_outputs<T: Tp<D>>(
         &self,
         outputs: Vec<Matrix<D, T>>,
         weights: Option<P>,
@@ -508,7 +530,7 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// The static parts on top of the tower: cross network, FM, wide part, output.
-    fn head<T: Tape<f32, D>>(&self, x0: Matrix<D, T>, h: Matrix<D, T>, batch: &DeviceBatch<D>) -> Matrix<D, T> {
+    fn head<T: Tp<D>>(&self, x0: Matrix<D, T>, h: Matrix<D, T>, batch: &DeviceBatch<D>) -> Matrix<D, T> {
         let b = batch.size;
         let params = &self.params;
         let w = self.input_width;

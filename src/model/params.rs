@@ -58,6 +58,9 @@ pub struct P(pub usize);
 /// Every dense parameter of a model, with the optimiser's moments.
 pub struct ParamSet<D: Device<f32>> {
     pub device: D,
+    /// Whether the layers run the fused CPU operations (`model::fused`); on by default
+    /// where they are available, off to run dfdx's own operations (the unfused path).
+    pub fused: bool,
     pub params: Vec<Param<D>>,
     moment1: Gradients<f32, D>,
     moment2: Gradients<f32, D>,
@@ -66,7 +69,10 @@ pub struct ParamSet<D: Device<f32>> {
 
 impl<D: Device<f32>> ParamSet<D> {
     pub fn new(device: D) -> Self {
-        ParamSet { device, params: Vec::new(), moment1: Gradients::leaky(), moment2: Gradients::leaky(), step: 0 }
+        ParamSet {
+            device,
+            fused: crate::model::fused::available::<D>(),
+            params: Vec::new(), moment1: Gradients::leaky(), moment2: Gradients::leaky(), step: 0 }
     }
 
     /// Adds a parameter of `shape`, drawing its values from `rng`.
