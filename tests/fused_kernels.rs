@@ -2,8 +2,9 @@
 //! operations, `ParamSet::fused = false`): the same model, the same batch, logits and
 //! the gradients of every parameter and every leaf (embedding rows, condition
 //! embeddings) equal to 1e-5, for every model family, at 1 and 2 threads, with batches
-//! large enough that the kernels split their loops across threads. And the GEMM helper
-//! against a plain triple loop, in every transpose combination.
+//! large enough that the kernels split their loops across threads; the parameters after
+//! training steps (fused Adam included) likewise. And the GEMM helper against a plain
+//! triple loop, in every transpose combination.
 
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use apg_bench::config::experiment::LoadedExperiment;
 use apg_bench::data::EncodedDataset;
 use apg_bench::model::Model;
 use apg_bench::model::kernels::{self, Operand};
+use apg_bench::train::run::{StepSettings, train_step};
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
@@ -42,9 +44,11 @@ fn configurations() -> Vec<(&'static str, String)> {
         configs.push((variant, apg(variant, "", group)));
     }
     configs.push(("v4 static bias", apg("v4", "generate_bias = false", group)));
-    configs.push(("v5 static bias, generator hidden", apg("v5", "generate_bias = false\ngenerator_hidden = [7]", group)));
+    configs
+        .push(("v5 static bias, generator hidden", apg("v5", "generate_bias = false\ngenerator_hidden = [7]", group)));
     configs.push(("v4 mix", apg("v4", "", "mode = \"mix\"\nfields = [\"f0\", \"f1b\"]")));
-    configs.push(("v4 mix output", apg("v4", "", "mode = \"mix\"\nfields = [\"f0\", \"f1b\"]\naggregation = \"output\"")));
+    configs
+        .push(("v4 mix output", apg("v4", "", "mode = \"mix\"\nfields = [\"f0\", \"f1b\"]\naggregation = \"output\"")));
     for variant in ["v1", "v3", "v4", "v5"] {
         configs.push((variant, apg(variant, "generate_bias = false", "mode = \"self\"")));
     }
@@ -155,6 +159,35 @@ fn gemm_equals_a_plain_loop_in_every_layout() {
                 assert!((c[i] - expected[i]).abs() < 1e-4, "{m}x{n}x{k} {a_t}/{b_t}: accumulated [{i}]");
                 assert!((product[i] - (expected[i] - c0[i])).abs() < 1e-4, "{m}x{n}x{k} {a_t}/{b_t}: product [{i}]");
             }
+        }
+    }
+}
+
+#[test]
+fn training_steps_equal_the_unfused_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = peer_like_dataset(3000, 6);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let configs = configurations();
+    let chosen = ["static", "v5 static bias, generator hidden", "v4 self, generated bias"];
+    for (name, text) in configs.into_iter().filter(|(name, _)| chosen.contains(name)) {
+        // Weight decay on, so that the L2 term of Adam is compared too.
+        let experiment = experiment(dir.path(), name, &format!("{text}[train]\nweight_decay = 0.01\n"));
+        let settings = StepSettings::from_spec(&experiment.experiment.train);
+        let models: Vec<Vec<Vec<f32>>> = [true, false]
+            .into_iter()
+            .map(|fused| {
+                let mut model = Model::new(&experiment, &dataset, Cpu::default(), 12).unwrap();
+                model.params.fused = fused;
+                for rows in dataset.split.train.chunks(1024).take(3) {
+                    pool.install(|| train_step(&mut model, &dataset, rows, &settings)).unwrap();
+                }
+                model.params.snapshot()
+            })
+            .collect();
+        let experiment_params = Model::new(&experiment, &dataset, Cpu::default(), 12).unwrap();
+        for ((fused, unfused), param) in models[0].iter().zip(&models[1]).zip(&experiment_params.params.params) {
+            assert_close(&format!("{name}: {} after 3 steps", param.name), fused, unfused);
         }
     }
 }

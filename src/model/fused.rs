@@ -32,9 +32,9 @@ pub enum Activation {
     Relu,
 }
 
-/// The gradient buffer of `t` (allocated as zeros when absent), as the host vector the
-/// CPU device keeps it in.
-fn gradient<'a, D: Device<f32>, S: Shape, T>(
+/// The buffer of `t` in `grads` (allocated as zeros when absent; gradients, or Adam's
+/// moments), as the host vector the CPU device keeps it in.
+pub(crate) fn gradient<'a, D: Device<f32>, S: Shape, T>(
     grads: &'a mut Gradients<f32, D>,
     t: &Tensor<S, f32, D, T>,
 ) -> Result<&'a mut Vec<f32>, D::Err> {
@@ -157,7 +157,15 @@ pub fn segment_product<D: Device<f32>, T: Tape<f32, D> + 'static>(
             let go = take_gradient(grads, &out_id)?;
             // x's gradient is taken out while the cores' is written, then put back.
             let mut gx = take_gradient(grads, &x)?;
-            kernels::segment_product_backward(&x_host, &cores_host, k, &segments, &go, &mut gx, gradient(grads, &cores)?);
+            kernels::segment_product_backward(
+                &x_host,
+                &cores_host,
+                k,
+                &segments,
+                &go,
+                &mut gx,
+                gradient(grads, &cores)?,
+            );
             *gradient(grads, &x)? = gx;
             Ok(())
         });

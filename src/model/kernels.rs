@@ -40,7 +40,16 @@ fn strides(op: &Operand, rows: usize, cols: usize) -> (isize, isize) {
 pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool) {
     let threads = rayon::current_num_threads();
     let parallel = threads > 1 && m * n * k >= PARALLEL_MACS;
-    gemm_on(m, n, k, a, b, c, accumulate, if parallel { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None });
+    gemm_on(
+        m,
+        n,
+        k,
+        a,
+        b,
+        c,
+        accumulate,
+        if parallel { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
+    );
 }
 
 /// [`gemm`] on the calling thread only (for callers that already run blocks in parallel).
@@ -126,10 +135,7 @@ pub fn for_rows(values: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) 
         return;
     }
     let rows_per_block = (PARALLEL_ELEMENTS / 4 / width).max(1);
-    values
-        .par_chunks_mut(rows_per_block * width)
-        .enumerate()
-        .for_each(|(i, block)| f(i * rows_per_block, block));
+    values.par_chunks_mut(rows_per_block * width).enumerate().for_each(|(i, block)| f(i * rows_per_block, block));
 }
 
 /// Copies `bias` into every row of `out` (rows x bias.len()).
@@ -289,4 +295,42 @@ pub fn segment_product_backward(
             gemm_serial(k, k, len, transposed(&x[start * k..(start + len) * k]), plain(go), gcore, true);
         },
     );
+}
+
+/// Adam's constants for one step.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamStep {
+    pub lr: f32,
+    pub betas: [f32; 2],
+    pub eps: f32,
+    /// L2 weight decay, added to the gradient as in torch.optim.Adam.
+    pub weight_decay: f32,
+    /// The step number, from 1.
+    pub step: i32,
+}
+
+/// One Adam step of `values` with `grad` and the moments `m`, `v` (dfdx's CPU kernel's
+/// arithmetic), blocks of values in parallel for large tensors.
+pub fn adam(values: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], c: &AdamStep) {
+    let [b1, b2] = c.betas;
+    let (m_scale, v_scale) = ((1.0 - b1.powi(c.step)).recip(), (1.0 - b2.powi(c.step)).recip());
+    let update = |values: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]| {
+        for (((p, &g), m), v) in values.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = g + c.weight_decay * *p;
+            *m = *m * b1 + g * (1.0 - b1);
+            *v = *v * b2 + g * g * (1.0 - b2);
+            *p -= c.lr * (*m * m_scale) / ((*v * v_scale).sqrt() + c.eps);
+        }
+    };
+    if values.len() < PARALLEL_ELEMENTS || rayon::current_num_threads() == 1 {
+        update(values, grad, m, v);
+        return;
+    }
+    let block = PARALLEL_ELEMENTS / 4;
+    values
+        .par_chunks_mut(block)
+        .zip(grad.par_chunks(block))
+        .zip(m.par_chunks_mut(block))
+        .zip(v.par_chunks_mut(block))
+        .for_each(|(((values, grad), m), v)| update(values, grad, m, v));
 }
