@@ -14,6 +14,7 @@
 //! operations (the unfused path, which the tests compare them against).
 
 use std::any::{Any, TypeId};
+use std::sync::Arc;
 
 use dfdx::prelude::*;
 
@@ -70,6 +71,26 @@ pub fn linear<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
     b: Option<Tensor<SB, f32, D, T>>,
     act: Activation,
 ) -> Matrix<D, T> {
+    linear_on_host(Hosted { tensor: x, host: None }, w, n_out, b, act).tensor
+}
+
+/// A layer's output with, when the operation kept one, the host copy of its values: the
+/// next fused operation reads it instead of copying the tensor out again.
+pub struct Hosted<D: Device<f32>, T> {
+    pub tensor: Matrix<D, T>,
+    pub host: Option<Arc<Vec<f32>>>,
+}
+
+/// [`linear`] on an input that may come with its host copy (which must hold the
+/// tensor's values); the output keeps its own.
+pub fn linear_on_host<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
+    x: Hosted<D, T>,
+    w: Tensor<SW, f32, D, T>,
+    n_out: usize,
+    b: Option<Tensor<SB, f32, D, T>>,
+    act: Activation,
+) -> Hosted<D, T> {
+    let Hosted { tensor: x, host: x_host } = x;
     let (rows, n_in) = *x.shape();
     assert_eq!(w.shape().num_elements(), n_in * n_out, "W is {n_in} x {n_out}");
     let device = x.device().clone();
@@ -86,7 +107,8 @@ pub fn linear<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
         }
         None => (None, false),
     };
-    let x_host = host(&x);
+    let x_host = x_host.unwrap_or_else(|| Arc::new(host(&x)));
+    assert_eq!(x_host.len(), rows * n_in, "the host copy holds x");
     let w_host = host(&w);
     let mut y = match &b {
         Some(b) => {
@@ -106,8 +128,9 @@ pub fn linear<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
     if act == Activation::Relu {
         kernels::relu(&mut y);
     }
-    let y_host = if T::OWNS_TAPE && act == Activation::Relu { y.clone() } else { Vec::new() };
+    let y_host = Arc::new(y.clone());
     let out = device.tensor_from_vec(y, (rows, n_out));
+    let kept = y_host.clone();
     if T::OWNS_TAPE {
         let out_id = out.clone();
         tape.add_backward_op(move |grads| {
@@ -130,7 +153,7 @@ pub fn linear<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
             Ok(())
         });
     }
-    out.put_tape(tape)
+    Hosted { tensor: out.put_tape(tape), host: Some(kept) }
 }
 
 /// For a batch sorted by condition: each block of rows `segments[g]` of x (B, K) times
