@@ -201,7 +201,7 @@ pub fn add_assign(a: &mut [f32], b: &[f32]) {
 /// matrix of `mats` (rows x r*c, row-major): the batched vector-matrix product of
 /// per-row weights.
 pub fn rowwise_product(x: &[f32], mats: &[f32], (r, c): (usize, usize)) -> Vec<f32> {
-    let rows = if r == 0 { 0 } else { x.len() / r };
+    let rows = x.len().checked_div(r).unwrap_or(0);
     let mut out = vec![0f32; rows * c];
     for_rows(&mut out, c, |first, block| {
         for (i, out_row) in block.chunks_exact_mut(c).enumerate() {

@@ -436,8 +436,16 @@ impl ApgLayer {
     /// The shared U (N_in x K) and V (K x N_out): stored (v4) or multiplied out (v5,
     /// U = U_l U_r, V = V_l V_r), once per forward pass.
     pub fn shared_uv<D: Device<f32>, T: Tp<D>>(&self, params: &ParamSet<D>) -> (Matrix<D, T>, Matrix<D, T>) {
+        let (n, m, k, p) = (self.n_in, self.n_out, self.rank, self.overparam);
         match self.shared[..] {
             [u, v] => (params.matrix::<T>(u), params.matrix::<T>(v)),
+            [u_l, u_r, v_l, v_r] if params.fused => {
+                let product = |left: P, right: P, (rows, cols): (usize, usize)| {
+                    let left = params.vector::<T>(left).reshape_like(&(rows, p));
+                    fused::linear(left, params.vector::<T>(right), cols, None::<Matrix<D, T>>, Activation::Identity)
+                };
+                (product(u_l, u_r, (n, k)), product(v_l, v_r, (k, m)))
+            }
             [u_l, u_r, v_l, v_r] => (
                 params.matrix::<T>(u_l).matmul(params.matrix::<T>(u_r)),
                 params.matrix::<T>(v_l).matmul(params.matrix::<T>(v_r)),
