@@ -114,11 +114,8 @@ pub fn linear_on_host<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: 
         Some(b) => {
             let mut y = host(b);
             if !per_row {
-                let bias = std::mem::take(&mut y);
-                y = Vec::with_capacity(rows * n_out);
                 // The bias is written into every row; the GEMM then adds x W to it.
-                y.resize(rows * n_out, 0.0);
-                kernels::fill_rows(&mut y, &bias);
+                y = kernels::repeat_rows(&y, rows);
             }
             kernels::gemm(rows, n_out, n_in, plain(&x_host), plain(&w_host), &mut y, true);
             y

@@ -31,57 +31,59 @@ pub fn transposed(values: &[f32]) -> Operand<'_> {
 }
 
 /// Row and column strides of an m x k operand.
-fn strides(op: &Operand, rows: usize, cols: usize) -> (isize, isize) {
-    if op.transposed { (1, rows as isize) } else { (cols as isize, 1) }
+fn strides(op: &Operand, rows: usize, cols: usize) -> (usize, usize) {
+    if op.transposed { (1, rows) } else { (cols, 1) }
 }
 
 /// `c = a b` (or `c += a b` with `accumulate`): a is m x k, b is k x n, c is m x n,
-/// all row-major. Panics when a slice is shorter than its shape.
+/// all row-major. Panics when a slice is shorter than its shape. Large products run on
+/// every thread of the pool, each on its own block of c's rows (for these shapes that
+/// beats splitting inside the GEMM, whose threads wait on each other at every panel).
 pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool) {
+    assert!(a.values.len() >= m * k && b.values.len() >= k * n && c.len() >= m * n, "GEMM operands fit their shapes");
+    let (a_strides, b_strides) = (strides(&a, m, k), strides(&b, k, n));
     let threads = rayon::current_num_threads();
-    let parallel = threads > 1 && m * n * k >= PARALLEL_MACS;
-    gemm_on(
-        m,
-        n,
-        k,
-        a,
-        b,
-        c,
-        accumulate,
-        if parallel { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
-    );
+    if threads == 1 || m * n * k < PARALLEL_MACS || m < 8 * threads {
+        gemm_strided(m, n, k, (a.values, a_strides), (b.values, b_strides), &mut c[..m * n], accumulate);
+        return;
+    }
+    // Blocks of rows, a multiple of 8 (the micro-kernel's height in vectors).
+    let block = m.div_ceil(threads).next_multiple_of(8);
+    c[..m * n].par_chunks_mut(block * n).enumerate().for_each(|(i, c)| {
+        let first = i * block;
+        let a = &a.values[first * a_strides.0..];
+        gemm_strided(c.len() / n, n, k, (a, a_strides), (b.values, b_strides), c, accumulate);
+    });
 }
 
 /// [`gemm`] on the calling thread only (for callers that already run blocks in parallel).
 pub fn gemm_serial(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool) {
-    gemm_on(m, n, k, a, b, c, accumulate, gemm::Parallelism::None);
+    assert!(a.values.len() >= m * k && b.values.len() >= k * n && c.len() >= m * n, "GEMM operands fit their shapes");
+    let (a_strides, b_strides) = (strides(&a, m, k), strides(&b, k, n));
+    gemm_strided(m, n, k, (a.values, a_strides), (b.values, b_strides), &mut c[..m * n], accumulate);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn gemm_on(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Operand,
-    b: Operand,
-    c: &mut [f32],
-    accumulate: bool,
-    parallelism: gemm::Parallelism,
-) {
-    assert!(a.values.len() >= m * k && b.values.len() >= k * n && c.len() >= m * n, "GEMM operands fit their shapes");
+/// A matrix operand as values with (row, column) strides.
+type Strided<'a> = (&'a [f32], (usize, usize));
+
+/// The GEMM call itself, on this thread: c (m x n, row-major, exactly m * n values)
+/// = or += a (m x k) b (k x n), a and b read through their strides.
+fn gemm_strided(m: usize, n: usize, k: usize, (a, a_s): Strided, (b, b_s): Strided, c: &mut [f32], accumulate: bool) {
+    assert_eq!(c.len(), m * n, "c holds m x n values");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            c[..m * n].fill(0.0);
+            c.fill(0.0);
         }
         return;
     }
-    let (a_rs, a_cs) = strides(&a, m, k);
-    let (b_rs, b_cs) = strides(&b, k, n);
-    // SAFETY: the assert above keeps every index the strides reach inside the slices
-    // (a: m x k, b: k x n, c: m x n, row-major or transposed), and c is borrowed mutably.
+    // The last element each operand's strides reach must lie inside its slice.
+    assert!((m - 1) * a_s.0 + (k - 1) * a_s.1 < a.len(), "a fits its strides");
+    assert!((k - 1) * b_s.0 + (n - 1) * b_s.1 < b.len(), "b fits its strides");
+    // SAFETY: the asserts above keep every index the strides reach inside a, b and c,
+    // and c is borrowed mutably.
     unsafe {
         gemm::gemm(
             m,
@@ -91,18 +93,18 @@ fn gemm_on(
             1,
             n as isize,
             accumulate,
-            a.values.as_ptr(),
-            a_cs,
-            a_rs,
-            b.values.as_ptr(),
-            b_cs,
-            b_rs,
+            a.as_ptr(),
+            a_s.1 as isize,
+            a_s.0 as isize,
+            b.as_ptr(),
+            b_s.1 as isize,
+            b_s.0 as isize,
             1.0,
             1.0,
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         );
     }
 }
@@ -138,9 +140,14 @@ pub fn for_rows(values: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) 
     values.par_chunks_mut(rows_per_block * width).enumerate().for_each(|(i, block)| f(i * rows_per_block, block));
 }
 
-/// Copies `bias` into every row of `out` (rows x bias.len()).
-pub fn fill_rows(out: &mut [f32], bias: &[f32]) {
-    for_rows(out, bias.len(), |_, block| block.chunks_exact_mut(bias.len()).for_each(|row| row.copy_from_slice(bias)));
+/// A rows x row.len() matrix with `row` in every row (written once, not zero-filled
+/// first).
+pub fn repeat_rows(row: &[f32], rows: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows * row.len());
+    for _ in 0..rows {
+        out.extend_from_slice(row);
+    }
+    out
 }
 
 /// max(0, v) for every value.
