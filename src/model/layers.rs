@@ -6,6 +6,7 @@ use dfdx::prelude::*;
 use rand_pcg::Pcg64;
 
 use crate::config::experiment::{ApgInit, Variant};
+use crate::model::fused::{self, Activation, Hosted};
 use crate::model::params::{Init, P, ParamSet};
 
 /// A batch of rows: B x N.
@@ -21,8 +22,8 @@ type Generated<D, T> = Vec<(Head, Matrix<D, T>)>;
 pub type MergedUv<D> = (Matrix<D, NoneTape>, Matrix<D, NoneTape>);
 
 /// The tapes the forward pass runs on: `OwnedTape` when training, `NoneTape` when not.
-pub trait Tp<D: Device<f32>>: Tape<f32, D> {}
-impl<D: Device<f32>, T: Tape<f32, D>> Tp<D> for T {}
+pub trait Tp<D: Device<f32>>: Tape<f32, D> + 'static {}
+impl<D: Device<f32>, T: Tape<f32, D> + 'static> Tp<D> for T {}
 
 /// `x W + b`: the static layer.
 pub struct Dense {
@@ -62,11 +63,39 @@ impl Dense {
 
     /// x (B, N_in) -> x W + b (B, N_out).
     pub fn forward<D: Device<f32>, T: Tp<D>>(&self, params: &ParamSet<D>, x: Matrix<D, T>) -> Matrix<D, T> {
+        self.forward_act(params, x, Activation::Identity)
+    }
+
+    /// x (B, N_in) -> act(x W + b) (B, N_out): one fused operation when the parameters
+    /// run fused (`ParamSet::fused`), dfdx's matmul, bias and activation otherwise.
+    pub fn forward_act<D: Device<f32>, T: Tp<D>>(
+        &self,
+        params: &ParamSet<D>,
+        x: Matrix<D, T>,
+        act: Activation,
+    ) -> Matrix<D, T> {
+        self.forward_hosted(params, Hosted { tensor: x, host: None }, act).tensor
+    }
+
+    /// [`Dense::forward_act`] passing the host copy of the values from one fused
+    /// operation to the next (none on the unfused path).
+    pub fn forward_hosted<D: Device<f32>, T: Tp<D>>(
+        &self,
+        params: &ParamSet<D>,
+        x: Hosted<D, T>,
+        act: Activation,
+    ) -> Hosted<D, T> {
+        if params.fused {
+            let bias = self.bias.map(|b| params.vector::<T>(b));
+            return fused::linear_on_host(x, params.vector::<T>(self.weight), self.n_out, bias, act);
+        }
+        let x = x.tensor;
         let y = x.matmul(params.matrix::<T>(self.weight));
-        match self.bias {
+        let y = match self.bias {
             Some(b) => add_bias(params, y, b),
             None => y,
-        }
+        };
+        Hosted { tensor: activate(y, act), host: None }
     }
 }
 
@@ -166,6 +195,14 @@ pub fn add_bias<D: Device<f32>, T: Tp<D>>(params: &ParamSet<D>, y: Matrix<D, T>,
     y + spread
 }
 
+/// `act(y)` with dfdx's kernels.
+pub fn activate<D: Device<f32>, T: Tp<D>>(y: Matrix<D, T>, act: Activation) -> Matrix<D, T> {
+    match act {
+        Activation::Identity => y,
+        Activation::Relu => y.relu(),
+    }
+}
+
 /// What a generator head produces per instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Head {
@@ -199,7 +236,7 @@ impl Generator {
     ) -> Vec<(Head, Matrix<D, T>)> {
         let mut h = z;
         for layer in &self.trunk {
-            h = layer.forward(params, h).relu();
+            h = layer.forward_act(params, h, Activation::Relu);
             if training && self.dropout > 0.0 {
                 h = h.dropout(self.dropout);
             }
@@ -399,8 +436,16 @@ impl ApgLayer {
     /// The shared U (N_in x K) and V (K x N_out): stored (v4) or multiplied out (v5,
     /// U = U_l U_r, V = V_l V_r), once per forward pass.
     pub fn shared_uv<D: Device<f32>, T: Tp<D>>(&self, params: &ParamSet<D>) -> (Matrix<D, T>, Matrix<D, T>) {
+        let (n, m, k, p) = (self.n_in, self.n_out, self.rank, self.overparam);
         match self.shared[..] {
             [u, v] => (params.matrix::<T>(u), params.matrix::<T>(v)),
+            [u_l, u_r, v_l, v_r] if params.fused => {
+                let product = |left: P, right: P, (rows, cols): (usize, usize)| {
+                    let left = params.vector::<T>(left).reshape_like(&(rows, p));
+                    fused::linear(left, params.vector::<T>(right), cols, None::<Matrix<D, T>>, Activation::Identity)
+                };
+                (product(u_l, u_r, (n, k)), product(v_l, v_r, (k, m)))
+            }
             [u_l, u_r, v_l, v_r] => (
                 params.matrix::<T>(u_l).matmul(params.matrix::<T>(u_r)),
                 params.matrix::<T>(v_l).matmul(params.matrix::<T>(v_r)),
@@ -420,6 +465,25 @@ impl ApgLayer {
         merged: Option<&MergedUv<D>>,
         training: bool,
     ) -> Matrix<D, T> {
+        let x = Hosted { tensor: x, host: None };
+        self.forward_act(params, x, condition, g, merged, training, Activation::Identity).tensor
+    }
+
+    /// The layer's output `act(y)` (B, N_out) under condition `condition`, read by
+    /// generator `g`, with the fused operations where the parameters run fused (x and
+    /// the output with their host copies, see [`Hosted`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_act<D: Device<f32>, T: Tp<D>>(
+        &self,
+        params: &ParamSet<D>,
+        x: Hosted<D, T>,
+        condition: Condition<D, T>,
+        g: usize,
+        merged: Option<&MergedUv<D>>,
+        training: bool,
+        act: Activation,
+    ) -> Hosted<D, T> {
+        let unhosted = |y: Matrix<D, T>| Hosted { tensor: y, host: None };
         let (n, m, k) = (self.n_in, self.n_out, self.rank);
         // Generate, then (for grouped conditions without segments) gather the generated
         // parts per row.
@@ -447,6 +511,38 @@ impl ApgLayer {
                 .and_then(|(_, t)| t.take())
                 .expect("the generator has every head the variant needs")
         };
+        if params.fused {
+            match (self.variant, &segments) {
+                (Variant::V4 | Variant::V5, _) => {
+                    let (u, v): (Matrix<D, T>, Matrix<D, T>) = match merged {
+                        Some((u, v)) => (u.retaped::<T>(), v.retaped::<T>()),
+                        None => self.shared_uv(params),
+                    };
+                    let xu = fused::linear_on_host(x, u, k, None::<Matrix<D, T>>, Activation::Identity).tensor;
+                    let xus = match &segments {
+                        Some(segments) => fused::segment_product(xu, take(Head::Core), segments),
+                        None => fused::rowwise_product(xu, take(Head::Core), k),
+                    };
+                    let xus = unhosted(xus);
+                    return match self.bias {
+                        Some(b) => fused::linear_on_host(xus, v, m, Some(params.vector::<T>(b)), act),
+                        None => fused::linear_on_host(xus, v, m, Some(take(Head::Bias)), act),
+                    };
+                }
+                (Variant::V1, None) => {
+                    let y = fused::rowwise_product(x.tensor, take(Head::Full), m);
+                    return unhosted(activate(self.add_layer_bias(params, y, &mut take), act));
+                }
+                (Variant::V3, None) => {
+                    let xu = fused::rowwise_product(x.tensor, take(Head::Left), k);
+                    let xus = fused::rowwise_product(xu, take(Head::Core), k);
+                    let y = fused::rowwise_product(xus, take(Head::Right), m);
+                    return unhosted(activate(self.add_layer_bias(params, y, &mut take), act));
+                }
+                _ => {}
+            }
+        }
+        let x = x.tensor;
         let y = match (self.variant, segments) {
             (Variant::Static, _) => unreachable!("static layers are Dense"),
             // The grouped forms of v1..v3: each block of rows by its condition's matrices.
@@ -457,6 +553,16 @@ impl ApgLayer {
             }
             (variant, segments) => self.multiply(params, x, variant, segments, merged, &mut take),
         };
+        unhosted(activate(self.add_layer_bias(params, y, &mut take), act))
+    }
+
+    /// y plus the layer's static bias, or the generated one.
+    fn add_layer_bias<D: Device<f32>, T: Tp<D>>(
+        &self,
+        params: &ParamSet<D>,
+        y: Matrix<D, T>,
+        take: &mut dyn FnMut(Head) -> Matrix<D, T>,
+    ) -> Matrix<D, T> {
         match self.bias {
             Some(b) => add_bias(params, y, b),
             None => y + take(Head::Bias),

@@ -6,6 +6,8 @@ pub mod batch;
 pub mod checkpoint;
 pub mod cost;
 pub mod embedding;
+pub mod fused;
+pub mod kernels;
 pub mod layers;
 pub mod params;
 pub mod probe;
@@ -20,7 +22,8 @@ use crate::config::experiment::{
 use crate::data::{Column, EncodedDataset};
 use batch::DeviceBatch;
 use embedding::EmbeddingTable;
-use layers::{ApgLayer, ApgSettings, BatchNorm, Condition, Dense, Matrix, MergedUv};
+use fused::{Activation, Hosted};
+use layers::{ApgLayer, ApgSettings, BatchNorm, Condition, Dense, Matrix, MergedUv, Tp};
 use params::{Init, P, ParamSet};
 
 /// How many parameters a model has: reported in run summaries and the TUI.
@@ -380,14 +383,14 @@ impl<D: Device<f32>> Model<D> {
 
     /// The logits (B, 1) of a batch. With `training`, dropout is active and merged
     /// weights are not used.
-    pub fn forward<T: Tape<f32, D>>(&self, batch: &DeviceBatch<D>, training: bool) -> Matrix<D, T> {
+    pub fn forward<T: Tp<D>>(&self, batch: &DeviceBatch<D>, training: bool) -> Matrix<D, T> {
         self.forward_probed(batch, training, &mut |_, _| {})
     }
 
     /// [`Model::forward`], showing `probe` each tower layer's input (its index and the
     /// B x N_in matrix) before the layer runs: the weight inspector reads the inputs of
     /// self-wise APG layers, which are their conditions.
-    fn forward_probed<T: Tape<f32, D>>(
+    fn forward_probed<T: Tp<D>>(
         &self,
         batch: &DeviceBatch<D>,
         training: bool,
@@ -408,14 +411,24 @@ impl<D: Device<f32>> Model<D> {
         let mut apg_seen = 0;
 
         let mut h = x0.with_empty_tape();
+        // The host copy of h's values while consecutive fused layers pass it along.
+        let mut h_host = None;
         for (i, layer) in self.tower.iter().enumerate() {
             probe(i, &h);
+            let host = h_host.take();
             h = match layer {
+                // Without batch norm, the ReLU is part of the layer's fused operation.
+                Layer::Dense(dense) if self.norms[i].is_empty() => {
+                    let y = dense.forward_hosted(params, Hosted { tensor: h, host }, Activation::Relu);
+                    h_host = y.host;
+                    y.tensor
+                }
                 Layer::Dense(dense) => self.normalize(i, 0, dense.forward(params, h), training).relu(),
                 Layer::Apg { layer, output_weights } => {
                     apg_seen += 1;
                     let last_use = apg_seen == apg_layers;
                     let merged = if training { None } else { self.merged[i].as_ref() };
+                    let act = if self.norms[i].is_empty() { Activation::Relu } else { Activation::Identity };
                     match self.condition_mode {
                         Some(ConditionMode::SelfWise) => {
                             let z = if self.detach_condition {
@@ -423,8 +436,11 @@ impl<D: Device<f32>> Model<D> {
                             } else {
                                 h.with_empty_tape()
                             };
-                            let y = layer.forward(params, h, Condition::PerRow(z), 0, merged, training);
-                            self.normalize(i, 0, y, training).relu()
+                            let x = Hosted { tensor: h, host };
+                            let y = layer.forward_act(params, x, Condition::PerRow(z), 0, merged, training, act);
+                            // The host copy is h's only when no batch norm follows.
+                            h_host = y.host.filter(|_| act == Activation::Relu);
+                            self.normalize_relu(i, 0, y.tensor, act, training)
                         }
                         _ => {
                             let count = conditions.len();
@@ -445,8 +461,12 @@ impl<D: Device<f32>> Model<D> {
                                     input.as_ref().expect("present").with_empty_tape()
                                 };
                                 let condition = Condition::Grouped { z, index, segments };
-                                let y = layer.forward(params, x, condition, g, merged, training);
-                                outputs.push(self.normalize(i, g, y, training).relu());
+                                let x = Hosted { tensor: x, host: host.clone() };
+                                let y = layer.forward_act(params, x, condition, g, merged, training, act);
+                                if count == 1 && act == Activation::Relu {
+                                    h_host = y.host;
+                                }
+                                outputs.push(self.normalize_relu(i, g, y.tensor, act, training));
                             }
                             self.aggregate_outputs(outputs, *output_weights, b, layer.n_out)
                         }
@@ -455,17 +475,34 @@ impl<D: Device<f32>> Model<D> {
             };
             if training && self.dropout > 0.0 {
                 h = h.dropout(self.dropout);
+                h_host = None;
             }
         }
-        self.head(x0, h, batch)
+        self.head(x0, Hosted { tensor: h, host: h_host }, batch)
     }
 
     /// Tower layer `layer`'s pre-activation on path `path`, batch-normalised when the
     /// model has batch norm.
-    fn normalize<T: Tape<f32, D>>(&self, layer: usize, path: usize, y: Matrix<D, T>, training: bool) -> Matrix<D, T> {
+    fn normalize<T: Tp<D>>(&self, layer: usize, path: usize, y: Matrix<D, T>, training: bool) -> Matrix<D, T> {
         match self.norms[layer].get(path) {
             Some(norm) => norm.forward(&self.params, y, training),
             None => y,
+        }
+    }
+
+    /// The ReLU of a layer's output, batch-normalised first, unless the layer's own
+    /// operation applied it already (`act`: then the layer has no batch norm).
+    fn normalize_relu<T: Tp<D>>(
+        &self,
+        layer: usize,
+        path: usize,
+        y: Matrix<D, T>,
+        act: Activation,
+        training: bool,
+    ) -> Matrix<D, T> {
+        match act {
+            Activation::Relu => y,
+            Activation::Identity => self.normalize(layer, path, y, training).relu(),
         }
     }
 
@@ -478,7 +515,7 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// z of one generator from its condition fields' embeddings (G, c * d).
-    fn aggregate<T: Tape<f32, D>>(&self, input: &ConditionInput, z: Matrix<D, T>) -> Matrix<D, T> {
+    fn aggregate<T: Tp<D>>(&self, input: &ConditionInput, z: Matrix<D, T>) -> Matrix<D, T> {
         let (groups, c, d) = (z.shape().0, input.fields.len(), input.field_widths[0]);
         match input.aggregator {
             InputAggregator::Concat => z,
@@ -500,7 +537,7 @@ impl<D: Device<f32>> Model<D> {
 
     /// Output aggregation of a layer run once per condition: mean, or a learned softmax
     /// weighting (docs/model.md, "Conditions"; the paper fixes no aggregator).
-    fn aggregate_outputs<T: Tape<f32, D>>(
+    fn aggregate_outputs<T: Tp<D>>(
         &self,
         outputs: Vec<Matrix<D, T>>,
         weights: Option<P>,
@@ -522,14 +559,14 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// The static parts on top of the tower: cross network, FM, wide part, output.
-    fn head<T: Tape<f32, D>>(&self, x0: Matrix<D, T>, h: Matrix<D, T>, batch: &DeviceBatch<D>) -> Matrix<D, T> {
+    fn head<T: Tp<D>>(&self, x0: Matrix<D, T>, h: Hosted<D, T>, batch: &DeviceBatch<D>) -> Matrix<D, T> {
         let b = batch.size;
         let params = &self.params;
         let w = self.input_width;
         let logit = match self.base {
             BaseModel::Dnn | BaseModel::Wdl => {
                 drop(x0);
-                self.output.forward(params, h)
+                self.output.forward_hosted(params, h, Activation::Identity).tensor
             }
             BaseModel::Deepfm => {
                 // FM: 0.5 * sum_d ((sum_f e_f)^2 - sum_f e_f^2) over the embedding block.
@@ -541,7 +578,7 @@ impl<D: Device<f32>> Model<D> {
                     e.with_empty_tape().sum::<(usize, usize), Axis<1>>().square().sum::<(usize,), Axis<1>>();
                 let square_sum = e.square().sum::<(usize,), Axes2<1, 2>>();
                 let fm = ((sum_square - square_sum) * 0.5).reshape_like(&(b, 1));
-                self.output.forward(params, h) + fm
+                self.output.forward(params, h.tensor) + fm
             }
             BaseModel::Dcn | BaseModel::Dcnv2 => {
                 let mut x = x0.with_empty_tape();
@@ -560,7 +597,7 @@ impl<D: Device<f32>> Model<D> {
                     x = mixed + x;
                 }
                 drop(x0);
-                self.output.forward(params, (x, h).concat_along(Axis::<1>))
+                self.output.forward(params, (x, h.tensor).concat_along(Axis::<1>))
             }
         };
         match &batch.wide {

@@ -8,6 +8,8 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use rand_pcg::Pcg64;
 
+use crate::model::fused;
+
 /// How a parameter starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Init {
@@ -58,6 +60,9 @@ pub struct P(pub usize);
 /// Every dense parameter of a model, with the optimiser's moments.
 pub struct ParamSet<D: Device<f32>> {
     pub device: D,
+    /// Whether the layers run the fused CPU operations (`model::fused`); on by default
+    /// where they are available, off to run dfdx's own operations (the unfused path).
+    pub fused: bool,
     pub params: Vec<Param<D>>,
     moment1: Gradients<f32, D>,
     moment2: Gradients<f32, D>,
@@ -66,7 +71,14 @@ pub struct ParamSet<D: Device<f32>> {
 
 impl<D: Device<f32>> ParamSet<D> {
     pub fn new(device: D) -> Self {
-        ParamSet { device, params: Vec::new(), moment1: Gradients::leaky(), moment2: Gradients::leaky(), step: 0 }
+        ParamSet {
+            device,
+            fused: fused::available::<D>(),
+            params: Vec::new(),
+            moment1: Gradients::leaky(),
+            moment2: Gradients::leaky(),
+            step: 0,
+        }
     }
 
     /// Adds a parameter of `shape`, drawing its values from `rng`.
@@ -149,11 +161,37 @@ impl<D: Device<f32>> ParamSet<D> {
             eps: config.eps,
             weight_decay: (config.weight_decay > 0.0).then_some(WeightDecay::L2(config.weight_decay)),
         };
+        if self.fused {
+            return self.adam_step_fused(grads, config);
+        }
         for param in self.params.iter_mut().filter(|p| p.trainable) {
             let grad = grads.get_or_alloc_mut(&param.tensor)?;
             let m1 = self.moment1.get_or_alloc_mut(&param.tensor)?;
             let m2 = self.moment2.get_or_alloc_mut(&param.tensor)?;
             cfg.try_update(self.step, &mut param.tensor, m1, m2, grad)?;
+        }
+        Ok(())
+    }
+
+    /// [`ParamSet::adam_step`] with the CPU kernel of `model::kernels`, which splits
+    /// large tensors across the threads (dfdx's runs on one).
+    fn adam_step_fused(&mut self, grads: &mut Gradients<f32, D>, config: &AdamSettings) -> Result<(), D::Err> {
+        let step = crate::model::kernels::AdamStep {
+            lr: config.lr as f32,
+            betas: config.betas.map(|b| b as f32),
+            eps: config.eps as f32,
+            weight_decay: config.weight_decay as f32,
+            step: self.step,
+        };
+        let mut values = Vec::new();
+        for param in self.params.iter_mut().filter(|p| p.trainable) {
+            values.resize(param.len(), 0.0);
+            param.tensor.copy_into(&mut values);
+            let grad = fused::gradient(grads, &param.tensor)?;
+            let m = fused::gradient(&mut self.moment1, &param.tensor)?;
+            let v = fused::gradient(&mut self.moment2, &param.tensor)?;
+            crate::model::kernels::adam(&mut values, grad, m, v, &step);
+            param.tensor.copy_from(&values);
         }
         Ok(())
     }

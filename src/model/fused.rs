@@ -1,0 +1,225 @@
+//! Fused CPU operations, each one dfdx tape operation with its own backward closure
+//! (`Tape::add_backward_op`), computed on host vectors by `model::kernels`:
+//!
+//! - [`linear`]: `act(x W + b)`, the bias written into the output before the GEMM adds
+//!   to it (no zero-filled output, no separate bias GEMM and add), the ReLU applied in
+//!   place; the backward pass masks, sums the bias gradient and runs the two GEMMs,
+//!   accumulating straight into the gradients;
+//! - [`segment_product`]: APG's per-condition cores over a batch sorted by condition, in
+//!   one pass (instead of a slice, a GEMM and a stack per condition);
+//! - [`rowwise_product`]: a matrix per row (self-wise APG), as one batched
+//!   vector-matrix product instead of a GEMM call per row.
+//!
+//! They run only on the CPU device ([`available`]); elsewhere the model keeps dfdx's
+//! operations (the unfused path, which the tests compare them against).
+
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+
+use dfdx::prelude::*;
+
+use crate::model::kernels::{self, plain, transposed};
+use crate::model::layers::Matrix;
+
+/// True on the device the fused operations run on (dfdx's CPU).
+pub fn available<D: Device<f32>>() -> bool {
+    TypeId::of::<D>() == TypeId::of::<Cpu>()
+}
+
+/// The activation applied by [`linear`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Identity,
+    Relu,
+}
+
+/// The buffer of `t` in `grads` (allocated as zeros when absent; gradients, or Adam's
+/// moments), as the host vector the CPU device keeps it in.
+pub(crate) fn gradient<'a, D: Device<f32>, S: Shape, T>(
+    grads: &'a mut Gradients<f32, D>,
+    t: &Tensor<S, f32, D, T>,
+) -> Result<&'a mut Vec<f32>, D::Err> {
+    let buffer = grads.get_or_alloc_mut(t)?;
+    let buffer = (buffer as &mut dyn Any)
+        .downcast_mut::<<Cpu as Storage<f32>>::Vec>()
+        .expect("fused operations run on the CPU device only");
+    Ok(&mut **buffer)
+}
+
+/// Takes the gradient of an operation's output out of `grads` (nothing reads it after
+/// the operation's own backward closure).
+fn take_gradient<D: Device<f32>, S: Shape, T>(
+    grads: &mut Gradients<f32, D>,
+    t: &Tensor<S, f32, D, T>,
+) -> Result<Vec<f32>, D::Err> {
+    Ok(std::mem::take(gradient(grads, t)?))
+}
+
+/// The values of a contiguous tensor, on the host.
+fn host<S: Shape, T>(t: &Tensor<S, f32, impl Device<f32>, T>) -> Vec<f32> {
+    let mut values = vec![0f32; t.shape().num_elements()];
+    t.copy_into(&mut values);
+    values
+}
+
+/// `act(x W + b)` for x (B, N), W with N x M values (a matrix or a flat parameter) and b
+/// with M values (one bias for every row) or B x M (a bias per row).
+pub fn linear<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
+    x: Matrix<D, T>,
+    w: Tensor<SW, f32, D, T>,
+    n_out: usize,
+    b: Option<Tensor<SB, f32, D, T>>,
+    act: Activation,
+) -> Matrix<D, T> {
+    linear_on_host(Hosted { tensor: x, host: None }, w, n_out, b, act).tensor
+}
+
+/// A layer's output with, when the operation kept one, the host copy of its values: the
+/// next fused operation reads it instead of copying the tensor out again.
+pub struct Hosted<D: Device<f32>, T> {
+    pub tensor: Matrix<D, T>,
+    pub host: Option<Arc<Vec<f32>>>,
+}
+
+/// [`linear`] on an input that may come with its host copy (which must hold the
+/// tensor's values); the output keeps its own.
+pub fn linear_on_host<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
+    x: Hosted<D, T>,
+    w: Tensor<SW, f32, D, T>,
+    n_out: usize,
+    b: Option<Tensor<SB, f32, D, T>>,
+    act: Activation,
+) -> Hosted<D, T> {
+    let Hosted { tensor: x, host: x_host } = x;
+    let (rows, n_in) = *x.shape();
+    assert_eq!(w.shape().num_elements(), n_in * n_out, "W is {n_in} x {n_out}");
+    let device = x.device().clone();
+    let (x, tape) = x.split_tape();
+    let (w, w_tape) = w.split_tape();
+    let mut tape = tape.merge(w_tape);
+    let (b, per_row) = match b {
+        Some(b) => {
+            let per_row = b.shape().num_elements() == rows * n_out;
+            assert!(per_row || b.shape().num_elements() == n_out, "the bias has {n_out} or {rows} x {n_out} values");
+            let (b, b_tape) = b.split_tape();
+            tape = tape.merge(b_tape);
+            (Some(b), per_row)
+        }
+        None => (None, false),
+    };
+    let x_host = x_host.unwrap_or_else(|| Arc::new(host(&x)));
+    assert_eq!(x_host.len(), rows * n_in, "the host copy holds x");
+    let w_host = host(&w);
+    let mut y = match &b {
+        Some(b) => {
+            let mut y = host(b);
+            if !per_row {
+                // The bias is written into every row; the GEMM then adds x W to it.
+                y = kernels::repeat_rows(&y, rows);
+            }
+            kernels::gemm(rows, n_out, n_in, plain(&x_host), plain(&w_host), &mut y, true);
+            y
+        }
+        None => kernels::product(rows, n_out, n_in, plain(&x_host), plain(&w_host)),
+    };
+    if act == Activation::Relu {
+        kernels::relu(&mut y);
+    }
+    let y_host = Arc::new(y.clone());
+    let out = device.tensor_from_vec(y, (rows, n_out));
+    let kept = y_host.clone();
+    if T::OWNS_TAPE {
+        let out_id = out.clone();
+        tape.add_backward_op(move |grads| {
+            let mut gz = take_gradient(grads, &out_id)?;
+            if act == Activation::Relu {
+                kernels::relu_backward(&mut gz, &y_host);
+            }
+            if let Some(b) = &b {
+                let gb = gradient(grads, b)?;
+                if per_row {
+                    kernels::add_assign(gb, &gz);
+                } else {
+                    kernels::add_column_sums(&gz, gb);
+                }
+            }
+            let gw = gradient(grads, &w)?;
+            kernels::gemm(n_in, n_out, rows, transposed(&x_host), plain(&gz), gw, true);
+            let gx = gradient(grads, &x)?;
+            kernels::gemm(rows, n_in, n_out, plain(&gz), transposed(&w_host), gx, true);
+            Ok(())
+        });
+    }
+    Hosted { tensor: out.put_tape(tape), host: Some(kept) }
+}
+
+/// For a batch sorted by condition: each block of rows `segments[g]` of x (B, K) times
+/// the g-th K x K core of `cores` (G, K * K).
+pub fn segment_product<D: Device<f32>, T: Tape<f32, D> + 'static>(
+    x: Matrix<D, T>,
+    cores: Matrix<D, T>,
+    segments: &[(usize, usize)],
+) -> Matrix<D, T> {
+    let (rows, k) = *x.shape();
+    assert_eq!(*cores.shape(), (segments.len(), k * k), "one K x K core per condition");
+    let device = x.device().clone();
+    let (x, tape) = x.split_tape();
+    let (cores, cores_tape) = cores.split_tape();
+    let mut tape = tape.merge(cores_tape);
+    let x_host = host(&x);
+    let cores_host = host(&cores);
+    let y = kernels::segment_product(&x_host, &cores_host, k, segments);
+    let out = device.tensor_from_vec(y, (rows, k));
+    if T::OWNS_TAPE {
+        let out_id = out.clone();
+        let segments = segments.to_vec();
+        tape.add_backward_op(move |grads| {
+            let go = take_gradient(grads, &out_id)?;
+            // x's gradient is taken out while the cores' is written, then put back.
+            let mut gx = take_gradient(grads, &x)?;
+            kernels::segment_product_backward(
+                &x_host,
+                &cores_host,
+                k,
+                &segments,
+                &go,
+                &mut gx,
+                gradient(grads, &cores)?,
+            );
+            *gradient(grads, &x)? = gx;
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// Each row x_i of x (B, R) times its own R x C matrix, the i-th row of `mats`
+/// (B, R * C).
+pub fn rowwise_product<D: Device<f32>, T: Tape<f32, D> + 'static>(
+    x: Matrix<D, T>,
+    mats: Matrix<D, T>,
+    cols: usize,
+) -> Matrix<D, T> {
+    let (rows, r) = *x.shape();
+    assert_eq!(*mats.shape(), (rows, r * cols), "one {r} x {cols} matrix per row");
+    let device = x.device().clone();
+    let (x, tape) = x.split_tape();
+    let (mats, mats_tape) = mats.split_tape();
+    let mut tape = tape.merge(mats_tape);
+    let x_host = host(&x);
+    let mats_host = host(&mats);
+    let y = kernels::rowwise_product(&x_host, &mats_host, (r, cols));
+    let out = device.tensor_from_vec(y, (rows, cols));
+    if T::OWNS_TAPE {
+        let out_id = out.clone();
+        tape.add_backward_op(move |grads| {
+            let go = take_gradient(grads, &out_id)?;
+            // x's gradient is taken out while the matrices' is written, then put back.
+            let mut gx = take_gradient(grads, &x)?;
+            kernels::rowwise_product_backward(&x_host, &mats_host, (r, cols), &go, &mut gx, gradient(grads, &mats)?);
+            *gradient(grads, &x)? = gx;
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}

@@ -1,0 +1,343 @@
+//! Host-side numeric kernels of the fused CPU path (`model::fused`): row-major GEMM
+//! through the `gemm` crate (the one dfdx's CPU matmul calls) with transposes read
+//! through strides and results written or accumulated in place, and element-wise,
+//! reduction and small-matrix loops split across the rayon pool for large tensors.
+
+use rayon::prelude::*;
+
+/// Element counts from which a loop is split across the rayon pool: below it, the
+/// hand-off costs more than it saves.
+const PARALLEL_ELEMENTS: usize = 1 << 15;
+
+/// Multiply-adds from which a GEMM runs on every thread of the pool.
+const PARALLEL_MACS: usize = 1 << 18;
+
+/// A row-major matrix operand: its values, and whether the matrix is the transpose of
+/// what is stored (a stored k x m read as m x k).
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    pub values: &'a [f32],
+    pub transposed: bool,
+}
+
+/// Reads `values` as stored.
+pub fn plain(values: &[f32]) -> Operand<'_> {
+    Operand { values, transposed: false }
+}
+
+/// Reads `values` transposed.
+pub fn transposed(values: &[f32]) -> Operand<'_> {
+    Operand { values, transposed: true }
+}
+
+/// Row and column strides of an m x k operand.
+fn strides(op: &Operand, rows: usize, cols: usize) -> (usize, usize) {
+    if op.transposed { (1, rows) } else { (cols, 1) }
+}
+
+/// `c = a b` (or `c += a b` with `accumulate`): a is m x k, b is k x n, c is m x n,
+/// all row-major. Panics when a slice is shorter than its shape. Large products run on
+/// every thread of the pool, each on its own block of c's rows (for these shapes that
+/// beats splitting inside the GEMM, whose threads wait on each other at every panel).
+pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool) {
+    assert!(a.values.len() >= m * k && b.values.len() >= k * n && c.len() >= m * n, "GEMM operands fit their shapes");
+    let (a_strides, b_strides) = (strides(&a, m, k), strides(&b, k, n));
+    let threads = rayon::current_num_threads();
+    if threads == 1 || m * n * k < PARALLEL_MACS || m < 8 * threads {
+        gemm_strided(m, n, k, (a.values, a_strides), (b.values, b_strides), &mut c[..m * n], accumulate);
+        return;
+    }
+    // Blocks of rows, a multiple of 8 (the micro-kernel's height in vectors).
+    let block = m.div_ceil(threads).next_multiple_of(8);
+    c[..m * n].par_chunks_mut(block * n).enumerate().for_each(|(i, c)| {
+        let first = i * block;
+        let a = &a.values[first * a_strides.0..];
+        gemm_strided(c.len() / n, n, k, (a, a_strides), (b.values, b_strides), c, accumulate);
+    });
+}
+
+/// [`gemm`] on the calling thread only (for callers that already run blocks in parallel).
+pub fn gemm_serial(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool) {
+    assert!(a.values.len() >= m * k && b.values.len() >= k * n && c.len() >= m * n, "GEMM operands fit their shapes");
+    let (a_strides, b_strides) = (strides(&a, m, k), strides(&b, k, n));
+    gemm_strided(m, n, k, (a.values, a_strides), (b.values, b_strides), &mut c[..m * n], accumulate);
+}
+
+/// A matrix operand as values with (row, column) strides.
+type Strided<'a> = (&'a [f32], (usize, usize));
+
+/// The GEMM call itself, on this thread: c (m x n, row-major, exactly m * n values)
+/// = or += a (m x k) b (k x n), a and b read through their strides.
+fn gemm_strided(m: usize, n: usize, k: usize, (a, a_s): Strided, (b, b_s): Strided, c: &mut [f32], accumulate: bool) {
+    assert_eq!(c.len(), m * n, "c holds m x n values");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return;
+    }
+    // The last element each operand's strides reach must lie inside its slice.
+    assert!((m - 1) * a_s.0 + (k - 1) * a_s.1 < a.len(), "a fits its strides");
+    assert!((k - 1) * b_s.0 + (n - 1) * b_s.1 < b.len(), "b fits its strides");
+    // SAFETY: the asserts above keep every index the strides reach inside a, b and c,
+    // and c is borrowed mutably.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_s.1 as isize,
+            a_s.0 as isize,
+            b.as_ptr(),
+            b_s.1 as isize,
+            b_s.0 as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// A fresh m x n matrix `a b`, written by the GEMM without being zero-filled first.
+pub fn product(m: usize, n: usize, k: usize, a: Operand, b: Operand) -> Vec<f32> {
+    if k == 0 {
+        return vec![0.0; m * n];
+    }
+    let mut c: Vec<f32> = Vec::with_capacity(m * n);
+    let spare = c.spare_capacity_mut();
+    // SAFETY: `spare` holds m * n slots; the GEMM without `accumulate` writes every one
+    // of them before anything reads them (k > 0), so the length may then cover them.
+    unsafe {
+        let slots = std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<f32>(), m * n);
+        gemm(m, n, k, a, b, slots, false);
+        c.set_len(m * n);
+    }
+    c
+}
+
+/// Runs `f(first_row, rows)` on blocks of whole rows of a matrix with `width` columns,
+/// in parallel when the matrix is large.
+pub fn for_rows(values: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    if width == 0 {
+        return;
+    }
+    if values.len() < PARALLEL_ELEMENTS || rayon::current_num_threads() == 1 {
+        f(0, values);
+        return;
+    }
+    let rows_per_block = (PARALLEL_ELEMENTS / 4 / width).max(1);
+    values.par_chunks_mut(rows_per_block * width).enumerate().for_each(|(i, block)| f(i * rows_per_block, block));
+}
+
+/// A rows x row.len() matrix with `row` in every row (written once, not zero-filled
+/// first).
+pub fn repeat_rows(row: &[f32], rows: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows * row.len());
+    for _ in 0..rows {
+        out.extend_from_slice(row);
+    }
+    out
+}
+
+/// max(0, v) for every value.
+pub fn relu(values: &mut [f32]) {
+    for_rows(values, 1, |_, block| block.iter_mut().for_each(|v| *v = v.max(0.0)));
+}
+
+/// Zeroes the gradient wherever the ReLU's output was 0.
+pub fn relu_backward(gradient: &mut [f32], output: &[f32]) {
+    for_rows(gradient, 1, |start, block| {
+        block.iter_mut().zip(&output[start..]).for_each(|(g, &y)| {
+            if y <= 0.0 {
+                *g = 0.0;
+            }
+        })
+    });
+}
+
+/// Adds the column sums of `values` (rows x sums.len()) to `sums`.
+pub fn add_column_sums(values: &[f32], sums: &mut [f32]) {
+    let width = sums.len();
+    if width == 0 {
+        return;
+    }
+    let add_rows = |block: &[f32], into: &mut [f32]| {
+        for row in block.chunks_exact(width) {
+            into.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        }
+    };
+    if values.len() < PARALLEL_ELEMENTS || rayon::current_num_threads() == 1 {
+        add_rows(values, sums);
+        return;
+    }
+    let rows_per_block = (PARALLEL_ELEMENTS / 4 / width).max(1);
+    let partial = values
+        .par_chunks(rows_per_block * width)
+        .map(|block| {
+            let mut into = vec![0f32; width];
+            add_rows(block, &mut into);
+            into
+        })
+        .reduce(
+            || vec![0f32; width],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    sums.iter_mut().zip(&partial).for_each(|(s, p)| *s += p);
+}
+
+/// `a += b`, element by element.
+pub fn add_assign(a: &mut [f32], b: &[f32]) {
+    for_rows(a, 1, |start, block| block.iter_mut().zip(&b[start..]).for_each(|(x, y)| *x += y));
+}
+
+/// For every row i: `out_i = x_i M_i`, x_i a row of `r` values and M_i the i-th r x c
+/// matrix of `mats` (rows x r*c, row-major): the batched vector-matrix product of
+/// per-row weights.
+pub fn rowwise_product(x: &[f32], mats: &[f32], (r, c): (usize, usize)) -> Vec<f32> {
+    let rows = x.len().checked_div(r).unwrap_or(0);
+    let mut out = vec![0f32; rows * c];
+    for_rows(&mut out, c, |first, block| {
+        for (i, out_row) in block.chunks_exact_mut(c).enumerate() {
+            let row = first + i;
+            let x_row = &x[row * r..(row + 1) * r];
+            let mat = &mats[row * r * c..(row + 1) * r * c];
+            for (&xv, m_row) in x_row.iter().zip(mat.chunks_exact(c)) {
+                out_row.iter_mut().zip(m_row).for_each(|(o, &m)| *o += xv * m);
+            }
+        }
+    });
+    out
+}
+
+/// Gradients of [`rowwise_product`]: `gx_i += M_i go_i^T` and `gM_i += x_i^T go_i`.
+pub fn rowwise_product_backward(
+    x: &[f32],
+    mats: &[f32],
+    (r, c): (usize, usize),
+    grad_out: &[f32],
+    grad_x: &mut [f32],
+    grad_mats: &mut [f32],
+) {
+    for_rows(grad_x, r, |first, block| {
+        for (i, gx_row) in block.chunks_exact_mut(r).enumerate() {
+            let row = first + i;
+            let go = &grad_out[row * c..(row + 1) * c];
+            let mat = &mats[row * r * c..(row + 1) * r * c];
+            for (gx, m_row) in gx_row.iter_mut().zip(mat.chunks_exact(c)) {
+                *gx += m_row.iter().zip(go).map(|(m, g)| m * g).sum::<f32>();
+            }
+        }
+    });
+    for_rows(grad_mats, r * c, |first, block| {
+        for (i, gm) in block.chunks_exact_mut(r * c).enumerate() {
+            let row = first + i;
+            let go = &grad_out[row * c..(row + 1) * c];
+            for (&xv, gm_row) in x[row * r..(row + 1) * r].iter().zip(gm.chunks_exact_mut(c)) {
+                gm_row.iter_mut().zip(go).for_each(|(g, &o)| *g += xv * o);
+            }
+        }
+    });
+}
+
+/// Splits `values` (rows of `width`) into the blocks of rows of `segments`, which tile
+/// the rows in order. Panics when they do not.
+pub fn split_segments<'a>(mut values: &'a mut [f32], width: usize, segments: &[(usize, usize)]) -> Vec<&'a mut [f32]> {
+    let mut blocks = Vec::with_capacity(segments.len());
+    let mut next = 0;
+    for &(start, len) in segments {
+        assert_eq!(start, next, "condition blocks tile the batch in order");
+        let (block, rest) = values.split_at_mut(len * width);
+        blocks.push(block);
+        values = rest;
+        next = start + len;
+    }
+    assert!(values.is_empty(), "condition blocks cover the batch");
+    blocks
+}
+
+/// For every block g of rows (`segments`): `out_g = x_g S_g`, S_g the g-th k x k matrix
+/// of `cores` (G x k*k): one pass over the sorted batch, the blocks in parallel.
+pub fn segment_product(x: &[f32], cores: &[f32], k: usize, segments: &[(usize, usize)]) -> Vec<f32> {
+    let rows: usize = segments.iter().map(|s| s.1).sum();
+    let mut out = vec![0f32; rows * k];
+    let blocks = split_segments(&mut out, k, segments);
+    blocks.into_par_iter().zip(segments.par_iter()).enumerate().for_each(|(g, (block, &(start, len)))| {
+        let core = &cores[g * k * k..(g + 1) * k * k];
+        gemm_serial(len, k, k, plain(&x[start * k..(start + len) * k]), plain(core), block, false);
+    });
+    out
+}
+
+/// Gradients of [`segment_product`]: `gx_g += go_g S_g^T`, `gS_g += x_g^T go_g`.
+pub fn segment_product_backward(
+    x: &[f32],
+    cores: &[f32],
+    k: usize,
+    segments: &[(usize, usize)],
+    grad_out: &[f32],
+    grad_x: &mut [f32],
+    grad_cores: &mut [f32],
+) {
+    let blocks = split_segments(grad_x, k, segments);
+    let core_grads: Vec<&mut [f32]> = grad_cores.chunks_exact_mut(k * k).collect();
+    blocks.into_par_iter().zip(core_grads).zip(segments.par_iter()).enumerate().for_each(
+        |(g, ((gx, gcore), &(start, len)))| {
+            let go = &grad_out[start * k..(start + len) * k];
+            let core = &cores[g * k * k..(g + 1) * k * k];
+            gemm_serial(len, k, k, plain(go), transposed(core), gx, true);
+            gemm_serial(k, k, len, transposed(&x[start * k..(start + len) * k]), plain(go), gcore, true);
+        },
+    );
+}
+
+/// Adam's constants for one step.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamStep {
+    pub lr: f32,
+    pub betas: [f32; 2],
+    pub eps: f32,
+    /// L2 weight decay, added to the gradient as in torch.optim.Adam.
+    pub weight_decay: f32,
+    /// The step number, from 1.
+    pub step: i32,
+}
+
+/// One Adam step of `values` with `grad` and the moments `m`, `v` (dfdx's CPU kernel's
+/// arithmetic), blocks of values in parallel for large tensors.
+pub fn adam(values: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], c: &AdamStep) {
+    let [b1, b2] = c.betas;
+    let (m_scale, v_scale) = ((1.0 - b1.powi(c.step)).recip(), (1.0 - b2.powi(c.step)).recip());
+    let update = |values: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]| {
+        for (((p, &g), m), v) in values.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = g + c.weight_decay * *p;
+            *m = *m * b1 + g * (1.0 - b1);
+            *v = *v * b2 + g * g * (1.0 - b2);
+            *p -= c.lr * (*m * m_scale) / ((*v * v_scale).sqrt() + c.eps);
+        }
+    };
+    if values.len() < PARALLEL_ELEMENTS || rayon::current_num_threads() == 1 {
+        update(values, grad, m, v);
+        return;
+    }
+    let block = PARALLEL_ELEMENTS / 4;
+    values
+        .par_chunks_mut(block)
+        .zip(grad.par_chunks(block))
+        .zip(m.par_chunks_mut(block))
+        .zip(v.par_chunks_mut(block))
+        .for_each(|(((values, grad), m), v)| update(values, grad, m, v));
+}
