@@ -19,6 +19,9 @@ pub enum DataError {
     #[error("{}: missing file (needed by {needed_by})", path.display())]
     MissingFile { path: PathBuf, needed_by: String },
 
+    #[error("{}: no file matches this pattern (needed by {needed_by})", pattern.display())]
+    NoMatch { pattern: PathBuf, needed_by: String },
+
     #[error("{}:{line}: no column `{column}` (needed by {needed_by}); the columns are: {}", file.display(), available.join(", "))]
     MissingColumn { file: PathBuf, line: u64, column: String, needed_by: String, available: Vec<String> },
 
@@ -33,6 +36,9 @@ pub enum DataError {
 
     #[error("{}:{line}: column `{column}`: {value:?} is not a number", file.display())]
     BadNumber { file: PathBuf, line: u64, column: String, value: String },
+
+    #[error("{}:{line}: column `{column}`: {value:?} does not match time_format {format:?} (needed by {needed_by}); declare it in `missing` if it marks a missing time", file.display())]
+    BadTime { file: PathBuf, line: u64, column: String, value: String, format: String, needed_by: String },
 
     #[error("{}:{line}: column `{column}`: label {value:?} is not 0/1 or -1/+1 (set label.threshold to binarise other values)", file.display())]
     BadLabel { file: PathBuf, line: u64, column: String, value: String },

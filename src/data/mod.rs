@@ -10,6 +10,8 @@ pub mod load;
 pub mod raw;
 pub mod stats;
 pub mod synthetic;
+pub mod time;
+pub mod transform;
 
 use std::path::PathBuf;
 use std::time::Instant;
