@@ -6,6 +6,11 @@ use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, Datelike, Timelike, Weekday};
 use serde::{Deserialize, Serialize};
 
+use crate::data::descriptor::{LoadedDescriptor, SplitKind};
+use crate::data::encode::cut_sizes;
+use crate::data::raw::{Parse, RawColumn, RawTable};
+use crate::data::transform::split_column;
+
 /// How a column's text holds a time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TimeFormat {
@@ -145,6 +150,51 @@ pub fn display(seconds: i64) -> String {
         .map_or_else(|| seconds.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
+/// What a time split cannot tell by time: every row at one time (the split is then the
+/// file order), or rows of one time on both sides of a cut (the file order decides
+/// which side they fall on). None for other splits and for clean cuts.
+pub fn split_warning(descriptor: &LoadedDescriptor, raw: &RawTable) -> Option<String> {
+    let split = &descriptor.descriptor.split;
+    if split.kind != SplitKind::Time {
+        return None;
+    }
+    let index = raw.index_of(&split_column(split)?, &Parse::Number)?;
+    let RawColumn::Numbers(times) = &raw.columns[index] else { return None };
+    let column = split.column.as_deref().unwrap_or_default();
+    let show = |t: f64| if split.time_format.is_some() { display(t as i64) } else { format!("{t}") };
+    tie_warning(times, split.ratios, column, show)
+}
+
+fn tie_warning(times: &[f64], ratios: [f64; 3], column: &str, show: impl Fn(f64) -> String) -> Option<String> {
+    let mut sorted: Vec<f64> = times.iter().copied().filter(|t| !t.is_nan()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let (first, last) = (*sorted.first()?, *sorted.last()?);
+    if first == last {
+        return Some(format!(
+            "split.column `{column}`: all {} rows have the same time ({}), so the time split is the file order",
+            sorted.len(),
+            show(first)
+        ));
+    }
+    let (n_train, n_valid) = cut_sizes(sorted.len(), ratios);
+    let cuts = [(n_train, "training and validation"), (n_train + n_valid, "validation and test")];
+    let mut straddling = Vec::new();
+    for (cut, between) in cuts {
+        if cut == 0 || cut >= sorted.len() || sorted[cut - 1] != sorted[cut] {
+            continue;
+        }
+        let time = sorted[cut];
+        let rows = sorted.iter().filter(|&&t| t == time).count();
+        straddling.push(format!("{rows} rows at {} fall between {between}", show(time)));
+    }
+    (!straddling.is_empty()).then(|| {
+        format!(
+            "split.column `{column}`: {}; which side each falls on follows the file order",
+            straddling.join(", and ")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +238,25 @@ mod tests {
     fn bad_formats_say_why() {
         assert!(TimeFormat::new("%Q").unwrap_err().contains("not a valid strftime pattern"));
         assert!(TimeFormat::new("date").unwrap_err().contains("has no date field"));
+    }
+
+    #[test]
+    fn ties_at_the_cuts_are_told() {
+        let show = |t: f64| format!("{t}");
+        // 10 rows cut 8/1/1: the cuts fall after the 8th and the 9th sorted rows.
+        let clean = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(tie_warning(&clean, [0.8, 0.1, 0.1], "t", show), None);
+        let same = [5.0; 10];
+        assert_eq!(
+            tie_warning(&same, [0.8, 0.1, 0.1], "t", show).unwrap(),
+            "split.column `t`: all 10 rows have the same time (5), so the time split is the file order"
+        );
+        let tied = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 8.0, 8.0];
+        assert_eq!(
+            tie_warning(&tied, [0.8, 0.1, 0.1], "t", show).unwrap(),
+            "split.column `t`: 3 rows at 8 fall between training and validation, and 3 rows at 8 fall between \
+             validation and test; which side each falls on follows the file order"
+        );
     }
 
     #[test]
