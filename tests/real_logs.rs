@@ -399,10 +399,30 @@ fn times_that_do_not_parse_are_errors_naming_row_column_value_and_format() {
         error,
         format!(
             "{}/./x.csv:3: column `day`: \"2007-13-45\" does not match time_format \"%Y-%m-%d\" (needed by \
-             split.column); declare it in `missing` if it marks a missing time",
+             split.column)",
             tmp.path().display()
         )
     );
+}
+
+#[test]
+fn a_field_time_that_does_not_parse_says_how_to_mark_it_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "x.csv", "click,day\n1,2007-07-10\n0,unknown\n");
+    let field = "[[fields]]\nname = \"weekday\"\nkind = \"categorical\"\ncolumn = \"day\"\ntime_format = \"%Y-%m-%d\"\n\
+                 time_part = \"weekday\"\n";
+    let error = try_load(tmp.path(), &format!("{CLICKS}{field}")).unwrap_err();
+    assert_eq!(
+        error,
+        format!(
+            "{}/./x.csv:3: column `day`: \"unknown\" does not match time_format \"%Y-%m-%d\" (needed by fields[0] \
+             (weekday)); if it marks a missing time, list it in `missing`",
+            tmp.path().display()
+        )
+    );
+    let (dataset, _) = try_load(tmp.path(), &format!("{CLICKS}{field}missing = [\"unknown\"]\n")).unwrap();
+    // 2007-07-10 was a Tuesday.
+    assert_eq!([value(&dataset, "weekday", 0), value(&dataset, "weekday", 1)], ["Tue", "<missing>"]);
 }
 
 #[test]

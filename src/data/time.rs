@@ -34,13 +34,18 @@ impl TimeFormat {
         let items = StrftimeItems::new(text)
             .parse_to_owned()
             .map_err(|_| format!("{text:?} is not a valid strftime pattern (e.g. \"%Y-%m-%d %H:%M:%S\")"))?;
-        let has_field = items.iter().any(|item| !matches!(item, Item::Literal(_) | Item::Space(_)));
-        if !has_field {
+        // A pattern that cannot read back a time it wrote lacks a date (or has a field
+        // that parsing does not take).
+        let sample = DateTime::from_timestamp(1_000_000_000, 0).expect("a constant in range");
+        let written = sample.format_with_items(items.iter()).to_string();
+        let format = TimeFormat::Pattern { text: text.to_string(), items };
+        if format.seconds(&written).is_none() {
             return Err(format!(
-                "{text:?} has no date field: give a strftime pattern such as \"%Y-%m-%d\", or \"epoch_s\" / \"epoch_ms\""
+                "{text:?} does not read a whole date (year, month and day): give a strftime pattern such as \
+                 \"%Y-%m-%d\", or \"epoch_s\" / \"epoch_ms\""
             ));
         }
-        Ok(TimeFormat::Pattern { text: text.to_string(), items })
+        Ok(format)
     }
 
     /// The format as the descriptor wrote it.
@@ -237,7 +242,9 @@ mod tests {
     #[test]
     fn bad_formats_say_why() {
         assert!(TimeFormat::new("%Q").unwrap_err().contains("not a valid strftime pattern"));
-        assert!(TimeFormat::new("date").unwrap_err().contains("has no date field"));
+        assert!(TimeFormat::new("date").unwrap_err().contains("does not read a whole date"));
+        assert!(TimeFormat::new("%H:%M").unwrap_err().contains("does not read a whole date"));
+        assert!(TimeFormat::new("%Y-%m").unwrap_err().contains("does not read a whole date"));
     }
 
     #[test]

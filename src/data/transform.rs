@@ -312,6 +312,12 @@ impl View {
             value: String::from_utf8_lossy(value).into_owned(),
             format: format.to_string(),
             needed_by: self.needed_by.clone(),
+            // The split has no missing markers: every row needs its time.
+            hint: if self.needed_by == "split.column" {
+                String::new()
+            } else {
+                "; if it marks a missing time, list it in `missing`".into()
+            },
         }
     }
 }
