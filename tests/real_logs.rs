@@ -62,7 +62,10 @@ fn value(dataset: &EncodedDataset, field: &str, row: usize) -> String {
 fn values(dataset: &EncodedDataset, field: &str, row: usize) -> Vec<String> {
     let field = dataset.field(field).unwrap();
     let Column::Multi { offsets, ids } = &field.column else { panic!("{} is not multi-valued", field.info.name) };
-    ids[offsets[row] as usize..offsets[row + 1] as usize].iter().map(|&i| field.info.vocab[i as usize].clone()).collect()
+    ids[offsets[row] as usize..offsets[row + 1] as usize]
+        .iter()
+        .map(|&i| field.info.vocab[i as usize].clone())
+        .collect()
 }
 
 fn clicks(dataset: &EncodedDataset) -> usize {
@@ -117,7 +120,9 @@ fn avazu_hour_is_a_time_with_its_hour_and_weekday() {
     assert_eq!(dataset.split.test, (90..100).collect::<Vec<u32>>());
     assert_eq!(
         report.warnings,
-        vec!["split.column `hour`: all 100 rows have the same time (2014-10-21 00:00:00), so the time split is the file order"]
+        vec![
+            "split.column `hour`: all 100 rows have the same time (2014-10-21 00:00:00), so the time split is the file order"
+        ]
     );
 }
 
@@ -323,7 +328,8 @@ fn parquet_reads_as_the_same_rows_in_csv() {
     assert_eq!(value(&from_parquet, "hour", 3), "3");
 }
 
-const CLICKS: &str = "name = \"clicks\"\n[source]\nformat = \"csv\"\ndir = [\".\"]\npath = \"*.csv\"\n[label]\ncolumn = \"click\"\n";
+const CLICKS: &str =
+    "name = \"clicks\"\n[source]\nformat = \"csv\"\ndir = [\".\"]\npath = \"*.csv\"\n[label]\ncolumn = \"click\"\n";
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
@@ -334,7 +340,9 @@ fn a_glob_reads_every_match_in_name_order_and_the_cache_sees_a_new_file() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "b.csv", "user,click\nu3,1\n");
     write(tmp.path(), "a.csv", "user,click\nu1,0\nu2,1\n");
-    let text = format!("{CLICKS}[[fields]]\nname = \"user\"\nkind = \"categorical\"\n[split]\nkind = \"ordered\"\nratios = [1.0, 0.0, 0.0]\n");
+    let text = format!(
+        "{CLICKS}[[fields]]\nname = \"user\"\nkind = \"categorical\"\n[split]\nkind = \"ordered\"\nratios = [1.0, 0.0, 0.0]\n"
+    );
     let (first, report) = try_load(tmp.path(), &text).unwrap();
     assert!(!report.from_cache);
     assert_eq!((0..3).map(|r| value(&first, "user", r)).collect::<Vec<_>>(), ["u1", "u2", "u3"]);
@@ -444,12 +452,17 @@ fn bad_new_keys_are_errors_at_their_place() {
          %H:%M:%S\")"
     );
     assert_eq!(
-        error(&format!("{CLICKS}[[fields]]\nname = \"n\"\nkind = \"numeric\"\ntime_format = \"epoch_s\"\ntime_part = \"weekday\"\n")),
+        error(&format!(
+            "{CLICKS}[[fields]]\nname = \"n\"\nkind = \"numeric\"\ntime_format = \"epoch_s\"\ntime_part = \"weekday\"\n"
+        )),
         "/dataset.toml:12:1: fields[0].time_part: time_part \"weekday\" is text, not a number: use it in a \
          categorical field"
     );
     assert_eq!(
-        error(&format!("{}header = false\n[label]\ncolumn = \"click\"\n{field}", CLICKS.split("[label]").next().unwrap())),
+        error(&format!(
+            "{}header = false\n[label]\ncolumn = \"click\"\n{field}",
+            CLICKS.split("[label]").next().unwrap()
+        )),
         "/dataset.toml:6:1: source.header: a csv file without a header row needs `columns` naming its columns, in order"
     );
     assert_eq!(

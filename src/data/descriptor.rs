@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::synthetic::SyntheticSpec;
-pub use crate::data::time::TimePart;
 use crate::data::time::TimeFormat;
+pub use crate::data::time::TimePart;
 use crate::toml_error::{ConfigError, parse_toml, read_file};
 
 /// Built-in descriptors, embedded in the binary so they work from any folder.
@@ -607,7 +607,10 @@ impl LoadedDescriptor {
         let d = &self.descriptor;
         let source = &d.source;
         let one_character = source.separator.chars().count() == 1;
-        if source.separator.is_empty() || source.separator.contains(['\n', '\r']) || (one_character && !source.separator.is_ascii()) {
+        if source.separator.is_empty()
+            || source.separator.contains(['\n', '\r'])
+            || (one_character && !source.separator.is_ascii())
+        {
             return Err(self.error(
                 "source.separator",
                 format!(
@@ -726,10 +729,8 @@ impl LoadedDescriptor {
         }
         match split.kind {
             SplitKind::Time if split.column.is_none() => Err(self.error("split.kind", "a time split needs `column`")),
-            SplitKind::Random | SplitKind::Files | SplitKind::Ordered if split.column.is_some() => Err(self.error(
-                "split.column",
-                "column applies to time splits; an ordered split keeps the rows in file order",
-            )),
+            SplitKind::Random | SplitKind::Files | SplitKind::Ordered if split.column.is_some() => Err(self
+                .error("split.column", "column applies to time splits; an ordered split keeps the rows in file order")),
             SplitKind::Files if split.train.is_none() || split.test.is_none() => {
                 Err(self.error("split.kind", "a files split needs at least `train` and `test`"))
             }

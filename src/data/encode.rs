@@ -252,7 +252,8 @@ fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, Da
         SplitKind::Ordered => split = cut((0..n as u32).collect()),
         SplitKind::Time => {
             let time_column = split_column(spec).unwrap_or_default();
-            let RawColumn::Numbers(times) = &raw.columns[raw.index_of(&time_column, &Parse::Number).expect("requested")]
+            let RawColumn::Numbers(times) =
+                &raw.columns[raw.index_of(&time_column, &Parse::Number).expect("requested")]
             else {
                 unreachable!("time is a number column")
             };

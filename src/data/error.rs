@@ -37,10 +37,6 @@ pub enum DataError {
     #[error("{}:{line}: column `{column}`: {value:?} is not a number", file.display())]
     BadNumber { file: PathBuf, line: u64, column: String, value: String },
 
-    /// `hint` is empty or starts with "; ".
-    #[error("{}:{line}: column `{column}`: {value:?} does not match time_format {format:?} (needed by {needed_by}){hint}", file.display())]
-    BadTime { file: PathBuf, line: u64, column: String, value: String, format: String, needed_by: String, hint: String },
-
     #[error("{}:{line}: column `{column}`: label {value:?} is not 0/1 or -1/+1 (set label.threshold to binarise other values)", file.display())]
     BadLabel { file: PathBuf, line: u64, column: String, value: String },
 

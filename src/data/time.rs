@@ -218,7 +218,10 @@ mod tests {
         assert_eq!(seconds("%y%m%d%H", "14102100"), Some(16_364 * 86_400));
         assert_eq!(seconds("%y%m%d%H", "14102113"), Some(16_364 * 86_400 + 13 * 3600));
         // MIND: a 12-hour clock with one-digit hours.
-        assert_eq!(seconds("%m/%d/%Y %I:%M:%S %p", "11/15/2019 8:55:22 PM"), Some(18_215 * 86_400 + 20 * 3600 + 55 * 60 + 22));
+        assert_eq!(
+            seconds("%m/%d/%Y %I:%M:%S %p", "11/15/2019 8:55:22 PM"),
+            Some(18_215 * 86_400 + 20 * 3600 + 55 * 60 + 22)
+        );
         // An offset is applied: 02:00 at +02:00 is midnight UTC.
         assert_eq!(seconds("%Y-%m-%dT%H:%M:%S%z", "2007-07-10T02:00:00+0200"), Some(13_704 * 86_400));
     }
@@ -270,11 +273,10 @@ mod tests {
     fn parts_of_a_time() {
         // 2014-10-21 13:00 UTC was a Tuesday.
         let t = 16_364 * 86_400 + 13 * 3600;
-        let parts: Vec<String> =
-            [TimePart::Hour, TimePart::Weekday, TimePart::Day, TimePart::Month, TimePart::Date]
-                .iter()
-                .map(|p| p.of(t).unwrap())
-                .collect();
+        let parts: Vec<String> = [TimePart::Hour, TimePart::Weekday, TimePart::Day, TimePart::Month, TimePart::Date]
+            .iter()
+            .map(|p| p.of(t).unwrap())
+            .collect();
         assert_eq!(parts, ["13", "Tue", "21", "10", "2014-10-21"]);
         // 1970-01-01 was a Thursday.
         assert_eq!(TimePart::Weekday.of(0).unwrap(), "Thu");

@@ -102,7 +102,8 @@ impl RowTransform {
             if field.columns.is_empty() && field.value().is_plain() {
                 continue;
             }
-            let steps = Steps::new(field.value()).map_err(|e| descriptor.error(&format!("fields[{i}].time_format"), e))?;
+            let steps =
+                Steps::new(field.value()).map_err(|e| descriptor.error(&format!("fields[{i}].time_format"), e))?;
             transform.add(View {
                 name: field_column(field),
                 sources: field.sources().iter().map(|s| s.to_string()).collect(),
@@ -305,20 +306,16 @@ impl View {
     }
 
     fn bad_time(&self, value: &[u8], source: usize, format: &str, file: &Path, line: u64) -> DataError {
-        DataError::BadTime {
-            file: file.to_path_buf(),
-            line,
-            column: self.sources[source].clone(),
-            value: String::from_utf8_lossy(value).into_owned(),
-            format: format.to_string(),
-            needed_by: self.needed_by.clone(),
-            // The split has no missing markers: every row needs its time.
-            hint: if self.needed_by == "split.column" {
-                String::new()
-            } else {
-                "; if it marks a missing time, list it in `missing`".into()
-            },
-        }
+        // The split has no missing markers: every row needs its time.
+        let hint =
+            if self.needed_by == "split.column" { "" } else { "; if it marks a missing time, list it in `missing`" };
+        let message = format!(
+            "column `{}`: {:?} does not match time_format {format:?} (needed by {}){hint}",
+            self.sources[source],
+            String::from_utf8_lossy(value),
+            self.needed_by
+        );
+        DataError::BadRow { file: file.to_path_buf(), line, message }
     }
 }
 
@@ -415,7 +412,11 @@ mod tests {
     fn times_become_seconds_or_parts() {
         let s = steps(ValueSpec { time_format: Some("%y%m%d%H"), ..ValueSpec::default() });
         assert_eq!(text(s.apply(b"14102113")), (16_364 * 86_400 + 13 * 3600).to_string());
-        let s = steps(ValueSpec { time_format: Some("%y%m%d%H"), time_part: Some(TimePart::Weekday), ..ValueSpec::default() });
+        let s = steps(ValueSpec {
+            time_format: Some("%y%m%d%H"),
+            time_part: Some(TimePart::Weekday),
+            ..ValueSpec::default()
+        });
         assert_eq!(text(s.apply(b"14102113")), "Tue");
         assert_eq!(s.apply(b"2014-10-21").unwrap_err(), "%y%m%d%H");
         // A declared marker is missing, not a bad time.
@@ -468,7 +469,8 @@ mod tests {
         let markers = ["missing".to_string()];
         let value = ValueSpec { missing: &markers, ..ValueSpec::default() };
         assert_eq!(view_name(&["g1", "g2"], value, Some("|")), "g1+g2 (missing \"missing\", split \"|\")");
-        let value = ValueSpec { time_format: Some("%y%m%d%H"), time_part: Some(TimePart::Hour), ..ValueSpec::default() };
+        let value =
+            ValueSpec { time_format: Some("%y%m%d%H"), time_part: Some(TimePart::Hour), ..ValueSpec::default() };
         assert_eq!(view_name(&["hour"], value, None), "hour (time \"%y%m%d%H\", hour)");
     }
 }
