@@ -65,7 +65,8 @@ fn unknown_key_in_fields() {
     check(
         "unknown-field-key.toml",
         "{d}/unknown-field-key.toml:18:1: fields[1]: unknown field `colum`, expected one of `name`, `kind`, \
-         `column`, `min_count`, `separator`, `transform`, `bins`",
+         `column`, `min_count`, `separator`, `transform`, `bins`, `columns`, `missing`, `prefix`, `substring`, \
+         `time_format`, `time_part`, `edges`, `labels`",
     );
 }
 
@@ -106,7 +107,8 @@ fn missing_source_dir() {
 fn csv_without_header() {
     check(
         "csv-without-header.toml",
-        "{d}/csv-without-header.toml:7:1: source.header: csv files need a header row naming the columns",
+        "{d}/csv-without-header.toml:7:1: source.header: a csv file without a header row needs `columns` naming \
+         its columns, in order",
     );
 }
 
@@ -253,7 +255,7 @@ fn binary_file() {
     check(
         "binary.toml",
         "{d}/data/binary.csv: looks like binary data, not text (a 0 byte at offset 8); give a CSV/TSV or libFM text \
-         file, plain or gzip-compressed",
+         file, plain, gzip- or zstd-compressed (or a Parquet file with format = \"parquet\")",
     );
 }
 

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::synthetic::SyntheticSpec;
+use crate::data::time::TimeFormat;
+pub use crate::data::time::TimePart;
 use crate::toml_error::{ConfigError, parse_toml, read_file};
 
 /// Built-in descriptors, embedded in the binary so they work from any folder.
@@ -57,6 +59,8 @@ pub enum Format {
     Libfm,
     /// The built-in deterministic generator (see `[synthetic]`).
     Synthetic,
+    /// Apache Parquet files; columns are read by name as in csv.
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -81,7 +85,8 @@ pub struct SourceSpec {
     /// names separate files.
     #[serde(default)]
     pub path: Option<String>,
-    /// Column separator of csv files, one character (`"\t"` for TSV).
+    /// Column separator of csv files (`"\t"` for TSV); several characters (`"::"`)
+    /// split lines without quoting.
     #[serde(default = "default_separator")]
     pub separator: String,
     #[serde(default = "default_quote")]
@@ -90,6 +95,33 @@ pub struct SourceSpec {
     pub header: bool,
     #[serde(default)]
     pub encoding: Encoding,
+    /// Names of the csv columns: needed without a header row; with one, they replace
+    /// the names it gives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// One row per item of a list-valued column (impression logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explode: Option<ExplodeSpec>,
+}
+
+/// `[source.explode]`: a row whose `column` holds a list of items becomes one row per
+/// item; each item, split at `part_separator`, fills the new columns named by `into`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplodeSpec {
+    pub column: String,
+    /// Between the items of the list (default one space).
+    #[serde(default = "default_explode_separator")]
+    pub separator: String,
+    /// Names of the columns an item fills, in the order of its parts.
+    pub into: Vec<String>,
+    /// Between the parts of an item (`N123-1`: `"-"`); needed when `into` names several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_separator: Option<String>,
+}
+
+fn default_explode_separator() -> String {
+    " ".into()
 }
 
 fn default_separator() -> String {
@@ -148,6 +180,48 @@ pub struct FieldSpec {
     /// Number of quantile bins of a numeric field (default 10).
     #[serde(default)]
     pub bins: Option<u32>,
+    /// Several source columns as one multi-valued field (multi_categorical).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// Values that mean "missing" (`"-124"`, `"NA"`); an empty cell always does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    /// The first N characters of the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<u32>,
+    /// Characters `[start, end)` of the value, counted from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub substring: Option<[u32; 2]>,
+    /// The value is a time: a strftime pattern, `epoch_s` or `epoch_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_format: Option<String>,
+    /// A part of the time as the value: hour, weekday, day, month or date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_part: Option<TimePart>,
+    /// Numeric fields: fixed bucket edges instead of quantile bins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edges: Vec<f64>,
+    /// Numeric fields with `edges`: one label per bucket.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+/// The value transforms of a field, a derived field or the split column, applied to
+/// the text of a cell in this order: missing markers, then a substring, then a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ValueSpec<'a> {
+    pub missing: &'a [String],
+    pub prefix: Option<u32>,
+    pub substring: Option<[u32; 2]>,
+    pub time_format: Option<&'a str>,
+    pub time_part: Option<TimePart>,
+}
+
+impl ValueSpec<'_> {
+    /// Whether the value is the cell's text as it is.
+    pub fn is_plain(&self) -> bool {
+        *self == ValueSpec::default()
+    }
 }
 
 impl FieldSpec {
@@ -162,6 +236,19 @@ impl FieldSpec {
     }
     pub fn bins(&self) -> u32 {
         self.bins.unwrap_or(10)
+    }
+    /// The source columns: `columns`, else `column`, else the field's name.
+    pub fn sources(&self) -> Vec<&str> {
+        if self.columns.is_empty() { vec![self.column()] } else { self.columns.iter().map(String::as_str).collect() }
+    }
+    pub fn value(&self) -> ValueSpec<'_> {
+        ValueSpec {
+            missing: &self.missing,
+            prefix: self.prefix,
+            substring: self.substring,
+            time_format: self.time_format.as_deref(),
+            time_part: self.time_part,
+        }
     }
 }
 
@@ -204,6 +291,33 @@ pub struct DerivedSpec {
     /// shuffled: seed of the permutation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Values that mean "missing" (`"-124"`, `"NA"`); an empty cell always does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    /// The first N characters of the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<u32>,
+    /// Characters `[start, end)` of the value, counted from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub substring: Option<[u32; 2]>,
+    /// The value is a time: a strftime pattern, `epoch_s` or `epoch_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_format: Option<String>,
+    /// A part of the time as the value: hour, weekday, day, month or date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_part: Option<TimePart>,
+}
+
+impl DerivedSpec {
+    pub fn value(&self) -> ValueSpec<'_> {
+        ValueSpec {
+            missing: &self.missing,
+            prefix: self.prefix,
+            substring: self.substring,
+            time_format: self.time_format.as_deref(),
+            time_part: self.time_part,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -216,6 +330,9 @@ pub enum SplitKind {
     Time,
     /// Separate files; without a validation file, a random `ratios[1]` share of train.
     Files,
+    /// Rows in file order (logs written in time order without a time column); the last
+    /// shares are validation and test.
+    Ordered,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,6 +348,9 @@ pub struct SplitSpec {
     /// Time column for `kind = "time"`.
     #[serde(default)]
     pub column: Option<String>,
+    /// How the time column's text holds the time (default: a number, e.g. epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_format: Option<String>,
     #[serde(default)]
     pub train: Option<String>,
     #[serde(default)]
@@ -246,6 +366,7 @@ impl Default for SplitSpec {
             seed: default_seed(),
             ratios: default_ratios(),
             column: None,
+            time_format: None,
             train: None,
             valid: None,
             test: None,
@@ -363,6 +484,22 @@ impl LoadedDescriptor {
             if field.separator.as_deref() == Some("") {
                 return Err(self.error(&key("separator"), "separator must not be empty"));
             }
+            if !field.columns.is_empty() {
+                if field.kind != FieldKind::MultiCategorical {
+                    return Err(self.error(
+                        &key("columns"),
+                        "columns (several source columns as one field) apply to multi_categorical fields only",
+                    ));
+                }
+                if field.column.is_some() {
+                    return Err(self.error(&key("columns"), "give either column or columns, not both"));
+                }
+            }
+            self.validate_buckets(&key(""), field)?;
+            self.validate_value(&key(""), field.value(), field.kind == FieldKind::Numeric)?;
+            if field.kind == FieldKind::MultiCategorical && field.time_format.is_some() {
+                return Err(self.error(&key("time_format"), "time_format applies to single-valued fields"));
+            }
         }
         for (i, derived) in d.derived.iter().enumerate() {
             let key = |k: &str| format!("derived[{i}].{k}");
@@ -419,6 +556,9 @@ impl LoadedDescriptor {
                 }
             }
         }
+        for (i, derived) in d.derived.iter().enumerate() {
+            self.validate_value(&format!("derived[{i}]."), derived.value(), derived.kind == DerivedKind::Bucket)?;
+        }
         if let Some(t) = d.label.threshold
             && !t.is_finite()
         {
@@ -441,8 +581,14 @@ impl LoadedDescriptor {
             Err(self.error(&key, message))
         };
         for (i, field) in d.fields.iter().enumerate() {
-            if field.column() == label {
-                let key = if field.column.is_some() { "column" } else { "name" };
+            if field.sources().contains(&label.as_str()) {
+                let key = if !field.columns.is_empty() {
+                    "columns"
+                } else if field.column.is_some() {
+                    "column"
+                } else {
+                    "name"
+                };
                 return leak(format!("fields[{i}].{key}"), &format!("field {:?} reads", field.name));
             }
         }
@@ -460,10 +606,18 @@ impl LoadedDescriptor {
     fn validate_source(&self) -> Result<(), ConfigError> {
         let d = &self.descriptor;
         let source = &d.source;
-        if source.separator.chars().count() != 1 || !source.separator.is_ascii() {
+        let one_character = source.separator.chars().count() == 1;
+        if source.separator.is_empty()
+            || source.separator.contains(['\n', '\r'])
+            || (one_character && !source.separator.is_ascii())
+        {
             return Err(self.error(
                 "source.separator",
-                format!("separator must be one ASCII character, got {:?}", source.separator),
+                format!(
+                    "separator must be one ASCII character, or several characters (such as \"::\") without a line \
+                     break, got {:?}",
+                    source.separator
+                ),
             ));
         }
         if source.quote.chars().count() != 1 || !source.quote.is_ascii() {
@@ -471,15 +625,48 @@ impl LoadedDescriptor {
                 self.error("source.quote", format!("quote must be one ASCII character, got {:?}", source.quote))
             );
         }
-        if source.format == Format::Csv && !source.header {
-            return Err(self.error("source.header", "csv files need a header row naming the columns"));
+        if source.format == Format::Csv && !source.header && source.columns.is_empty() {
+            return Err(self.error(
+                "source.header",
+                "a csv file without a header row needs `columns` naming its columns, in order",
+            ));
+        }
+        if source.format != Format::Csv && !source.columns.is_empty() {
+            return Err(self.error("source.columns", "columns names the columns of csv files only"));
+        }
+        if let Some(explode) = &source.explode {
+            if !matches!(source.format, Format::Csv | Format::Parquet) {
+                return Err(self.error("source.explode", "explode applies to csv and parquet files"));
+            }
+            if explode.into.is_empty() || explode.into.iter().any(String::is_empty) {
+                return Err(self.error("source.explode.into", "name the column(s) each item fills, e.g. [\"item\"]"));
+            }
+            if explode.separator.is_empty() {
+                return Err(self.error("source.explode.separator", "separator must not be empty"));
+            }
+            match &explode.part_separator {
+                Some(s) if s.is_empty() => {
+                    return Err(self.error("source.explode.part_separator", "part_separator must not be empty"));
+                }
+                None if explode.into.len() > 1 => {
+                    return Err(self.error(
+                        "source.explode.into",
+                        format!(
+                            "into names {} columns: give part_separator, the text between an item's parts (\"-\" in \
+                             N123-1)",
+                            explode.into.len()
+                        ),
+                    ));
+                }
+                _ => {}
+            }
         }
         match source.format {
             Format::Synthetic => match &d.synthetic {
                 None => return Err(self.error("source.format", "format \"synthetic\" needs a [synthetic] table")),
                 Some(spec) => self.validate_synthetic(spec)?,
             },
-            Format::Csv | Format::Libfm => {
+            Format::Csv | Format::Libfm | Format::Parquet => {
                 if source.path.is_none() && d.split.kind != SplitKind::Files {
                     return Err(self.error("source", "give `path`, or a split of kind \"files\" naming the files"));
                 }
@@ -534,18 +721,96 @@ impl LoadedDescriptor {
         if split.ratios[0] <= 0.0 {
             return Err(self.error("split.ratios", "the training share must be positive"));
         }
+        if split.time_format.is_some() && split.kind != SplitKind::Time {
+            return Err(self.error("split.time_format", "time_format applies to splits of kind \"time\""));
+        }
+        if let Some(format) = &split.time_format {
+            TimeFormat::new(format).map_err(|e| self.error("split.time_format", e))?;
+        }
         match split.kind {
             SplitKind::Time if split.column.is_none() => Err(self.error("split.kind", "a time split needs `column`")),
+            SplitKind::Random | SplitKind::Files | SplitKind::Ordered if split.column.is_some() => Err(self
+                .error("split.column", "column applies to time splits; an ordered split keeps the rows in file order")),
             SplitKind::Files if split.train.is_none() || split.test.is_none() => {
                 Err(self.error("split.kind", "a files split needs at least `train` and `test`"))
             }
-            SplitKind::Random | SplitKind::Time
+            SplitKind::Random | SplitKind::Time | SplitKind::Ordered
                 if split.train.is_some() || split.valid.is_some() || split.test.is_some() =>
             {
                 Err(self.error("split.kind", "train/valid/test files are only used with kind = \"files\""))
             }
             _ => Ok(()),
         }
+    }
+
+    /// The keys of a numeric field's fixed buckets; `key` is the field's key prefix
+    /// (`fields[3].`).
+    fn validate_buckets(&self, key: &str, field: &FieldSpec) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("{key}{k}");
+        if field.kind != FieldKind::Numeric && (!field.edges.is_empty() || !field.labels.is_empty()) {
+            return Err(self.error(&key("edges"), "edges and labels apply to numeric fields only"));
+        }
+        if field.edges.is_empty() {
+            if !field.labels.is_empty() {
+                return Err(self.error(&key("labels"), "labels name the buckets of `edges`: give edges too"));
+            }
+            return Ok(());
+        }
+        if field.edges.windows(2).any(|w| w[0] >= w[1]) || field.edges.iter().any(|e| !e.is_finite()) {
+            return Err(self.error(&key("edges"), "edges must be finite and strictly ascending"));
+        }
+        if field.transform == Some(NumericTransform::Scale) || field.bins.is_some() {
+            let k = if field.bins.is_some() { "bins" } else { "transform" };
+            return Err(self.error(&key(k), "fixed edges replace quantile bins and scaling: give edges or this"));
+        }
+        if !field.labels.is_empty() && field.labels.len() != field.edges.len() + 1 {
+            return Err(self.error(
+                &key("labels"),
+                format!(
+                    "{} edges make {} buckets, but {} labels are given",
+                    field.edges.len(),
+                    field.edges.len() + 1,
+                    field.labels.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The value transforms of a field or derived field; `key` is its key prefix
+    /// (`fields[3].`), `numeric` whether the value must be a number.
+    fn validate_value(&self, key: &str, value: ValueSpec, numeric: bool) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("{key}{k}");
+        if value.prefix.is_some() && value.substring.is_some() {
+            return Err(self.error(&key("substring"), "give either prefix or substring, not both"));
+        }
+        if value.prefix == Some(0) {
+            return Err(self.error(&key("prefix"), "prefix must be at least 1 character"));
+        }
+        if let Some([start, end]) = value.substring
+            && start >= end
+        {
+            return Err(self.error(&key("substring"), format!("substring [{start}, {end}] is empty: start < end")));
+        }
+        match (value.time_format, value.time_part) {
+            (None, Some(_)) => {
+                return Err(self.error(&key("time_part"), "time_part needs time_format, how the column holds the time"));
+            }
+            (Some(format), part) => {
+                TimeFormat::new(format).map_err(|e| self.error(&key("time_format"), e))?;
+                if let Some(part) = part
+                    && numeric
+                    && !part.is_number()
+                {
+                    return Err(self.error(
+                        &key("time_part"),
+                        format!("time_part {:?} is text, not a number: use it in a categorical field", part.name()),
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+        Ok(())
     }
 
     /// The folder holding the data files: the first of `source.dir` that exists.

@@ -11,6 +11,7 @@ use crate::data::descriptor::{
     DerivedKind, DerivedSpec, Encoding, FieldKind, FieldSpec, LoadedDescriptor, NumericTransform, SplitKind,
 };
 use crate::data::raw::{ColumnRequest, Interner, Parse, Part, RawColumn, RawTable};
+use crate::data::transform::{derived_column, field_column, split_column};
 
 /// The label every categorical field reserves id 0 for.
 pub const OOV: &str = "<oov>";
@@ -153,14 +154,14 @@ pub fn requests(descriptor: &LoadedDescriptor) -> Vec<ColumnRequest> {
             FieldKind::Numeric => Parse::Number,
             FieldKind::MultiCategorical => Parse::Multi(field.separator().to_string()),
         };
-        add(field.column(), parse, format!("fields[{i}] ({})", field.name));
+        add(&field_column(field), parse, format!("fields[{i}] ({})", field.name));
     }
     for (i, derived) in d.derived.iter().enumerate() {
         let parse = if derived.kind == DerivedKind::Bucket { Parse::Number } else { Parse::Interned };
-        add(&derived.column, parse, format!("derived[{i}] ({})", derived.name));
+        add(&derived_column(derived), parse, format!("derived[{i}] ({})", derived.name));
     }
-    if let (SplitKind::Time, Some(column)) = (d.split.kind, &d.split.column) {
-        add(column, Parse::Number, "split.column".into());
+    if let (SplitKind::Time, Some(column)) = (d.split.kind, split_column(&d.split)) {
+        add(&column, Parse::Number, "split.column".into());
     }
     requests
 }
@@ -190,7 +191,7 @@ pub fn encode(descriptor: &LoadedDescriptor, raw: RawTable, fingerprint: String)
     let mut derived_fields = Vec::new();
     for derived in &d.derived {
         let parse = if derived.kind == DerivedKind::Bucket { Parse::Number } else { Parse::Interned };
-        let index = column(&derived.column, &parse);
+        let index = column(&derived_column(derived), &parse);
         let source = (&raw.columns[index], raw.missing[index], raw.encoding);
         derived_fields.push(encode_derived(derived, source, &split.train));
     }
@@ -203,7 +204,7 @@ pub fn encode(descriptor: &LoadedDescriptor, raw: RawTable, fingerprint: String)
                 FieldKind::Numeric => Parse::Number,
                 FieldKind::MultiCategorical => Parse::Multi(field.separator().to_string()),
             };
-            column(field.column(), &parse)
+            column(&field_column(field), &parse)
         })
         .collect();
     let (encoding, missing, oracle) = (raw.encoding, raw.missing, raw.oracle);
@@ -220,6 +221,13 @@ pub fn encode(descriptor: &LoadedDescriptor, raw: RawTable, fingerprint: String)
     Ok(EncodedDataset { name: d.name.clone(), fingerprint, fields, labels, split, oracle })
 }
 
+/// How many rows of `n` go to training and to validation (the rest test), in order.
+pub fn cut_sizes(n: usize, [train_share, valid_share, _]: [f64; 3]) -> (usize, usize) {
+    let count = |share: f64| ((share * n as f64).round() as usize).min(n);
+    let n_train = count(train_share);
+    (n_train, count(valid_share).min(n - n_train))
+}
+
 fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, DataError> {
     let spec = &descriptor.descriptor.split;
     let n = raw.rows;
@@ -227,8 +235,7 @@ fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, Da
     let count = |share: f64, of: usize| ((share * of as f64).round() as usize).min(of);
     // Cuts rows in `order` into train, validation and test by the shares.
     let cut = |order: Vec<u32>| {
-        let n_train = count(train_share, n);
-        let n_valid = count(valid_share, n).min(n - n_train);
+        let (n_train, n_valid) = cut_sizes(n, spec.ratios);
         Split {
             train: order[..n_train].to_vec(),
             valid: order[n_train..n_train + n_valid].to_vec(),
@@ -242,9 +249,11 @@ fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, Da
             order.shuffle(&mut Pcg64::seed_from_u64(spec.seed));
             split = cut(order);
         }
+        SplitKind::Ordered => split = cut((0..n as u32).collect()),
         SplitKind::Time => {
-            let time_column = spec.column.as_deref().unwrap_or_default();
-            let RawColumn::Numbers(times) = &raw.columns[raw.index_of(time_column, &Parse::Number).expect("requested")]
+            let time_column = split_column(spec).unwrap_or_default();
+            let RawColumn::Numbers(times) =
+                &raw.columns[raw.index_of(&time_column, &Parse::Number).expect("requested")]
             else {
                 unreachable!("time is a number column")
             };
@@ -315,7 +324,7 @@ fn encode_field(
     let mut info = FieldInfo {
         name: spec.name.clone(),
         kind: EncodedKind::Categorical,
-        origin: format!("column {}", spec.column()),
+        origin: format!("column {}", field_column(spec)),
         derived: false,
         vocab: Vec::new(),
         missing_rows,
@@ -352,6 +361,11 @@ fn encode_field(
             Column::Multi { offsets, ids }
         }
         RawColumn::Numbers(values) => match spec.transform.unwrap_or_default() {
+            NumericTransform::Quantile if !spec.edges.is_empty() => {
+                info.vocab = bucket_labels(&spec.edges, &spec.labels);
+                info.origin = format!("column {}, {} fixed buckets", field_column(spec), spec.edges.len() + 1);
+                Column::Ids(values.iter().map(|&v| bucket_of(v, &spec.edges)).collect())
+            }
             NumericTransform::Quantile => {
                 let mut train_values: Vec<f64> =
                     train.iter().map(|&r| values[r as usize]).filter(|v| !v.is_nan()).collect();

@@ -19,6 +19,9 @@ pub enum DataError {
     #[error("{}: missing file (needed by {needed_by})", path.display())]
     MissingFile { path: PathBuf, needed_by: String },
 
+    #[error("{}: no file matches this pattern (needed by {needed_by})", pattern.display())]
+    NoMatch { pattern: PathBuf, needed_by: String },
+
     #[error("{}:{line}: no column `{column}` (needed by {needed_by}); the columns are: {}", file.display(), available.join(", "))]
     MissingColumn { file: PathBuf, line: u64, column: String, needed_by: String, available: Vec<String> },
 

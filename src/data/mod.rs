@@ -10,6 +10,8 @@ pub mod load;
 pub mod raw;
 pub mod stats;
 pub mod synthetic;
+pub mod time;
+pub mod transform;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -92,6 +94,7 @@ pub fn load(descriptor: &LoadedDescriptor, options: &LoadOptions) -> Result<(Enc
         report.cache_note = Some("cache disabled".into());
     }
     let raw = load::load_raw(descriptor, &files, encode::requests(descriptor))?;
+    report.warnings.extend(time::split_warning(descriptor, &raw));
     let dataset = encode::encode(descriptor, raw, fingerprint)?;
     if let Some(path) = &cache_file
         && let Err(e) = cache::write(path, &dataset)

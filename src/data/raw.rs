@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 
 use crate::data::DataError;
 use crate::data::descriptor::Encoding;
+use crate::data::transform::{BoundRows, Overlay, RowTransform};
 
 /// How the encoder wants a source column parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +139,49 @@ impl Cells for [&[u8]] {
 #[derive(Debug, Clone)]
 pub struct Binding {
     positions: Vec<usize>,
+    /// Where the row transforms read, when there are any.
+    rows: Option<BoundRows>,
+}
+
+impl Binding {
+    /// Per column of the file, whether anything reads it (loaders may skip the rest).
+    pub fn reads(&self, width: usize) -> Vec<bool> {
+        let mut used = vec![false; width];
+        let mut mark = |i: usize| {
+            if i < width {
+                used[i] = true;
+            }
+        };
+        self.positions.iter().for_each(|&i| mark(i));
+        if let Some(rows) = &self.rows {
+            rows.positions().for_each(mark);
+        }
+        used
+    }
+}
+
+/// The position of `column` in `header`; absent or present twice is an error naming the
+/// file and what needs the column.
+pub fn find_column(header: &[String], column: &str, needed_by: &str, file: &Path) -> Result<usize, DataError> {
+    let mut found = header.iter().enumerate().filter(|(_, h)| *h == column).map(|(i, _)| i);
+    let first = found.next().ok_or_else(|| DataError::MissingColumn {
+        file: file.to_path_buf(),
+        line: 1,
+        column: column.to_string(),
+        needed_by: needed_by.to_string(),
+        available: header.to_vec(),
+    })?;
+    match found.next() {
+        None => Ok(first),
+        Some(second) => Err(DataError::DuplicateColumn {
+            file: file.to_path_buf(),
+            line: 1,
+            column: column.to_string(),
+            first: first + 1,
+            second: second + 1,
+            needed_by: needed_by.to_string(),
+        }),
+    }
 }
 
 #[derive(Debug)]
@@ -152,6 +196,8 @@ pub struct RawTable {
     /// The true click probability of each row, for generated data.
     pub oracle: Option<Vec<f32>>,
     pub encoding: Encoding,
+    /// What is done to each row before its cells are read (explode, value transforms).
+    pub transform: RowTransform,
 }
 
 impl RawTable {
@@ -165,45 +211,42 @@ impl RawTable {
             })
             .collect();
         let missing = vec![0; requests.len()];
-        RawTable { requests, columns, missing, rows: 0, parts: Vec::new(), oracle: None, encoding }
+        RawTable {
+            requests,
+            columns,
+            missing,
+            rows: 0,
+            parts: Vec::new(),
+            oracle: None,
+            encoding,
+            transform: RowTransform::default(),
+        }
     }
 
-    /// Maps each request onto the header of a file; a requested column that the file
-    /// lacks, or has twice, is an error naming the file and the descriptor entry.
+    /// Maps each request onto the header of a file (and the virtual columns of the row
+    /// transforms); a requested column that the file lacks, or has twice, is an error
+    /// naming the file and the descriptor entry.
     pub fn bind(&self, header: &[String], file: &Path) -> Result<Binding, DataError> {
+        let (columns, rows) = if self.transform.is_none() {
+            (header.to_vec(), None)
+        } else {
+            let (columns, rows) = self.transform.bind(header, file)?;
+            (columns, Some(rows))
+        };
         let positions = self
             .requests
             .iter()
-            .map(|request| {
-                let mut found = header.iter().enumerate().filter(|(_, h)| **h == request.column).map(|(i, _)| i);
-                let first = found.next().ok_or_else(|| DataError::MissingColumn {
-                    file: file.to_path_buf(),
-                    line: 1,
-                    column: request.column.clone(),
-                    needed_by: request.needed_by.clone(),
-                    available: header.to_vec(),
-                })?;
-                match found.next() {
-                    None => Ok(first),
-                    Some(second) => Err(DataError::DuplicateColumn {
-                        file: file.to_path_buf(),
-                        line: 1,
-                        column: request.column.clone(),
-                        first: first + 1,
-                        second: second + 1,
-                        needed_by: request.needed_by.clone(),
-                    }),
-                }
-            })
+            .map(|request| find_column(&columns, &request.column, &request.needed_by, file))
             .collect::<Result<_, _>>()?;
-        Ok(Binding { positions })
+        Ok(Binding { positions, rows })
     }
 
     pub fn index_of(&self, column: &str, parse: &Parse) -> Option<usize> {
         self.requests.iter().position(|r| r.column == column && r.parse == *parse)
     }
 
-    /// Appends one row. `line` is the 1-based line in `file`, for messages.
+    /// Appends one row of the file (several when a column is exploded, none when its
+    /// list is empty). `line` is the 1-based line in `file`, for messages.
     pub fn push<C: Cells + ?Sized>(
         &mut self,
         binding: &Binding,
@@ -211,7 +254,22 @@ impl RawTable {
         file: &Path,
         line: u64,
     ) -> Result<(), DataError> {
-        for (c, &position) in binding.positions.iter().enumerate() {
+        let Some(rows) = &binding.rows else { return self.push_cells(&binding.positions, cells, file, line) };
+        for extra in self.transform.rows(rows, cells, file, line)? {
+            let row = Overlay { base: cells, width: rows.width(), extra: &extra };
+            self.push_cells(&binding.positions, &row, file, line)?;
+        }
+        Ok(())
+    }
+
+    fn push_cells<C: Cells + ?Sized>(
+        &mut self,
+        positions: &[usize],
+        cells: &C,
+        file: &Path,
+        line: u64,
+    ) -> Result<(), DataError> {
+        for (c, &position) in positions.iter().enumerate() {
             let cell = cells.cell(position).unwrap_or_default();
             let cell = trim_ascii(cell);
             let missing = cell.is_empty();
@@ -245,6 +303,13 @@ impl RawTable {
                             let binary = matches!(request.parse, Parse::Label { binary: true });
                             return Err(if binary {
                                 DataError::BadLabel { file, line, column, value }
+                            } else if request.needed_by == "split.column" {
+                                let message = format!(
+                                    "column `{column}`: {value:?} is not a number: a time split sorts numbers (e.g. \
+                                     epoch seconds); for times written as text give split.time_format (e.g. \
+                                     \"%Y-%m-%d %H:%M:%S\")"
+                                );
+                                DataError::BadRow { file, line, message }
                             } else {
                                 DataError::BadNumber { file, line, column, value }
                             });
@@ -289,7 +354,7 @@ fn parse_number(cell: &[u8]) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
-fn split_bytes<'a>(cell: &'a [u8], separator: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+pub(crate) fn split_bytes<'a>(cell: &'a [u8], separator: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
     let mut rest = Some(cell);
     std::iter::from_fn(move || {
         let current = rest?;

@@ -1,6 +1,7 @@
-//! Opening a data file for the loaders: gzip (known by its magic bytes, whatever the
-//! file is called) is decompressed as it is read, a UTF-8 byte order mark is skipped,
-//! and UTF-16 text or other binary content is refused, saying what the file looks like.
+//! Opening a data file for the loaders: gzip and zstd (known by their magic bytes,
+//! whatever the file is called) are decompressed as they are read, a UTF-8 byte order
+//! mark is skipped, and UTF-16 text or other binary content is refused, saying what the
+//! file looks like.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
@@ -15,12 +16,13 @@ const SNIFF_BYTES: u64 = 8192;
 const BUFFER_BYTES: usize = 1 << 20;
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const UTF8_BOM: &[u8] = &[0xef, 0xbb, 0xbf];
 
 /// What the first bytes of a file say it is.
 #[derive(Debug, PartialEq)]
 enum Looks {
-    Gzip,
+    Compressed(Codec),
     /// Text; its first `skip` bytes are a byte order mark.
     Text {
         skip: usize,
@@ -29,22 +31,46 @@ enum Looks {
     Refused(String),
 }
 
-/// Opens `path` as a stream of text bytes, decompressing gzip on the fly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Codec {
+    Gzip,
+    Zstd,
+}
+
+impl Codec {
+    fn name(self) -> &'static str {
+        match self {
+            Codec::Gzip => "gzip",
+            Codec::Zstd => "zstd",
+        }
+    }
+}
+
+/// Opens `path` as a stream of text bytes, decompressing gzip or zstd on the fly.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let (prefix, file) = read_prefix(path, file)?;
+    let codec = match sniff(&prefix) {
+        Looks::Text { skip } => return Ok(rejoin(prefix, skip, file)),
+        Looks::Refused(what) => return Err(DataError::io(path, what)),
+        Looks::Compressed(codec) => codec,
+    };
+    let compressed = BufReader::with_capacity(BUFFER_BYTES, Cursor::new(prefix).chain(file));
+    let name = codec.name();
+    let decoder: Box<dyn Read> = match codec {
+        Codec::Gzip => Box::new(Decoded(name, MultiGzDecoder::new(compressed))),
+        Codec::Zstd => Box::new(Decoded(
+            name,
+            zstd::stream::read::Decoder::with_buffer(compressed).map_err(|e| DataError::io(path, e))?,
+        )),
+    };
+    let (prefix, decoder) = read_prefix(path, decoder)?;
     match sniff(&prefix) {
-        Looks::Text { skip } => Ok(rejoin(prefix, skip, file)),
-        Looks::Refused(what) => Err(DataError::io(path, what)),
-        Looks::Gzip => {
-            let compressed = BufReader::with_capacity(BUFFER_BYTES, Cursor::new(prefix).chain(file));
-            let (prefix, decoder) = read_prefix(path, Gzip(MultiGzDecoder::new(compressed)))?;
-            match sniff(&prefix) {
-                Looks::Text { skip } => Ok(rejoin(prefix, skip, decoder)),
-                Looks::Gzip => Err(DataError::io(path, "gzip-compressed twice: decompress it once (`gunzip`)")),
-                Looks::Refused(what) => Err(DataError::io(path, format!("gzip-compressed, and what it holds {what}"))),
-            }
+        Looks::Text { skip } => Ok(rejoin(prefix, skip, decoder)),
+        Looks::Compressed(_) => {
+            Err(DataError::io(path, format!("{name}-compressed, and what it holds is compressed again: decompress it")))
         }
+        Looks::Refused(what) => Err(DataError::io(path, format!("{name}-compressed, and what it holds {what}"))),
     }
 }
 
@@ -65,7 +91,10 @@ fn sniff(prefix: &[u8]) -> Looks {
     const CONVERT: &str =
         "apg-bench reads UTF-8 or latin-1 text: convert it, e.g. `iconv -f UTF-16 -t UTF-8 FILE > FILE.csv`";
     if prefix.starts_with(GZIP_MAGIC) {
-        return Looks::Gzip;
+        return Looks::Compressed(Codec::Gzip);
+    }
+    if prefix.starts_with(ZSTD_MAGIC) {
+        return Looks::Compressed(Codec::Zstd);
     }
     if prefix.starts_with(UTF8_BOM) {
         return Looks::Text { skip: UTF8_BOM.len() };
@@ -83,11 +112,9 @@ fn sniff(prefix: &[u8]) -> Looks {
     let archive = if prefix.starts_with(b"PK\x03\x04") {
         Some("a zip archive: unpack it and point the descriptor at the file inside")
     } else if prefix.starts_with(b"\xfd7zXZ\x00") {
-        Some("xz-compressed data: decompress it first (apg-bench reads plain or gzip-compressed text)")
-    } else if prefix.starts_with(b"\x28\xb5\x2f\xfd") {
-        Some("zstd-compressed data: decompress it first (apg-bench reads plain or gzip-compressed text)")
+        Some("xz-compressed data: decompress it first (apg-bench reads plain, gzip- or zstd-compressed text)")
     } else if bzip2 {
-        Some("bzip2-compressed data: decompress it first (apg-bench reads plain or gzip-compressed text)")
+        Some("bzip2-compressed data: decompress it first (apg-bench reads plain, gzip- or zstd-compressed text)")
     } else {
         None
     };
@@ -97,7 +124,7 @@ fn sniff(prefix: &[u8]) -> Looks {
     if let Some(offset) = prefix.iter().position(|&b| b == 0) {
         return Looks::Refused(format!(
             "looks like binary data, not text (a 0 byte at offset {offset}); give a CSV/TSV or libFM text file, \
-             plain or gzip-compressed"
+             plain, gzip- or zstd-compressed (or a Parquet file with format = \"parquet\")"
         ));
     }
     Looks::Text { skip: 0 }
@@ -121,12 +148,13 @@ fn utf16_without_bom(prefix: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// The decoder, with its errors saying that the gzip data is at fault.
-struct Gzip<R>(MultiGzDecoder<R>);
+/// A decoder, with its errors saying that the compressed data is at fault.
+struct Decoded<R>(&'static str, R);
 
-impl<R: BufRead> Read for Gzip<R> {
+impl<R: Read> Read for Decoded<R> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buffer).map_err(|e| std::io::Error::new(e.kind(), format!("the gzip data is corrupt: {e}")))
+        let name = self.0;
+        self.1.read(buffer).map_err(|e| std::io::Error::new(e.kind(), format!("the {name} data is corrupt: {e}")))
     }
 }
 
@@ -139,7 +167,8 @@ mod tests {
         assert_eq!(sniff(b"user,item\n1,2\n"), Looks::Text { skip: 0 });
         assert_eq!(sniff(b""), Looks::Text { skip: 0 });
         assert_eq!(sniff(b"\xef\xbb\xbfuser,item\n"), Looks::Text { skip: 3 });
-        assert_eq!(sniff(b"\x1f\x8b\x08\x00"), Looks::Gzip);
+        assert_eq!(sniff(b"\x1f\x8b\x08\x00"), Looks::Compressed(Codec::Gzip));
+        assert_eq!(sniff(b"\x28\xb5\x2f\xfd\x04"), Looks::Compressed(Codec::Zstd));
         // latin-1 text is text.
         assert_eq!(sniff(b"title\nMis\xe9rables\n"), Looks::Text { skip: 0 });
         // A column that happens to start with bzip2's letters is text too.

@@ -5,6 +5,7 @@ mod csv;
 mod file;
 mod libfm;
 mod movielens;
+mod parquet;
 
 use std::path::PathBuf;
 
@@ -12,6 +13,7 @@ use crate::data::DataError;
 use crate::data::descriptor::{Encoding, Format, LoadedDescriptor, SplitKind};
 use crate::data::raw::{ColumnRequest, Part, RawTable};
 use crate::data::synthetic;
+use crate::data::transform::RowTransform;
 use file::open;
 
 /// A file to read, the split part it feeds (for file splits) and the key naming it.
@@ -30,7 +32,11 @@ pub fn source_files(descriptor: &LoadedDescriptor) -> Result<Vec<SourceFile>, Da
     }
     let dir = descriptor.data_dir()?;
     let mut files = Vec::new();
+    let mut patterns = Vec::new();
     let mut add = |name: &str, part: Option<Part>, needed_by: &str| {
+        if is_pattern(name) {
+            patterns.push((files.len(), part, needed_by.to_string()));
+        }
         files.push(SourceFile { path: dir.join(name), part, needed_by: needed_by.to_string() });
     };
     match d.source.format {
@@ -39,7 +45,7 @@ pub fn source_files(descriptor: &LoadedDescriptor) -> Result<Vec<SourceFile>, Da
                 add(name, None, "source.format = \"movielens-100k\"");
             }
         }
-        Format::Csv | Format::Libfm if d.split.kind == SplitKind::Files => {
+        Format::Csv | Format::Libfm | Format::Parquet if d.split.kind == SplitKind::Files => {
             let split = &d.split;
             let parts = [
                 (&split.train, Part::Train, "split.train"),
@@ -52,8 +58,21 @@ pub fn source_files(descriptor: &LoadedDescriptor) -> Result<Vec<SourceFile>, Da
                 }
             }
         }
-        Format::Csv | Format::Libfm => add(d.source.path.as_deref().unwrap_or_default(), None, "source.path"),
+        Format::Csv | Format::Libfm | Format::Parquet => {
+            add(d.source.path.as_deref().unwrap_or_default(), None, "source.path")
+        }
         Format::Synthetic => unreachable!("handled above"),
+    }
+    // A pattern stands for the files it matches, in the order of their names.
+    for (index, part, needed_by) in patterns.into_iter().rev() {
+        let pattern = files[index].path.clone();
+        let matched = glob_files(&dir, &pattern).map_err(|e| DataError::io(&pattern, e))?;
+        if matched.is_empty() {
+            let needed_by = format!("{needed_by} in {}", descriptor.file.display());
+            return Err(DataError::NoMatch { pattern, needed_by });
+        }
+        let matched = matched.into_iter().map(|path| SourceFile { path, part, needed_by: needed_by.clone() });
+        files.splice(index..=index, matched);
     }
     for file in &files {
         if !file.path.is_file() {
@@ -76,6 +95,7 @@ pub fn load_raw(
     // The MovieLens-100K files are latin-1 as published, whatever the descriptor says.
     let encoding = if d.source.format == Format::Movielens100k { Encoding::Latin1 } else { d.source.encoding };
     let mut table = RawTable::new(requests, encoding);
+    table.transform = RowTransform::new(descriptor)?;
     match d.source.format {
         Format::Synthetic => {
             let spec =
@@ -83,14 +103,14 @@ pub fn load_raw(
             synthetic::generate(spec, &mut table)?;
         }
         Format::Movielens100k => movielens::load(files, &mut table)?,
-        Format::Csv | Format::Libfm => {
+        Format::Csv | Format::Libfm | Format::Parquet => {
             let mut libfm_width = None;
             for file in files {
                 let before = table.rows;
-                if d.source.format == Format::Csv {
-                    csv::load(&d.source, &file.path, &mut table)?;
-                } else {
-                    libfm::load(&file.path, &mut table, &mut libfm_width)?;
+                match d.source.format {
+                    Format::Csv => csv::load(&d.source, &file.path, &mut table)?,
+                    Format::Parquet => parquet::load(&file.path, &mut table)?,
+                    _ => libfm::load(&file.path, &mut table, &mut libfm_width)?,
                 }
                 if let Some(part) = file.part {
                     table.parts.resize(table.rows, part);
@@ -105,4 +125,25 @@ pub fn load_raw(
         }
     }
     Ok(table)
+}
+
+/// Whether a file name is a glob pattern (`*`, `?` or `[`).
+fn is_pattern(name: &str) -> bool {
+    name.contains(['*', '?', '['])
+}
+
+/// The regular files matching `pattern` (a path under `dir`, whose own name is taken
+/// literally), sorted by path.
+fn glob_files(dir: &std::path::Path, pattern: &std::path::Path) -> Result<Vec<PathBuf>, String> {
+    let relative = pattern.strip_prefix(dir).unwrap_or(pattern).to_string_lossy().into_owned();
+    let full = format!("{}/{relative}", glob::Pattern::escape(&dir.to_string_lossy()));
+    let mut found = Vec::new();
+    for entry in glob::glob(&full).map_err(|e| format!("not a valid file pattern: {e}"))? {
+        let path = entry.map_err(|e| e.to_string())?;
+        if path.is_file() {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
