@@ -1,6 +1,8 @@
 //! The data engine: dataset descriptors, loaders per format, encoding with training-only
-//! vocabularies, the on-disk cache, derived fields, statistics and the synthetic default.
+//! vocabularies, the on-disk cache (which is also what training reads, memory-mapped),
+//! derived fields, statistics and the synthetic default.
 
+pub mod array;
 pub mod cache;
 pub mod descriptor;
 pub mod encode;
@@ -8,17 +10,22 @@ mod error;
 pub mod fetch;
 pub mod load;
 pub mod raw;
+pub mod spill;
 pub mod stats;
 pub mod synthetic;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use descriptor::{DatasetDescriptor, LoadedDescriptor};
 pub use encode::{Column, EncodedDataset, EncodedField, EncodedKind, FieldInfo, Split};
 pub use error::DataError;
 
-use cache::CacheMiss;
+use crate::process;
+use cache::{CacheMiss, CacheWriter};
+use encode::EncodeError;
+use load::SourceFile;
 
 /// How a load went: from the cache or from the source, and how long it took.
 #[derive(Debug, Clone)]
@@ -91,13 +98,62 @@ pub fn load(descriptor: &LoadedDescriptor, options: &LoadOptions) -> Result<(Enc
     } else {
         report.cache_note = Some("cache disabled".into());
     }
-    let raw = load::load_raw(descriptor, &files, encode::requests(descriptor))?;
-    let dataset = encode::encode(descriptor, raw, fingerprint)?;
-    if let Some(path) = &cache_file
-        && let Err(e) = cache::write(path, &dataset)
-    {
-        report.warnings.push(format!("could not write the cache {}: {e}", path.display()));
+    // Encoded into the cache file, or where that cannot be written (or the cache is
+    // off) into a scratch file in the system's temporary folder, removed once mapped.
+    if let Some(path) = &cache_file {
+        match encode_into(descriptor, &files, &fingerprint, path) {
+            Ok(dataset) => {
+                report.seconds = start.elapsed().as_secs_f64();
+                return Ok((dataset, report));
+            }
+            Err(EncodeError::Data(e)) => return Err(e),
+            Err(EncodeError::Write(e)) => {
+                report.warnings.push(format!("could not write the cache {}: {e}", path.display()))
+            }
+        }
     }
+    let scratch = scratch_path(&descriptor.descriptor.name);
+    let dataset = match encode_into(descriptor, &files, &fingerprint, &scratch) {
+        Ok(dataset) => dataset,
+        Err(EncodeError::Data(e)) => return Err(e),
+        Err(EncodeError::Write(e)) => {
+            return Err(DataError::io(&scratch, format!("cannot write the encoded dataset: {e}")));
+        }
+    };
+    // A mapped file stays readable once removed (Unix); elsewhere it is copied first.
+    let dataset = if cfg!(unix) { dataset } else { dataset.into_owned() };
+    let _ = std::fs::remove_file(&scratch);
     report.seconds = start.elapsed().as_secs_f64();
     Ok((dataset, report))
+}
+
+/// A scratch file for a dataset encoded without the cache, named after this process so
+/// that a later load sweeps it if the process was killed.
+fn scratch_path(dataset: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join("apg-bench-scratch");
+    process::temporary_path(&dir.join(format!("{dataset}.scratch{n}.apgcache")))
+}
+
+/// Reads the source (its columns spilled beside `path`), encodes it into the cache file
+/// `path` and maps the result.
+fn encode_into(
+    descriptor: &LoadedDescriptor,
+    files: &[SourceFile],
+    fingerprint: &str,
+    path: &Path,
+) -> Result<EncodedDataset, EncodeError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    process::sweep_temporaries(dir);
+    let stem = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let mut raw = load::load_raw(descriptor, files, encode::requests(descriptor), Some((dir, &stem)))?;
+    raw.flush()?;
+    let mut out = CacheWriter::create(path)?;
+    let layout = encode::encode(descriptor, &raw, &mut out)?;
+    drop(raw);
+    out.finish(fingerprint, &layout)?;
+    cache::read(path, fingerprint)
+        .map_err(|miss| std::io::Error::other(format!("the file just written does not read back ({miss:?})")).into())
 }
