@@ -46,10 +46,12 @@ impl<T: bytemuck::Pod> Spill<T> {
 
     pub fn push(&mut self, value: T) {
         self.tail.push(value);
-        if self.tail.len() >= CHUNK_VALUES && self.file.is_some() && self.error.is_none() {
-            if let Err(e) = self.write_tail() {
-                self.error = Some(e);
-            }
+        if self.tail.len() >= CHUNK_VALUES
+            && self.file.is_some()
+            && self.error.is_none()
+            && let Err(e) = self.write_tail()
+        {
+            self.error = Some(e);
         }
     }
 
@@ -77,7 +79,7 @@ impl<T: bytemuck::Pod> Spill<T> {
     pub fn for_each_chunk(&self, mut f: impl FnMut(&[T]) -> std::io::Result<()>) -> std::io::Result<()> {
         if let Some((path, Some(_))) = &self.file {
             let mut reader = File::open(path)?;
-            let mut chunk = vec![T::zeroed(); CHUNK_VALUES];
+            let mut chunk: Vec<T> = std::iter::repeat_n(T::zeroed(), CHUNK_VALUES.min(self.spilled)).collect();
             let mut left = self.spilled;
             while left > 0 {
                 let n = left.min(CHUNK_VALUES);
