@@ -13,7 +13,11 @@ use memmap2::Mmap;
 pub enum Array<T> {
     Owned(Vec<T>),
     /// `len` values starting `start` bytes into the mapping.
-    Mapped { map: Arc<Mmap>, start: usize, len: usize },
+    Mapped {
+        map: Arc<Mmap>,
+        start: usize,
+        len: usize,
+    },
 }
 
 impl<T: bytemuck::Pod> Array<T> {
@@ -48,9 +52,7 @@ impl<T: bytemuck::Pod> Deref for Array<T> {
     fn deref(&self) -> &[T] {
         match self {
             Array::Owned(values) => values,
-            Array::Mapped { map, start, len } => {
-                bytemuck::cast_slice(&map[*start..*start + *len * size_of::<T>()])
-            }
+            Array::Mapped { map, start, len } => bytemuck::cast_slice(&map[*start..*start + *len * size_of::<T>()]),
         }
     }
 }

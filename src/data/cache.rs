@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::data::DataError;
-use crate::data::descriptor::LoadedDescriptor;
 use crate::data::array::Array;
+use crate::data::descriptor::LoadedDescriptor;
 use crate::data::encode::{Column, EncodedDataset, EncodedField, FieldInfo, Split};
 use crate::data::load::SourceFile;
 
@@ -279,10 +279,10 @@ pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss>
         return Err(corrupt("checksum mismatch"));
     }
     let _ = map.advise(memmap2::Advice::Normal);
-    let layout: Layout = serde_json::from_slice(&map[layout_offset as usize..])
-        .map_err(|_| corrupt("truncated or inconsistent"))?;
-    let dataset = mapped_dataset(&map, layout, layout_offset, fingerprint)
-        .ok_or_else(|| corrupt("truncated or inconsistent"))?;
+    let layout: Layout =
+        serde_json::from_slice(&map[layout_offset as usize..]).map_err(|_| corrupt("truncated or inconsistent"))?;
+    let dataset =
+        mapped_dataset(&map, layout, layout_offset, fingerprint).ok_or_else(|| corrupt("truncated or inconsistent"))?;
     consistent(&dataset).then_some(dataset).ok_or_else(|| corrupt("inconsistent contents"))
 }
 

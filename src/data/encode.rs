@@ -240,10 +240,12 @@ pub fn encode(descriptor: &LoadedDescriptor, raw: &RawTable, out: &mut CacheWrit
     if raw.rows == 0 {
         return Err(invalid("the source holds no rows".into()).into());
     }
-    let column = |name: &str, parse: &Parse| &raw.columns[raw.index_of(name, parse).expect("every needed column was requested")];
+    let column =
+        |name: &str, parse: &Parse| &raw.columns[raw.index_of(name, parse).expect("every needed column was requested")];
     let missing = |name: &str, parse: &Parse| raw.missing[raw.index_of(name, parse).expect("requested")];
 
-    let RawColumn::Numbers(label_values) = column(&d.label.column, &Parse::Label { binary: d.label.threshold.is_none() })
+    let RawColumn::Numbers(label_values) =
+        column(&d.label.column, &Parse::Label { binary: d.label.threshold.is_none() })
     else {
         unreachable!("labels are numbers")
     };
