@@ -37,6 +37,15 @@ impl<T: bytemuck::Pod> Array<T> {
         matches!(self, Array::Mapped { .. })
     }
 
+    /// Drops the pages of a mapped array from the process's resident set, after a pass
+    /// over it (the cache's checks), so that reading a large file does not leave it all
+    /// resident; they are read again from the file when next touched.
+    pub fn release(&self) {
+        if let Array::Mapped { map, start, len } = self {
+            release(map, *start, *len * size_of::<T>());
+        }
+    }
+
     /// The same values in an owned vector (a copy of a mapped array).
     pub fn into_owned(self) -> Self {
         match self {
@@ -44,6 +53,16 @@ impl<T: bytemuck::Pod> Array<T> {
             mapped => Array::Owned(mapped.to_vec()),
         }
     }
+}
+
+/// Drops `len` bytes at `start` of a read-only file mapping from the resident set.
+pub fn release(map: &Mmap, start: usize, len: usize) {
+    // SAFETY: the mapping is read-only and backed by a file: a dropped page holds nothing
+    // the file does not, and is read from it again when next touched.
+    #[cfg(unix)]
+    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+    #[cfg(not(unix))]
+    let _ = (map, start, len);
 }
 
 impl<T: bytemuck::Pod> Deref for Array<T> {
@@ -107,6 +126,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_endian = "little")]
     fn a_mapped_array_reads_the_file_in_place() {
         let dir = std::env::temp_dir().join(format!("apg-array-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -119,6 +139,8 @@ mod tests {
         let array = Array::<u32>::mapped(&map, 4, 4).unwrap();
         assert!(array.is_mapped());
         assert_eq!(&*array, &[7, 8, 9, 10]);
+        array.release();
+        assert_eq!(&*array, &[7, 8, 9, 10], "released pages are read again");
         assert_eq!(array.clone().into_owned(), Array::Owned(values));
         // Misaligned, or past the end: refused.
         assert!(Array::<u32>::mapped(&map, 2, 1).is_none());

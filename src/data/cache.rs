@@ -274,11 +274,17 @@ pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss>
         Ok(_) => return Err(corrupt("changed while read")),
         Err(e) => return Err(CacheMiss::Corrupt(format!("cannot map: {e}"))),
     };
-    let _ = map.advise(memmap2::Advice::Sequential);
-    if crc32fast::hash(&map[HEADER_LEN..]) != crc {
+    // A window at a time, each released after: the check does not leave the file resident.
+    const WINDOW: usize = 1 << 26;
+    let mut hasher = crc32fast::Hasher::new();
+    for start in (HEADER_LEN..map.len()).step_by(WINDOW) {
+        let end = (start + WINDOW).min(map.len());
+        hasher.update(&map[start..end]);
+        crate::data::array::release(&map, start, end - start);
+    }
+    if hasher.finalize() != crc {
         return Err(corrupt("checksum mismatch"));
     }
-    let _ = map.advise(memmap2::Advice::Normal);
     let layout: Layout =
         serde_json::from_slice(&map[layout_offset as usize..]).map_err(|_| corrupt("truncated or inconsistent"))?;
     let dataset =
@@ -326,6 +332,7 @@ fn mapped_dataset(map: &Arc<Mmap>, layout: Layout, layout_offset: u64, fingerpri
             (Column::Ids(ids), Some(slot)) => {
                 let pooled: Array<u32> = array(map, slot, layout_offset)?;
                 let zeros = ids.iter().filter(|&&id| id == 0).count();
+                ids.release();
                 Some(Some(pooled).filter(|p| p.len() == zeros)?)
             }
             (_, Some(_)) => return None,
@@ -354,24 +361,33 @@ fn mapped_dataset(map: &Arc<Mmap>, layout: Layout, layout_offset: u64, fingerpri
 }
 
 /// Every id within its vocabulary, every row index within the table: a cache that
-/// passes its checksum but breaks these was not written by us.
+/// passes its checksum but breaks these was not written by us. Each array is released
+/// once checked (see [`Array::release`]).
 fn consistent(dataset: &EncodedDataset) -> bool {
     let rows = dataset.rows();
     let columns_ok = dataset.fields.iter().all(|f| {
         let vocab = f.info.vocab.len() as u32;
         match &f.column {
-            Column::Ids(ids) => ids.len() == rows && ids.iter().all(|&id| id < vocab),
+            Column::Ids(ids) => {
+                let ok = ids.len() == rows && ids.iter().all(|&id| id < vocab);
+                ids.release();
+                ok
+            }
             Column::Multi { offsets, ids } => {
-                offsets.len() == rows + 1
+                let ok = offsets.len() == rows + 1
                     && offsets.windows(2).all(|w| w[0] <= w[1])
                     && offsets.last().is_some_and(|&o| o as usize == ids.len())
-                    && ids.iter().all(|&id| id < vocab)
+                    && ids.iter().all(|&id| id < vocab);
+                offsets.release();
+                ids.release();
+                ok
             }
             Column::Dense(values) => values.len() == rows,
         }
     });
-    let split = &dataset.split;
-    columns_ok
-        && dataset.labels.iter().all(|&l| l <= 1)
-        && split.parts().iter().all(|(_, part)| part.iter().all(|&r| (r as usize) < rows))
+    let labels_ok = dataset.labels.iter().all(|&l| l <= 1);
+    dataset.labels.release();
+    let split_ok = dataset.split.parts().iter().all(|(_, part)| part.iter().all(|&r| (r as usize) < rows));
+    [&dataset.split.train, &dataset.split.valid, &dataset.split.test].iter().for_each(|part| part.release());
+    columns_ok && labels_ok && split_ok
 }
