@@ -398,10 +398,10 @@ fn criteo(options: &Options, sink: &mut Sink, folder: &Path) -> anyhow::Result<(
     let cold = load(options, &descriptor, &cache, false)?;
     let cached = load(options, &descriptor, &cache, false)?;
     anyhow::ensure!(!cold.from_cache && cached.from_cache, "the Criteo cache was not written or not used");
-    let _ = std::fs::remove_file(&csv);
     let loaded = LoadedDescriptor::from_file(&descriptor).map_err(|e| anyhow::anyhow!("{e}"))?;
     let load_options = LoadOptions { cache_dir: Some(cache.clone()), no_cache: false };
     let (dataset, _) = data::load(&loaded, &load_options)?;
+    let _ = std::fs::remove_file(&csv);
     let vocab_entries: usize = dataset.fields.iter().map(|f| f.info.vocab.len()).sum();
     let vocab_mb = dataset.fields.iter().flat_map(|f| &f.info.vocab).map(|v| v.len() + 24).sum::<usize>() as f64 / 1e6;
 

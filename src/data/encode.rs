@@ -102,22 +102,28 @@ pub struct EncodedField {
 }
 
 impl EncodedField {
-    /// Per row, an id that tells the field's raw values apart: the encoded id, or for a
-    /// pooled row one past the vocabulary per raw value. None for multi-valued and dense
-    /// fields.
-    pub fn value_ids(&self) -> Option<std::borrow::Cow<'_, [u32]>> {
+    /// For each of `rows` (ascending, as a split's are), an id that tells the field's raw
+    /// values apart: the encoded id, or for a pooled row one past the vocabulary per raw
+    /// value. None for multi-valued and dense fields. One pass over the column, holding
+    /// only the ids of `rows`.
+    pub fn value_ids(&self, rows: &[u32]) -> Option<Vec<u32>> {
         let Column::Ids(ids) = &self.column else { return None };
-        let Some(pooled) = &self.pooled else { return Some(std::borrow::Cow::Borrowed(ids)) };
+        let Some(pooled) = &self.pooled else { return Some(rows.iter().map(|&r| ids[r as usize]).collect()) };
         let vocab = self.info.vocab.len() as u32;
-        let mut raw = pooled.iter();
-        let values = ids
-            .iter()
-            .map(|&id| match id {
-                0 => vocab + raw.next().copied().unwrap_or(0),
+        // The k-th pooled row (in row order) has the k-th raw id: count them on the way.
+        let (mut pooled_before, mut scanned) = (0usize, 0usize);
+        let mut values = Vec::with_capacity(rows.len());
+        for &row in rows {
+            let row = row as usize;
+            assert!(row >= scanned, "rows are ascending");
+            pooled_before += ids[scanned..row].iter().filter(|&&id| id == 0).count();
+            scanned = row;
+            values.push(match ids[row] {
+                0 => vocab + pooled.get(pooled_before).copied().unwrap_or(0),
                 id => id,
-            })
-            .collect();
-        Some(std::borrow::Cow::Owned(values))
+            });
+        }
+        Some(values)
     }
 }
 
@@ -639,6 +645,29 @@ mod tests {
         assert_eq!([17.0, 18.0, 24.9, 25.0, 90.0].map(|v| bucket_of(v, &edges)), [1, 2, 2, 3, 3]);
         assert_eq!(bucket_of(f64::NAN, &edges), 0);
         assert_eq!(bucket_labels(&edges, &[]), vec![MISSING, "< 18", "[18, 25)", ">= 25"]);
+    }
+
+    #[test]
+    fn value_ids_tell_pooled_rows_apart_by_their_raw_value() {
+        let field = EncodedField {
+            info: FieldInfo {
+                name: "user".into(),
+                kind: EncodedKind::Categorical,
+                origin: String::new(),
+                derived: false,
+                vocab: vec![OOV.into(), "a".into(), "b".into(), "c".into()],
+                missing_rows: 0,
+                min_count: 2,
+                scale: None,
+            },
+            column: Column::Ids(vec![3, 0, 1, 0, 0, 2].into()),
+            pooled: Some(vec![7, 8, 9].into()),
+        };
+        // By hand: pooled rows 1, 3, 4 hold raw ids 7, 8, 9, shown as 4 + raw id.
+        assert_eq!(field.value_ids(&[0, 1, 2, 3, 4, 5]), Some(vec![3, 11, 1, 12, 13, 2]));
+        assert_eq!(field.value_ids(&[1, 3, 4, 5]), Some(vec![11, 12, 13, 2]));
+        assert_eq!(field.value_ids(&[0, 4]), Some(vec![3, 13]));
+        assert_eq!(field.value_ids(&[]), Some(vec![]));
     }
 
     #[test]

@@ -481,8 +481,7 @@ pub fn evaluate<D: Device<f32>>(
     };
     // Over raw values: every user unseen in training is a group of its own.
     let gauc = spec.gauc_field.as_deref().and_then(|name| {
-        let values = dataset.field(name)?.value_ids()?;
-        let ids: Vec<u32> = rows.iter().map(|&r| values[r as usize]).collect();
+        let ids = dataset.field(name)?.value_ids(rows)?;
         Some(metrics::gauc(&scores, &labels, &ids))
     });
     let mut groups = Vec::new();
