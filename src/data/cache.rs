@@ -275,7 +275,7 @@ pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss>
         Err(e) => return Err(CacheMiss::Corrupt(format!("cannot map: {e}"))),
     };
     // A window at a time, each released after: the check does not leave the file resident.
-    const WINDOW: usize = 1 << 26;
+    const WINDOW: usize = 1 << 23;
     let mut hasher = crc32fast::Hasher::new();
     for start in (HEADER_LEN..map.len()).step_by(WINDOW) {
         let end = (start + WINDOW).min(map.len());

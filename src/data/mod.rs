@@ -154,6 +154,7 @@ fn encode_into(
     let layout = encode::encode(descriptor, &raw, &mut out)?;
     drop(raw);
     out.finish(fingerprint, &layout)?;
+    drop(layout);
     cache::read(path, fingerprint)
         .map_err(|miss| std::io::Error::other(format!("the file just written does not read back ({miss:?})")).into())
 }
