@@ -8,13 +8,20 @@ use std::sync::Arc;
 
 use memmap2::Mmap;
 
+/// A read-only mapping: of a file, or of anonymous memory holding what a file would.
+pub struct Mapping {
+    pub map: Mmap,
+    /// Whether the pages come from a file (and may be dropped and read again).
+    pub file_backed: bool,
+}
+
 /// A read-only array of plain values, owned or mapped; it reads as a slice.
 #[derive(Clone)]
 pub enum Array<T> {
     Owned(Vec<T>),
     /// `len` values starting `start` bytes into the mapping.
     Mapped {
-        map: Arc<Mmap>,
+        map: Arc<Mapping>,
         start: usize,
         len: usize,
     },
@@ -24,9 +31,9 @@ impl<T: bytemuck::Pod> Array<T> {
     /// A view of `len` values at byte `start` of `map`: None when they do not fit in the
     /// mapping or are not aligned for `T` (the cache layout aligns every array), or on a
     /// big-endian machine, where the little-endian file cannot be read in place.
-    pub fn mapped(map: &Arc<Mmap>, start: usize, len: usize) -> Option<Self> {
+    pub fn mapped(map: &Arc<Mapping>, start: usize, len: usize) -> Option<Self> {
         let end = len.checked_mul(size_of::<T>())?.checked_add(start)?;
-        let bytes = map.get(start..end)?;
+        let bytes = map.map.get(start..end)?;
         if cfg!(target_endian = "big") || bytemuck::try_cast_slice::<u8, T>(bytes).is_err() {
             return None;
         }
@@ -55,14 +62,18 @@ impl<T: bytemuck::Pod> Array<T> {
     }
 }
 
-/// Drops `len` bytes at `start` of a read-only file mapping from the resident set.
-pub fn release(map: &Mmap, start: usize, len: usize) {
+/// Drops `len` bytes at `start` of a read-only file mapping from the resident set (an
+/// anonymous mapping keeps them: they exist nowhere else).
+pub fn release(map: &Mapping, start: usize, len: usize) {
+    if !map.file_backed {
+        return;
+    }
     // SAFETY: the mapping is read-only and backed by a file: a dropped page holds nothing
     // the file does not, and is read from it again when next touched.
     #[cfg(unix)]
-    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+    let _ = unsafe { map.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
     #[cfg(not(unix))]
-    let _ = (map, start, len);
+    let _ = (start, len);
 }
 
 impl<T: bytemuck::Pod> Deref for Array<T> {
@@ -71,7 +82,7 @@ impl<T: bytemuck::Pod> Deref for Array<T> {
     fn deref(&self) -> &[T] {
         match self {
             Array::Owned(values) => values,
-            Array::Mapped { map, start, len } => bytemuck::cast_slice(&map[*start..*start + *len * size_of::<T>()]),
+            Array::Mapped { map, start, len } => bytemuck::cast_slice(&map.map[*start..*start + *len * size_of::<T>()]),
         }
     }
 }
@@ -135,7 +146,8 @@ mod tests {
         let mut bytes = vec![0u8; 4];
         bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
         std::fs::write(&path, &bytes).unwrap();
-        let map = Arc::new(unsafe { Mmap::map(&std::fs::File::open(&path).unwrap()).unwrap() });
+        let map = unsafe { Mmap::map(&std::fs::File::open(&path).unwrap()).unwrap() };
+        let map = Arc::new(Mapping { map, file_backed: true });
         let array = Array::<u32>::mapped(&map, 4, 4).unwrap();
         assert!(array.is_mapped());
         assert_eq!(&*array, &[7, 8, 9, 10]);

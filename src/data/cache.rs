@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::data::DataError;
-use crate::data::array::Array;
+use crate::data::array::{Array, Mapping};
 use crate::data::descriptor::LoadedDescriptor;
 use crate::data::encode::{Column, EncodedDataset, EncodedField, FieldInfo, Split};
 use crate::data::load::SourceFile;
@@ -113,7 +113,7 @@ pub struct Layout {
 pub struct CacheWriter {
     path: PathBuf,
     temporary: PathBuf,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    file: Option<Output>,
     /// Bytes written so far.
     offset: u64,
     /// CRC32 of everything after the header.
@@ -123,15 +123,30 @@ pub struct CacheWriter {
     renamed: bool,
 }
 
+/// Where a cache is written: its file, or memory when no file can be written.
+enum Output {
+    File(std::io::BufWriter<std::fs::File>),
+    Memory(Vec<u8>),
+}
+
 impl CacheWriter {
     /// Starts the cache file `path` (its folder must exist).
     pub fn create(path: &Path) -> std::io::Result<Self> {
         let temporary = crate::process::temporary_path(path);
         let file = std::fs::File::create(&temporary)?;
+        Self::start(path, temporary, Output::File(std::io::BufWriter::with_capacity(1 << 20, file)))
+    }
+
+    /// Writes the same bytes into memory (see [`CacheWriter::finish_in_memory`]).
+    pub fn in_memory() -> Self {
+        Self::start(Path::new(""), PathBuf::new(), Output::Memory(Vec::new())).expect("memory takes every write")
+    }
+
+    fn start(path: &Path, temporary: PathBuf, output: Output) -> std::io::Result<Self> {
         let mut writer = CacheWriter {
             path: path.to_path_buf(),
             temporary,
-            file: Some(std::io::BufWriter::with_capacity(1 << 20, file)),
+            file: Some(output),
             offset: 0,
             hasher: crc32fast::Hasher::new(),
             current: None,
@@ -148,7 +163,10 @@ impl CacheWriter {
     }
 
     fn raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.file.as_mut().expect("a writer writes until it finishes").write_all(bytes)?;
+        match self.file.as_mut().expect("a writer writes until it finishes") {
+            Output::File(file) => file.write_all(bytes)?,
+            Output::Memory(memory) => memory.extend_from_slice(bytes),
+        }
         self.hasher.update(bytes);
         self.offset += bytes.len() as u64;
         Ok(())
@@ -191,8 +209,8 @@ impl CacheWriter {
         Ok(self.end())
     }
 
-    /// Writes the layout and the header, syncs and renames the file into place.
-    pub fn finish(mut self, fingerprint: &str, layout: &Layout) -> std::io::Result<()> {
+    /// Writes the layout and returns the header.
+    fn end_with_layout(&mut self, fingerprint: &str, layout: &Layout) -> std::io::Result<Vec<u8>> {
         self.pad()?;
         let layout_offset = self.offset;
         let json = serde_json::to_vec(layout).expect("layouts serialise");
@@ -205,7 +223,23 @@ impl CacheWriter {
         header.extend_from_slice(&(json.len() as u64).to_le_bytes());
         header.extend_from_slice(&self.hasher.clone().finalize().to_le_bytes());
         header.resize(HEADER_LEN, 0);
-        let mut file = self.file.take().expect("finished once").into_inner().map_err(|e| e.into_error())?;
+        Ok(header)
+    }
+
+    /// The bytes of a cache written [`CacheWriter::in_memory`], for [`from_bytes`].
+    pub fn finish_in_memory(mut self, fingerprint: &str, layout: &Layout) -> Vec<u8> {
+        let header = self.end_with_layout(fingerprint, layout).expect("memory takes every write");
+        self.renamed = true;
+        let Some(Output::Memory(mut bytes)) = self.file.take() else { panic!("not a writer in memory") };
+        bytes[..HEADER_LEN].copy_from_slice(&header);
+        bytes
+    }
+
+    /// Writes the layout and the header, syncs and renames the file into place.
+    pub fn finish(mut self, fingerprint: &str, layout: &Layout) -> std::io::Result<()> {
+        let header = self.end_with_layout(fingerprint, layout)?;
+        let Some(Output::File(file)) = self.file.take() else { panic!("not a writer to a file") };
+        let mut file = file.into_inner().map_err(|e| e.into_error())?;
         file.rewind()?;
         file.write_all(&header)?;
         file.sync_all()?;
@@ -253,7 +287,37 @@ pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss>
         Err(e) => return Err(CacheMiss::Corrupt(format!("cannot read: {e}"))),
     };
     let mut header = [0u8; HEADER_LEN];
-    if file.read_exact(&mut header).is_err() || &header[..8] != MAGIC {
+    if file.read_exact(&mut header).is_err() {
+        return Err(corrupt("not an apg-bench cache file"));
+    }
+    check_header(&header, fingerprint, size)?;
+    // SAFETY: the map is read-only and this program replaces cache files only by renaming
+    // new ones into place, which leaves the mapped file as it was.
+    let map = match unsafe { Mmap::map(&file) } {
+        Ok(map) if map.len() as u64 == size => Arc::new(Mapping { map, file_backed: true }),
+        Ok(_) => return Err(corrupt("changed while read")),
+        Err(e) => return Err(CacheMiss::Corrupt(format!("cannot map: {e}"))),
+    };
+    checked_dataset(map, fingerprint)
+}
+
+/// A dataset from the bytes of a cache written in memory, checked as a file is.
+pub fn from_bytes(bytes: &[u8], fingerprint: &str) -> Result<EncodedDataset, CacheMiss> {
+    let size = bytes.len() as u64;
+    check_header(bytes.get(..HEADER_LEN).unwrap_or_default(), fingerprint, size)?;
+    let mut map = memmap2::MmapOptions::new()
+        .len(bytes.len())
+        .map_anon()
+        .map_err(|e| CacheMiss::Corrupt(format!("cannot map: {e}")))?;
+    map.copy_from_slice(bytes);
+    let map = map.make_read_only().map_err(|e| CacheMiss::Corrupt(format!("cannot map: {e}")))?;
+    checked_dataset(Arc::new(Mapping { map, file_backed: false }), fingerprint)
+}
+
+/// Magic, version, fingerprint, and a layout that ends a file of `size` bytes.
+fn check_header(header: &[u8], fingerprint: &str, size: u64) -> Result<(), CacheMiss> {
+    let corrupt = |why: &str| CacheMiss::Corrupt(why.to_string());
+    if header.len() < HEADER_LEN || &header[..8] != MAGIC {
         return Err(corrupt("not an apg-bench cache file"));
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
@@ -262,45 +326,47 @@ pub fn read(path: &Path, fingerprint: &str) -> Result<EncodedDataset, CacheMiss>
     }
     let layout_offset = u64::from_le_bytes(header[44..52].try_into().expect("8 bytes"));
     let layout_len = u64::from_le_bytes(header[52..60].try_into().expect("8 bytes"));
-    let crc = u32::from_le_bytes(header[60..64].try_into().expect("4 bytes"));
     // The layout must end the file: every offset is then bounded by what is really there.
     if layout_offset < HEADER_LEN as u64 || layout_offset.checked_add(layout_len) != Some(size) {
         return Err(corrupt("wrong length"));
     }
-    // SAFETY: the map is read-only and this program replaces cache files only by renaming
-    // new ones into place, which leaves the mapped file as it was.
-    let map = match unsafe { Mmap::map(&file) } {
-        Ok(map) if map.len() as u64 == size => Arc::new(map),
-        Ok(_) => return Err(corrupt("changed while read")),
-        Err(e) => return Err(CacheMiss::Corrupt(format!("cannot map: {e}"))),
-    };
+    Ok(())
+}
+
+/// The dataset of a mapped cache whose header passed [`check_header`], if its CRC, its
+/// layout and its contents hold.
+fn checked_dataset(map: Arc<Mapping>, fingerprint: &str) -> Result<EncodedDataset, CacheMiss> {
+    let corrupt = |why: &str| CacheMiss::Corrupt(why.to_string());
+    let layout_offset = u64::from_le_bytes(map.map[44..52].try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(map.map[60..64].try_into().expect("4 bytes"));
+    let len = map.map.len();
     // A window at a time, each released after: the check does not leave the file resident.
     const WINDOW: usize = 1 << 23;
     let mut hasher = crc32fast::Hasher::new();
-    for start in (HEADER_LEN..map.len()).step_by(WINDOW) {
-        let end = (start + WINDOW).min(map.len());
-        hasher.update(&map[start..end]);
+    for start in (HEADER_LEN..len).step_by(WINDOW) {
+        let end = (start + WINDOW).min(len);
+        hasher.update(&map.map[start..end]);
         crate::data::array::release(&map, start, end - start);
     }
     if hasher.finalize() != crc {
         return Err(corrupt("checksum mismatch"));
     }
     let layout: Layout =
-        serde_json::from_slice(&map[layout_offset as usize..]).map_err(|_| corrupt("truncated or inconsistent"))?;
+        serde_json::from_slice(&map.map[layout_offset as usize..]).map_err(|_| corrupt("truncated or inconsistent"))?;
     let dataset =
         mapped_dataset(&map, layout, layout_offset, fingerprint).ok_or_else(|| corrupt("truncated or inconsistent"))?;
     consistent(&dataset).then_some(dataset).ok_or_else(|| corrupt("inconsistent contents"))
 }
 
 /// The array at `slot`, which must lie between the header and the layout.
-fn array<T: bytemuck::Pod>(map: &Arc<Mmap>, slot: Slot, layout_offset: u64) -> Option<Array<T>> {
+fn array<T: bytemuck::Pod>(map: &Arc<Mapping>, slot: Slot, layout_offset: u64) -> Option<Array<T>> {
     let end = slot.len.checked_mul(size_of::<T>() as u64)?.checked_add(slot.offset)?;
     if slot.offset < HEADER_LEN as u64 || end > layout_offset {
         return None;
     }
     let (start, len) = (usize::try_from(slot.offset).ok()?, usize::try_from(slot.len).ok()?);
     if cfg!(target_endian = "big") {
-        let bytes = map.get(start..usize::try_from(end).ok()?)?;
+        let bytes = map.map.get(start..usize::try_from(end).ok()?)?;
         return Some(
             bytes
                 .chunks(size_of::<T>())
@@ -315,7 +381,7 @@ fn array<T: bytemuck::Pod>(map: &Arc<Mmap>, slot: Slot, layout_offset: u64) -> O
     Array::mapped(map, start, len)
 }
 
-fn mapped_dataset(map: &Arc<Mmap>, layout: Layout, layout_offset: u64, fingerprint: &str) -> Option<EncodedDataset> {
+fn mapped_dataset(map: &Arc<Mapping>, layout: Layout, layout_offset: u64, fingerprint: &str) -> Option<EncodedDataset> {
     if layout.fields.len() != layout.columns.len() || layout.fields.len() != layout.pooled.len() {
         return None;
     }

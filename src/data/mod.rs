@@ -114,15 +114,19 @@ pub fn load(descriptor: &LoadedDescriptor, options: &LoadOptions) -> Result<(Enc
     }
     let scratch = scratch_path(&descriptor.descriptor.name);
     let dataset = match encode_into(descriptor, &files, &fingerprint, &scratch) {
-        Ok(dataset) => dataset,
+        // A mapped file stays readable once removed (Unix); elsewhere it is copied first.
+        Ok(dataset) => {
+            let dataset = if cfg!(unix) { dataset } else { dataset.into_owned() };
+            let _ = std::fs::remove_file(&scratch);
+            dataset
+        }
         Err(EncodeError::Data(e)) => return Err(e),
         Err(EncodeError::Write(e)) => {
-            return Err(DataError::io(&scratch, format!("cannot write the encoded dataset: {e}")));
+            // No file can be written (a full disk, a file size limit): held in memory.
+            report.warnings.push(format!("could not write {}: {e}; the dataset is held in memory", scratch.display()));
+            encode_in_memory(descriptor, &files, &fingerprint)?
         }
     };
-    // A mapped file stays readable once removed (Unix); elsewhere it is copied first.
-    let dataset = if cfg!(unix) { dataset } else { dataset.into_owned() };
-    let _ = std::fs::remove_file(&scratch);
     report.seconds = start.elapsed().as_secs_f64();
     Ok((dataset, report))
 }
@@ -134,6 +138,27 @@ fn scratch_path(dataset: &str) -> PathBuf {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join("apg-bench-scratch");
     process::temporary_path(&dir.join(format!("{dataset}.scratch{n}.apgcache")))
+}
+
+/// Reads the source and encodes it in memory, without spilling: when no file can be written.
+fn encode_in_memory(
+    descriptor: &LoadedDescriptor,
+    files: &[SourceFile],
+    fingerprint: &str,
+) -> Result<EncodedDataset, DataError> {
+    let raw = load::load_raw(descriptor, files, encode::requests(descriptor), None)?;
+    let mut out = CacheWriter::in_memory();
+    let layout = match encode::encode(descriptor, &raw, &mut out) {
+        Ok(layout) => layout,
+        Err(EncodeError::Data(e)) => return Err(e),
+        Err(EncodeError::Write(e)) => unreachable!("memory takes every write: {e}"),
+    };
+    drop(raw);
+    let bytes = out.finish_in_memory(fingerprint, &layout);
+    cache::from_bytes(&bytes, fingerprint).map_err(|miss| DataError::Invalid {
+        dataset: descriptor.descriptor.name.clone(),
+        message: format!("the dataset encoded in memory does not read back ({miss:?})"),
+    })
 }
 
 /// Reads the source (its columns spilled beside `path`), encodes it into the cache file
