@@ -61,7 +61,7 @@ fn load_text(dir: &Path, text: &str) -> (EncodedDataset, data::LoadReport) {
 
 fn ids(dataset: &EncodedDataset, field: &str) -> Vec<u32> {
     match &dataset.field(field).unwrap().column {
-        Column::Ids(ids) => ids.clone(),
+        Column::Ids(ids) => ids.to_vec(),
         other => panic!("{field} is not single-id: {other:?}"),
     }
 }
@@ -242,7 +242,7 @@ fn vocabularies_come_from_training_rows_with_min_count_and_oov() {
     let split = "[split]\nkind = \"time\"\ncolumn = \"ts\"\nratios = [0.8, 0.1, 0.1]\n";
     let (dataset, _) = load_text(tmp.path(), &hand_made_descriptor("", split));
     assert_eq!(dataset.split.train, (0..8).collect::<Vec<u32>>());
-    assert_eq!((dataset.split.valid.clone(), dataset.split.test.clone()), (vec![8], vec![9]));
+    assert_eq!((dataset.split.valid.to_vec(), dataset.split.test.to_vec()), (vec![8], vec![9]));
     // Training counts: a 5, b 3; c and d appear only outside training -> OOV.
     assert_eq!(dataset.field("user").unwrap().info.vocab, vec!["<oov>", "a", "b"]);
     assert_eq!(ids(&dataset, "user"), vec![1, 1, 1, 1, 1, 2, 2, 2, 0, 0]);
@@ -356,6 +356,18 @@ fn the_cache_is_reused_and_a_tampered_cache_is_rebuilt() {
     assert_eq!(changed.labels[0], 0);
 }
 
+/// `bytes` with the layout at its end replaced by `layout`, its length and CRC made right.
+fn resealed(bytes: &[u8], layout: &serde_json::Value) -> Vec<u8> {
+    let offset = u64::from_le_bytes(bytes[44..52].try_into().unwrap()) as usize;
+    let json = serde_json::to_vec(layout).unwrap();
+    let mut out = bytes[..offset].to_vec();
+    out.extend_from_slice(&json);
+    out[52..60].copy_from_slice(&(json.len() as u64).to_le_bytes());
+    let crc = crc32fast::hash(&out[64..]);
+    out[60..64].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
 #[test]
 fn a_cache_declaring_impossible_lengths_is_rebuilt_without_allocating_them() {
     let tmp = tempfile::tempdir().unwrap();
@@ -363,12 +375,12 @@ fn a_cache_declaring_impossible_lengths_is_rebuilt_without_allocating_them() {
     let text = hand_made_descriptor("", "");
     let (first, report) = load_text(tmp.path(), &text);
     let cache = report.cache_file.unwrap();
-    // The payload length (after magic, version and fingerprint) claims 2^40 bytes and
-    // the JSON header length opening the payload 2^39: reading them as they stand would
-    // allocate 512 GiB.
-    let mut bytes = std::fs::read(&cache).unwrap();
+    let good = std::fs::read(&cache).unwrap();
+    // The layout's offset (after magic, version and fingerprint) claims 2^40 bytes and
+    // its length 2^39: reading them as they stand would allocate 512 GiB.
+    let mut bytes = good.clone();
     bytes[44..52].copy_from_slice(&(1u64 << 40).to_le_bytes());
-    bytes[56..64].copy_from_slice(&(1u64 << 39).to_le_bytes());
+    bytes[52..60].copy_from_slice(&(1u64 << 39).to_le_bytes());
     std::fs::write(&cache, &bytes).unwrap();
     for _ in 0..2 {
         let (again, report) = load_text(tmp.path(), &text);
@@ -377,12 +389,19 @@ fn a_cache_declaring_impossible_lengths_is_rebuilt_without_allocating_them() {
         // Corrupt it again for the second round: a later load must not die either.
         std::fs::write(&cache, &bytes).unwrap();
     }
-    // With the payload length right, the header length alone is beyond the file.
-    let size = bytes.len() as u64 - 56;
-    bytes[44..52].copy_from_slice(&size.to_le_bytes());
-    std::fs::write(&cache, &bytes).unwrap();
-    let (_, report) = load_text(tmp.path(), &text);
+    // With the header right and the checksum matching, an array declaring 2^39 values
+    // (far beyond the file) is refused.
+    let offset = u64::from_le_bytes(good[44..52].try_into().unwrap()) as usize;
+    let mut layout: serde_json::Value = serde_json::from_slice(&good[offset..]).unwrap();
+    layout["columns"][0]["ids"]["len"] = serde_json::json!(1u64 << 39);
+    std::fs::write(&cache, resealed(&good, &layout)).unwrap();
+    let (again, report) = load_text(tmp.path(), &text);
     assert_eq!(report.cache_note.as_deref(), Some("cache was corrupt (truncated or inconsistent): rebuilt"));
+    assert_eq!(again, first);
+    // The resealing is right: the same layout unchanged reads as a good cache.
+    let unchanged: serde_json::Value = serde_json::from_slice(&good[offset..]).unwrap();
+    std::fs::write(&cache, resealed(&good, &unchanged)).unwrap();
+    assert!(load_text(tmp.path(), &text).1.from_cache);
 }
 
 #[cfg(unix)]

@@ -367,7 +367,7 @@ fn every_parameter_receives_a_gradient() {
     for (name, config) in configurations() {
         let (experiment, dataset) = tiny(&config);
         let model = Model::new(&experiment, &dataset, Cpu::default(), 3).unwrap();
-        let rows: Vec<u32> = dataset.split.train.clone();
+        let rows: Vec<u32> = dataset.split.train.to_vec();
         let (_, mut grads) = loss_and_grads(&model, &dataset, &rows);
         for param in &model.params.params {
             grads.get_or_alloc_mut(&param.tensor).unwrap();
@@ -473,7 +473,7 @@ fn inference_with_merged_weights_matches_the_training_forward() {
     for (name, config) in configurations() {
         let (experiment, dataset) = tiny(&config);
         let mut model = Model::new(&experiment, &dataset, Cpu::default(), 4).unwrap();
-        let rows: Vec<u32> = dataset.split.train.clone();
+        let rows: Vec<u32> = dataset.split.train.to_vec();
         let batch = model.to_device(&model.batch(&dataset, &rows));
         let training = model.forward::<OwnedTape<f32, Cpu>>(&batch, true).as_vec();
         model.merge_for_inference();

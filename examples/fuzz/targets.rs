@@ -800,68 +800,72 @@ fn run_libfm(env: &Env, input: &[u8]) -> Verdict {
 
 // ---- cache: the encoded-dataset cache file ----
 
-const CACHE_HEADER_LEN: usize = 8 + 4 + 32 + 8 + 4;
+const CACHE_HEADER_LEN: usize = data::cache::HEADER_LEN;
 
-/// Rebuilds a cache file around `payload` with a correct length and CRC, so that the
-/// reader gets past its checksum to the contents.
-fn seal_cache(header: &[u8], payload: &[u8]) -> Vec<u8> {
-    let mut out = header[..44].to_vec();
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    out.extend_from_slice(payload);
+/// Where the layout (JSON at the end of the file) starts.
+fn layout_offset(bytes: &[u8]) -> usize {
+    (u64::from_le_bytes(bytes[44..52].try_into().expect("8 bytes")) as usize).min(bytes.len())
+}
+
+/// Rebuilds a cache file from `arrays` (everything between the header and the layout)
+/// and `layout` with a correct offset, length and CRC, so that the reader gets past its
+/// checksum to the contents.
+fn seal_cache(header: &[u8], arrays: &[u8], layout: &[u8]) -> Vec<u8> {
+    let mut out = header[..CACHE_HEADER_LEN].to_vec();
+    out.extend_from_slice(arrays);
+    let offset = out.len() as u64;
+    out.extend_from_slice(layout);
+    out[44..52].copy_from_slice(&offset.to_le_bytes());
+    out[52..60].copy_from_slice(&(layout.len() as u64).to_le_bytes());
+    let crc = crc32fast::hash(&out[CACHE_HEADER_LEN..]);
+    out[60..64].copy_from_slice(&crc.to_le_bytes());
     out
 }
 
 fn gen_cache(env: &Env, u: &mut Unstructured) -> arbitrary::Result<Vec<u8>> {
     let valid = &env.cache_bytes;
-    let (header, payload) = valid.split_at(CACHE_HEADER_LEN);
+    let offset = layout_offset(valid);
+    let (header, arrays, layout) = (&valid[..CACHE_HEADER_LEN], &valid[CACHE_HEADER_LEN..offset], &valid[offset..]);
     let mut bytes = match u.int_in_range(0..=3)? {
-        // Raw bytes anywhere (the checksum or the length should catch them).
+        // Raw bytes anywhere (the checksum or the lengths should catch them).
         0 => {
             let mut bytes = valid.clone();
             mutate::bytes(u, &mut bytes, &[valid])?;
             bytes
         }
-        // A header field: magic, version, fingerprint, payload length, CRC.
+        // A header field: magic, version, fingerprint, layout offset and length, CRC.
         1 => {
             let mut bytes = valid.clone();
-            let (start, len) = *u.choose(&[(0, 8), (8, 4), (12, 32), (44, 8), (52, 4)])?;
+            let (start, len) = *u.choose(&[(0, 8), (8, 4), (12, 32), (44, 8), (52, 8), (60, 4)])?;
             let value: u64 = match u.int_in_range(0..=4)? {
                 0 => 0,
                 1 => u64::MAX,
-                2 => payload.len() as u64 + 1,
-                3 => payload.len() as u64 - 1,
+                2 => valid.len() as u64 + 1,
+                3 => offset as u64 - 1,
                 _ => u.arbitrary()?,
             };
             bytes[start..start + len]
                 .copy_from_slice(&value.to_le_bytes()[..len.min(8)].repeat(len.div_ceil(8))[..len]);
             bytes
         }
-        // The JSON header of the payload (field metadata, array lengths), resealed.
+        // The layout (field metadata, where each array lies), resealed.
         2 => {
-            let json_len = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes")) as usize;
-            let json = &payload[8..8 + json_len];
-            let edited = mutate::json_document(u, json, &[])?;
-            let mut new_payload = (edited.len() as u64).to_le_bytes().to_vec();
-            new_payload.extend_from_slice(&edited);
-            new_payload.extend_from_slice(&payload[8 + json_len..]);
-            seal_cache(header, &new_payload)
+            let edited = mutate::json_document(u, layout, &[])?;
+            seal_cache(header, arrays, &edited)
         }
         // The arrays (ids, labels, split indices), resealed.
         _ => {
-            let json_len = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes")) as usize;
-            let mut new_payload = payload.to_vec();
-            let arrays = 8 + json_len;
+            let mut arrays = arrays.to_vec();
             for _ in 0..u.int_in_range(1..=4)? {
-                let at = u.int_in_range(arrays..=new_payload.len().saturating_sub(4))?;
+                let at = u.int_in_range(0..=arrays.len().saturating_sub(4))?;
                 let word: u32 = *u.choose(&[0, 1, 2, 0x7fff_ffff, u32::MAX, 600, 601, 0x7fc0_0000])?;
-                new_payload[at..at + 4].copy_from_slice(&word.to_le_bytes());
+                arrays[at..at + 4].copy_from_slice(&word.to_le_bytes());
             }
             if u.ratio(1, 4)? {
-                let cut = u.int_in_range(arrays..=new_payload.len())?;
-                new_payload.truncate(cut);
+                let cut = u.int_in_range(0..=arrays.len())?;
+                arrays.truncate(cut);
             }
-            seal_cache(header, &new_payload)
+            seal_cache(header, &arrays, layout)
         }
     };
     if u.ratio(1, 10)? {

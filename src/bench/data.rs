@@ -1,6 +1,8 @@
-//! The `data` section: ml-100k load + encode cold (no cache) and from the cache, and the
+//! The `data` section: ml-100k load + encode cold (no cache) and from the cache, the
 //! rows/s, peak memory and cache load of a generated 2,000,000-row CSV (200,000 rows with
-//! `--quick`). Every load runs in a fresh child process (`bench-child load`), so that its
+//! `--quick`), and the same of a Criteo-shaped CSV (`--criteo-rows`, 2,000,000 by
+//! default) with training from the memory-mapped cache against training from a copy in
+//! memory. Every load runs in a fresh child process (`bench-child load`), so that its
 //! peak RSS is its own; times are measured inside the child around `data::load`.
 
 use std::ffi::OsString;
@@ -8,10 +10,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use dfdx::prelude::*;
 
 use crate::bench::child::{LoadFigures, run_child};
 use crate::bench::{Figure, Options, Sink, median};
+use crate::config::experiment::LoadedExperiment;
 use crate::data::descriptor::BUILT_IN;
+use crate::data::{self, EncodedDataset, LoadOptions, LoadedDescriptor};
+use crate::model::Model;
+use crate::train::order::EpochOrder;
+use crate::train::run::{StepSettings, train_step};
 
 const SECTION: &str = "data";
 const CSV_ROWS: usize = 2_000_000;
@@ -64,7 +72,9 @@ pub fn run(options: &Options, sink: &mut Sink) -> anyhow::Result<()> {
     // Caches of earlier calls would turn the first "cold" load into a cached one.
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
-    let result = movielens(options, sink, &folder).and_then(|()| csv(options, sink, &folder));
+    let result = movielens(options, sink, &folder)
+        .and_then(|()| csv(options, sink, &folder))
+        .and_then(|()| criteo(options, sink, &folder));
     let _ = std::fs::remove_dir_all(&folder);
     result
 }
@@ -279,4 +289,272 @@ pub fn write_csv(path: &Path, rows: usize) -> std::io::Result<()> {
         )?;
     }
     out.flush()
+}
+
+/// Numeric and categorical columns of the Criteo-shaped CSV (as in Criteo's display
+/// advertising log: a label, I1..I13, C1..C26).
+const CRITEO_NUMERIC: usize = 13;
+const CRITEO_CATEGORICAL: usize = 26;
+/// The largest cardinality of a categorical column; the others shrink geometrically
+/// down to 4 values.
+const CRITEO_MAX_VALUES: f64 = 1_000_000.0;
+/// Share of empty numeric cells.
+const CRITEO_MISSING: f64 = 0.2;
+const CRITEO_ROWS_QUICK: usize = 200_000;
+/// Training steps per repetition of the mapped-versus-memory comparison.
+const COMPARE_STEPS: usize = 60;
+const COMPARE_STEPS_QUICK: usize = 15;
+
+/// The descriptor of the Criteo-shaped data in `file` read as `format` (the one place a
+/// Parquet copy of the same data would plug in).
+fn criteo_descriptor(file: &str, format: &str) -> String {
+    let mut text = format!(
+        "name = \"bench-criteo\"\n[source]\nformat = \"{format}\"\ndir = [\".\"]\npath = \"{file}\"\n\
+         [label]\ncolumn = \"label\"\n[split]\nratios = [0.9, 0.05, 0.05]\n"
+    );
+    for i in 1..=CRITEO_NUMERIC {
+        text += &format!("[[fields]]\nname = \"I{i}\"\nkind = \"numeric\"\n");
+    }
+    for c in 1..=CRITEO_CATEGORICAL {
+        text += &format!("[[fields]]\nname = \"C{c}\"\nkind = \"categorical\"\nmin_count = 2\n");
+    }
+    text
+}
+
+/// Cardinality of categorical column `c` (0-based): from 1,000,000 down to 4.
+fn criteo_cardinality(c: usize) -> f64 {
+    let step = (CRITEO_MAX_VALUES / 4.0).ln() / (CRITEO_CATEGORICAL - 1) as f64;
+    (CRITEO_MAX_VALUES.ln() - step * c as f64).exp().round()
+}
+
+/// Writes `rows` rows shaped like Criteo's log: a 0/1 label (about 25 % clicks), 13
+/// counts with 20 % missing, and 26 categorical columns of 8 hex digits whose values
+/// follow Zipf's law (value k has probability about 1/k) over cardinalities from
+/// 1,000,000 down to 4. Deterministic.
+pub fn write_criteo_csv(path: &Path, rows: usize) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut header = vec!["label".to_string()];
+    header.extend((1..=CRITEO_NUMERIC).map(|i| format!("I{i}")));
+    header.extend((1..=CRITEO_CATEGORICAL).map(|c| format!("C{c}")));
+    writeln!(out, "{}", header.join(","))?;
+    let cardinalities: Vec<f64> = (0..CRITEO_CATEGORICAL).map(criteo_cardinality).collect();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let uniform = |r: u64| (r >> 11) as f64 / (1u64 << 53) as f64;
+    let mut line = String::with_capacity(512);
+    for _ in 0..rows {
+        line.clear();
+        line.push(if uniform(next()) < 0.25 { '1' } else { '0' });
+        for _ in 0..CRITEO_NUMERIC {
+            line.push(',');
+            let r = next();
+            if uniform(r) >= CRITEO_MISSING {
+                // Counts with a long tail, as Criteo's are.
+                let count = (1000f64.powf(uniform(next())) - 1.0) as u64;
+                line.push_str(&count.to_string());
+            }
+        }
+        for (c, &cardinality) in cardinalities.iter().enumerate() {
+            // cardinality^u for uniform u is log-uniform: value k has probability ~1/k.
+            let k = (cardinality.powf(uniform(next())) as u64).min(cardinality as u64) - 1;
+            let hashed = (k.wrapping_add(c as u64 * 0x9E37_79B9)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+            line.push(',');
+            line.push_str(&format!("{hashed:08x}"));
+        }
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
+}
+
+/// The experiment trained on the Criteo-shaped data: a DNN over every field.
+const CRITEO_EXPERIMENT: &str = r#"dataset = "criteo.toml"
+[model]
+base = "dnn"
+hidden = [128, 64]
+embedding_dim = 8
+[train]
+batch_size = 1024
+lr = 0.001
+embedding_optimizer = "lazy_adam"
+"#;
+
+fn criteo(options: &Options, sink: &mut Sink, folder: &Path) -> anyhow::Result<()> {
+    let rows = options.criteo_rows.unwrap_or(if options.quick { CRITEO_ROWS_QUICK } else { CSV_ROWS });
+    let csv = folder.join("criteo.csv");
+    write_criteo_csv(&csv, rows).with_context(|| format!("cannot write {}", csv.display()))?;
+    let size_mb = std::fs::metadata(&csv)?.len() as f64 / 1e6;
+    let descriptor = folder.join("criteo.toml");
+    std::fs::write(&descriptor, criteo_descriptor("criteo.csv", "csv"))?;
+    let cache = folder.join("cache-criteo");
+    let what = format!("Criteo-shaped CSV, {rows} rows x 39 fields");
+
+    // One cold load (it may take minutes at 20M rows), which writes the cache, then one
+    // from the cache; each in a fresh process.
+    let cold = load(options, &descriptor, &cache, false)?;
+    let cached = load(options, &descriptor, &cache, false)?;
+    anyhow::ensure!(!cold.from_cache && cached.from_cache, "the Criteo cache was not written or not used");
+    let loaded = LoadedDescriptor::from_file(&descriptor).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let load_options = LoadOptions { cache_dir: Some(cache.clone()), no_cache: false };
+    let (dataset, _) = data::load(&loaded, &load_options)?;
+    let _ = std::fs::remove_file(&csv);
+    let vocab_entries: usize = dataset.fields.iter().map(|f| f.info.vocab.len()).sum();
+    let vocab_mb = dataset.fields.iter().flat_map(|f| &f.info.vocab).map(|v| v.len() + 24).sum::<usize>() as f64 / 1e6;
+
+    sink.push(
+        Figure::new(
+            SECTION,
+            "data.criteo.rows-per-s",
+            format!("{what}: load + encode, cold"),
+            rows as f64 / cold.seconds,
+            "rows/s",
+        )
+        .note(format!(
+            "{size_mb:.0} MB of CSV in {:.1} s with {} thread(s), fresh process; counting pass (columns spilled), then \
+             encoding pass into the cache; target > 1M rows/s",
+            cold.seconds, options.threads
+        )),
+    );
+    sink.push(
+        Figure::new(
+            SECTION,
+            "data.criteo.peak-rss",
+            format!("{what}: peak RSS of the cold load"),
+            cold.peak_rss_mb,
+            "MB",
+        )
+        .note(format!(
+            "aim: below encoded + vocabularies = {:.0} MB (not the {size_mb:.0} MB of CSV)",
+            cold.encoded_mb + vocab_mb
+        )),
+    );
+    sink.push(
+        Figure::new(
+            SECTION,
+            "data.criteo.encoded",
+            format!("{what}: encoded columns + labels + split"),
+            cold.encoded_mb,
+            "MB",
+        )
+        .note(format!("vocabularies: {vocab_entries} values, about {vocab_mb:.0} MB as strings")),
+    );
+    sink.push(
+        Figure::new(
+            SECTION,
+            "data.criteo.cached",
+            format!("{what}: load from the cache (mapped)"),
+            cached.seconds * 1e3,
+            "ms",
+        )
+        .note(format!("checksum and range checks over the mapped file; peak RSS {:.0} MB", cached.peak_rss_mb)),
+    );
+    let result = mapped_vs_memory(options, sink, folder, dataset, &what);
+    let _ = std::fs::remove_dir_all(&cache);
+    result
+}
+
+/// Training samples/s from the mapped cache and from the same data copied into memory,
+/// alternated; the copy is skipped when it would not fit in the memory available.
+fn mapped_vs_memory(
+    options: &Options,
+    sink: &mut Sink,
+    folder: &Path,
+    mapped: EncodedDataset,
+    what: &str,
+) -> anyhow::Result<()> {
+    let encoded_mb = crate::bench::child::encoded_bytes(&mapped) as f64 / 1e6;
+    let available_mb = mem_available_mb();
+    if available_mb.is_some_and(|a| encoded_mb * 2.0 > a) {
+        sink.skip(
+            SECTION,
+            "data.criteo.train",
+            format!("a {encoded_mb:.0} MB copy does not fit in {available_mb:?} MB available"),
+        );
+        return Ok(());
+    }
+    let experiment_file = folder.join("criteo-experiment.toml");
+    std::fs::write(&experiment_file, CRITEO_EXPERIMENT)?;
+    let experiment = LoadedExperiment::from_file(&experiment_file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let anon_before = rss_anon_mb();
+    let owned = mapped.clone().into_owned();
+    let copy_mb = rss_anon_mb() - anon_before;
+    let settings = StepSettings::from_spec(&experiment.experiment.train);
+    let batch = experiment.experiment.train.batch_size;
+    let steps = if options.quick { COMPARE_STEPS_QUICK } else { COMPARE_STEPS };
+    let build = || Model::new(&experiment, &mapped, Cpu::seed_from_u64(1), 1).map_err(anyhow::Error::msg);
+    let mut models = [build()?, build()?];
+    let datasets = [&mapped, &owned];
+    let mut rates = [Vec::new(), Vec::new()];
+    // The same batches for both, from the epoch order training uses; repetition 0 warms up.
+    for rep in 0..=options.reps() {
+        let batches: Vec<Vec<u32>> =
+            EpochOrder::new(&mapped.split.train, batch, true, rep as u64, 0).take(steps).collect();
+        for (which, (model, dataset)) in models.iter_mut().zip(datasets).enumerate() {
+            let start = std::time::Instant::now();
+            for rows in &batches {
+                train_step(model, dataset, rows, &settings).map_err(anyhow::Error::msg)?;
+            }
+            if rep > 0 {
+                rates[which].push((steps * batch) as f64 / start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let (from_map, from_memory) = (median(&rates[0]), median(&rates[1]));
+    sink.push(
+        Figure::new(
+            SECTION,
+            "data.criteo.train-mapped",
+            format!("{what}: training from the mapped cache"),
+            from_map,
+            "samples/s",
+        )
+        .note(format!(
+            "DNN 128-64, embeddings of 8, batch {batch}, lazy Adam; {steps} steps a repetition, median of {}",
+            options.reps()
+        ))
+        .samples(rates[0].clone()),
+    );
+    sink.push(
+        Figure::new(
+            SECTION,
+            "data.criteo.train-memory",
+            format!("{what}: training from a copy in memory"),
+            from_memory,
+            "samples/s",
+        )
+        .note(format!(
+            "the same batches, alternated with the mapped run; the copy took {copy_mb:.0} MB of anonymous memory"
+        ))
+        .samples(rates[1].clone()),
+    );
+    sink.push(
+        Figure::new(
+            SECTION,
+            "data.criteo.train-ratio",
+            "training samples/s, mapped / in memory",
+            from_map / from_memory,
+            "x",
+        )
+        .note("target: within 5 % (0.95 to 1.05)"),
+    );
+    Ok(())
+}
+
+/// A line of /proc/self/status or /proc/meminfo in MB (Linux).
+fn proc_mb(file: &str, key: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let kb: f64 = text.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn rss_anon_mb() -> f64 {
+    proc_mb("/proc/self/status", "RssAnon:").unwrap_or(0.0)
+}
+
+fn mem_available_mb() -> Option<f64> {
+    proc_mb("/proc/meminfo", "MemAvailable:")
 }

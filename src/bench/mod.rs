@@ -4,7 +4,8 @@
 //! - `model`: training and inference samples/s of the static MLP and APG v3/v4/v5 with
 //!   group-, mix- and self-wise conditions, on the probe shape and the paper's shape;
 //! - `embedding`: the cost of one embedding step at 10k and 1M ids per field;
-//! - `data`: ml-100k load cold and cached, rows/s of a 2,000,000-row CSV;
+//! - `data`: ml-100k load cold and cached, rows/s of a 2,000,000-row CSV, encoding a
+//!   Criteo-shaped CSV and training from its mapped cache against a copy in memory;
 //! - `runs`: listing a history of 1,000 run folders;
 //! - `tui`: time to draw each panel on a 200x50 TestBackend;
 //! - `memory`: peak RSS of a training run against what it must hold.
@@ -47,6 +48,9 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// Scratch folder for generated data and caches.
     pub scratch: PathBuf,
+    /// Rows of the Criteo-shaped CSV of the data section (None: 2,000,000, or 200,000
+    /// with `quick`).
+    pub criteo_rows: Option<usize>,
 }
 
 impl Options {

@@ -321,7 +321,7 @@ pub fn peer_like_dataset(rows: usize, seed: u64) -> EncodedDataset {
                     min_count: 1,
                     scale: None,
                 },
-                column: Column::Ids(ids),
+                column: Column::Ids(ids.into()),
                 pooled: None,
             }
         })
@@ -331,10 +331,10 @@ pub fn peer_like_dataset(rows: usize, seed: u64) -> EncodedDataset {
         name: "bench-peer-like".into(),
         fingerprint: format!("bench-{rows}-{seed}"),
         fields,
-        labels,
+        labels: labels.into(),
         split: Split {
             train: (0..train_rows as u32).collect(),
-            valid: Vec::new(),
+            valid: Default::default(),
             test: (train_rows as u32..rows as u32).collect(),
         },
         oracle: None,

@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// The shared datasets folder, for the ml-100k figures (default: $APG_BENCH_DATA).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Rows of the Criteo-shaped CSV of the data section (default 2000000, 200000 with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1000..=1_000_000_000))]
+    pub criteo_rows: Option<u64>,
 }
 
 /// Bounded when the arguments are read: every measurement starts a thread pool of this
@@ -63,6 +66,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         batches: args.batch.into_iter().map(|b| b as usize).collect(),
         data_dir: args.data_dir.or_else(|| std::env::var_os("APG_BENCH_DATA").map(PathBuf::from)),
         scratch: scratch.clone(),
+        criteo_rows: args.criteo_rows.map(|r| r as usize),
     };
     let json = args.json;
     let mut progress = |figure: &Figure| {

@@ -1,5 +1,8 @@
 //! Encoding: the raw table becomes dense integer ids per field, with vocabularies built
 //! on the training split only, plus derived fields, labels and the split, column-wise.
+//! The encoder streams each raw column (spilled to a file by the loader, see
+//! [`crate::data::spill`]) once to count its values and once to write its ids straight
+//! into the cache file; it never holds a whole table.
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -7,10 +10,13 @@ use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataError;
+use crate::data::array::Array;
+use crate::data::cache::{CacheWriter, ColumnSlots, Layout, Slot};
 use crate::data::descriptor::{
     DerivedKind, DerivedSpec, Encoding, FieldKind, FieldSpec, LoadedDescriptor, NumericTransform, SplitKind,
 };
 use crate::data::raw::{ColumnRequest, Interner, Parse, Part, RawColumn, RawTable};
+use crate::data::spill::Spill;
 use crate::data::transform::{derived_column, field_column, split_column};
 
 /// The label every categorical field reserves id 0 for.
@@ -18,11 +24,11 @@ pub const OOV: &str = "<oov>";
 pub const MISSING: &str = "<missing>";
 
 /// Row indices of each split, ascending.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Split {
-    pub train: Vec<u32>,
-    pub valid: Vec<u32>,
-    pub test: Vec<u32>,
+    pub train: Array<u32>,
+    pub valid: Array<u32>,
+    pub test: Array<u32>,
 }
 
 impl Split {
@@ -76,11 +82,12 @@ impl FieldInfo {
     }
 }
 
+/// A field's values per row; the arrays are owned or mapped from the cache file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Column {
-    Ids(Vec<u32>),
-    Multi { offsets: Vec<u32>, ids: Vec<u32> },
-    Dense(Vec<f32>),
+    Ids(Array<u32>),
+    Multi { offsets: Array<u32>, ids: Array<u32> },
+    Dense(Array<f32>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,26 +99,32 @@ pub struct EncodedField {
     /// row, in row order. Per-value metrics such as GAUC tell pooled users apart by it,
     /// where the ids would make every cold user one. Only the pooled rows are kept (the
     /// other rows' ids already tell their values apart); None when no row is pooled.
-    pub pooled: Option<Vec<u32>>,
+    pub pooled: Option<Array<u32>>,
 }
 
 impl EncodedField {
-    /// Per row, an id that tells the field's raw values apart: the encoded id, or for a
-    /// pooled row one past the vocabulary per raw value. None for multi-valued and dense
-    /// fields.
-    pub fn value_ids(&self) -> Option<std::borrow::Cow<'_, [u32]>> {
+    /// For each of `rows` (ascending, as a split's are), an id that tells the field's raw
+    /// values apart: the encoded id, or for a pooled row one past the vocabulary per raw
+    /// value. None for multi-valued and dense fields. One pass over the column, holding
+    /// only the ids of `rows`.
+    pub fn value_ids(&self, rows: &[u32]) -> Option<Vec<u32>> {
         let Column::Ids(ids) = &self.column else { return None };
-        let Some(pooled) = &self.pooled else { return Some(std::borrow::Cow::Borrowed(ids)) };
+        let Some(pooled) = &self.pooled else { return Some(rows.iter().map(|&r| ids[r as usize]).collect()) };
         let vocab = self.info.vocab.len() as u32;
-        let mut raw = pooled.iter();
-        let values = ids
-            .iter()
-            .map(|&id| match id {
-                0 => vocab + raw.next().copied().unwrap_or(0),
+        // The k-th pooled row (in row order) has the k-th raw id: count them on the way.
+        let (mut pooled_before, mut scanned) = (0usize, 0usize);
+        let mut values = Vec::with_capacity(rows.len());
+        for &row in rows {
+            let row = row as usize;
+            assert!(row >= scanned, "rows are ascending");
+            pooled_before += ids[scanned..row].iter().filter(|&&id| id == 0).count();
+            scanned = row;
+            values.push(match ids[row] {
+                0 => vocab + pooled.get(pooled_before).copied().unwrap_or(0),
                 id => id,
-            })
-            .collect();
-        Some(std::borrow::Cow::Owned(values))
+            });
+        }
+        Some(values)
     }
 }
 
@@ -122,10 +135,10 @@ pub struct EncodedDataset {
     pub fingerprint: String,
     pub fields: Vec<EncodedField>,
     /// 0/1 per row.
-    pub labels: Vec<u8>,
+    pub labels: Array<u8>,
     pub split: Split,
     /// True click probability per row, for generated data.
-    pub oracle: Option<Vec<f32>>,
+    pub oracle: Option<Array<f32>>,
 }
 
 impl EncodedDataset {
@@ -135,6 +148,43 @@ impl EncodedDataset {
 
     pub fn field(&self, name: &str) -> Option<&EncodedField> {
         self.fields.iter().find(|f| f.info.name == name)
+    }
+
+    /// Whether the columns are views of a memory-mapped cache file.
+    pub fn is_mapped(&self) -> bool {
+        self.labels.is_mapped()
+    }
+
+    /// The same dataset with every array copied into memory.
+    pub fn into_owned(self) -> Self {
+        let fields = self
+            .fields
+            .into_iter()
+            .map(|f| EncodedField {
+                info: f.info,
+                column: match f.column {
+                    Column::Ids(ids) => Column::Ids(ids.into_owned()),
+                    Column::Multi { offsets, ids } => {
+                        Column::Multi { offsets: offsets.into_owned(), ids: ids.into_owned() }
+                    }
+                    Column::Dense(values) => Column::Dense(values.into_owned()),
+                },
+                pooled: f.pooled.map(Array::into_owned),
+            })
+            .collect();
+        let split = Split {
+            train: self.split.train.into_owned(),
+            valid: self.split.valid.into_owned(),
+            test: self.split.test.into_owned(),
+        };
+        EncodedDataset {
+            name: self.name,
+            fingerprint: self.fingerprint,
+            fields,
+            labels: self.labels.into_owned(),
+            split,
+            oracle: self.oracle.map(Array::into_owned),
+        }
     }
 }
 
@@ -166,59 +216,116 @@ pub fn requests(descriptor: &LoadedDescriptor) -> Vec<ColumnRequest> {
     requests
 }
 
-/// Turns the raw table into the encoded dataset.
-pub fn encode(descriptor: &LoadedDescriptor, raw: RawTable, fingerprint: String) -> Result<EncodedDataset, DataError> {
+/// Why an encoding stopped: something in the data (for the user), or writing its output.
+#[derive(Debug)]
+pub enum EncodeError {
+    Data(DataError),
+    Write(std::io::Error),
+}
+
+impl From<DataError> for EncodeError {
+    fn from(e: DataError) -> Self {
+        EncodeError::Data(e)
+    }
+}
+
+impl From<std::io::Error> for EncodeError {
+    fn from(e: std::io::Error) -> Self {
+        EncodeError::Write(e)
+    }
+}
+
+/// Where each row goes, by [`Part`] (train 0, validation 1, test 2).
+type Parts = Vec<u8>;
+const TRAIN: u8 = Part::Train as u8;
+
+/// Encodes the raw table into the cache file `out` is writing, one array after the
+/// other, and returns the layout that [`CacheWriter::finish`] ends the file with.
+pub fn encode(descriptor: &LoadedDescriptor, raw: &RawTable, out: &mut CacheWriter) -> Result<Layout, EncodeError> {
     let d = &descriptor.descriptor;
     let invalid = |message: String| DataError::Invalid { dataset: d.name.clone(), message };
     if raw.rows == 0 {
-        return Err(invalid("the source holds no rows".into()));
+        return Err(invalid("the source holds no rows".into()).into());
     }
-    let column = |name: &str, parse: &Parse| raw.index_of(name, parse).expect("every needed column was requested");
+    let column =
+        |name: &str, parse: &Parse| &raw.columns[raw.index_of(name, parse).expect("every needed column was requested")];
+    let missing = |name: &str, parse: &Parse| raw.missing[raw.index_of(name, parse).expect("requested")];
 
-    let label_index = column(&d.label.column, &Parse::Label { binary: d.label.threshold.is_none() });
-    let RawColumn::Numbers(label_values) = &raw.columns[label_index] else { unreachable!("labels are numbers") };
-    let labels: Vec<u8> = match d.label.threshold {
-        Some(t) => label_values.iter().map(|&v| (v >= t) as u8).collect(),
-        None => label_values.iter().map(|&v| (v > 0.0) as u8).collect(),
+    let RawColumn::Numbers(label_values) =
+        column(&d.label.column, &Parse::Label { binary: d.label.threshold.is_none() })
+    else {
+        unreachable!("labels are numbers")
+    };
+    let labels = match d.label.threshold {
+        Some(t) => write_mapped(out, label_values, |v| (v >= t) as u8)?,
+        None => write_mapped(out, label_values, |v| (v > 0.0) as u8)?,
     };
 
-    let split = make_split(descriptor, &raw)?;
-    if split.train.is_empty() {
-        return Err(invalid("the training split is empty".into()));
+    let parts = make_split(descriptor, raw)?;
+    if !parts.contains(&TRAIN) {
+        return Err(invalid("the training split is empty".into()).into());
+    }
+    let mut split = [Slot { offset: 0, len: 0 }; 3];
+    for (part, slot) in split.iter_mut().enumerate() {
+        out.begin()?;
+        let rows: Vec<u32> = (0..raw.rows as u32).filter(|&r| parts[r as usize] == part as u8).collect();
+        out.put(&rows)?;
+        *slot = out.end();
     }
 
-    // Derived fields first: they read raw columns that the fields below then consume.
-    let mut derived_fields = Vec::new();
+    let (mut fields, mut columns, mut pooled) = (Vec::new(), Vec::new(), Vec::new());
+    for field in &d.fields {
+        let parse = match field.kind {
+            FieldKind::Categorical => Parse::Interned,
+            FieldKind::Numeric => Parse::Number,
+            FieldKind::MultiCategorical => Parse::Multi(field.separator().to_string()),
+        };
+        let name = field_column(field);
+        let source = (column(&name, &parse), missing(&name, &parse));
+        let (info, slots, pooled_rows) = encode_field(field, source, &parts, raw.encoding, out)?;
+        fields.push(info);
+        columns.push(slots);
+        pooled.push(pooled_rows);
+    }
     for derived in &d.derived {
         let parse = if derived.kind == DerivedKind::Bucket { Parse::Number } else { Parse::Interned };
-        let index = column(&derived_column(derived), &parse);
-        let source = (&raw.columns[index], raw.missing[index], raw.encoding);
-        derived_fields.push(encode_derived(derived, source, &split.train));
+        let name = derived_column(derived);
+        let source = (column(&name, &parse), missing(&name, &parse), raw.encoding);
+        let (info, slots) = encode_derived(derived, source, &parts, out)?;
+        fields.push(info);
+        columns.push(slots);
+        pooled.push(None);
     }
-    let field_columns: Vec<usize> = d
-        .fields
-        .iter()
-        .map(|field| {
-            let parse = match field.kind {
-                FieldKind::Categorical => Parse::Interned,
-                FieldKind::Numeric => Parse::Number,
-                FieldKind::MultiCategorical => Parse::Multi(field.separator().to_string()),
-            };
-            column(&field_column(field), &parse)
-        })
-        .collect();
-    let (encoding, missing, oracle) = (raw.encoding, raw.missing, raw.oracle);
-    let mut raw_columns: Vec<Option<RawColumn>> = raw.columns.into_iter().map(Some).collect();
-    let mut fields = Vec::new();
-    for (position, (field, &index)) in d.fields.iter().zip(&field_columns).enumerate() {
-        // The last user of a raw column takes it and encodes in place; earlier ones copy.
-        let last_user = !field_columns[position + 1..].contains(&index);
-        let raw_column = if last_user { raw_columns[index].take() } else { raw_columns[index].clone() };
-        let raw_column = raw_column.expect("a raw column is taken by its last user only");
-        fields.push(encode_field(field, raw_column, missing[index], &split.train, encoding));
-    }
-    fields.extend(derived_fields);
-    Ok(EncodedDataset { name: d.name.clone(), fingerprint, fields, labels, split, oracle })
+    let oracle = raw.oracle.as_ref().map(|oracle| out.array(oracle)).transpose()?;
+    Ok(Layout { name: d.name.clone(), rows: raw.rows, fields, columns, pooled, labels, split, oracle })
+}
+
+/// Writes `f` of every value of `column` as one array, a chunk at a time.
+fn write_mapped<T: bytemuck::Pod, U: bytemuck::Pod>(
+    out: &mut CacheWriter,
+    column: &Spill<T>,
+    f: impl Fn(T) -> U,
+) -> std::io::Result<Slot> {
+    out.begin()?;
+    let mut buffer = Vec::new();
+    column.for_each_chunk(|chunk| {
+        buffer.clear();
+        buffer.extend(chunk.iter().map(|&v| f(v)));
+        out.put(&buffer)
+    })?;
+    Ok(out.end())
+}
+
+/// Calls `f` with each row's index and value of `column`.
+fn for_each_row<T: bytemuck::Pod>(column: &Spill<T>, mut f: impl FnMut(usize, T)) -> std::io::Result<()> {
+    let mut row = 0;
+    column.for_each_chunk(|chunk| {
+        for &value in chunk {
+            f(row, value);
+            row += 1;
+        }
+        Ok(())
+    })
 }
 
 /// How many rows of `n` go to training and to validation (the rest test), in order.
@@ -228,7 +335,8 @@ pub fn cut_sizes(n: usize, [train_share, valid_share, _]: [f64; 3]) -> (usize, u
     (n_train, count(valid_share).min(n - n_train))
 }
 
-fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, DataError> {
+/// The part (train, validation, test) of every row.
+fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Parts, EncodeError> {
     let spec = &descriptor.descriptor.split;
     let n = raw.rows;
     let [train_share, valid_share, _] = spec.ratios;
@@ -236,67 +344,71 @@ fn make_split(descriptor: &LoadedDescriptor, raw: &RawTable) -> Result<Split, Da
     // Cuts rows in `order` into train, validation and test by the shares.
     let cut = |order: Vec<u32>| {
         let (n_train, n_valid) = cut_sizes(n, spec.ratios);
-        Split {
-            train: order[..n_train].to_vec(),
-            valid: order[n_train..n_train + n_valid].to_vec(),
-            test: order[n_train + n_valid..].to_vec(),
+        let mut parts = vec![Part::Test as u8; n];
+        for (i, &row) in order.iter().enumerate() {
+            if i < n_train {
+                parts[row as usize] = TRAIN;
+            } else if i < n_train + n_valid {
+                parts[row as usize] = Part::Valid as u8;
+            }
         }
+        parts
     };
-    let mut split = Split::default();
-    match spec.kind {
+    Ok(match spec.kind {
         SplitKind::Random => {
             let mut order: Vec<u32> = (0..n as u32).collect();
             order.shuffle(&mut Pcg64::seed_from_u64(spec.seed));
-            split = cut(order);
+            cut(order)
         }
-        SplitKind::Ordered => split = cut((0..n as u32).collect()),
+        SplitKind::Ordered => cut((0..n as u32).collect()),
         SplitKind::Time => {
             let time_column = split_column(spec).unwrap_or_default();
-            let RawColumn::Numbers(times) =
-                &raw.columns[raw.index_of(&time_column, &Parse::Number).expect("requested")]
-            else {
-                unreachable!("time is a number column")
-            };
+            let index = raw.index_of(&time_column, &Parse::Number).expect("requested");
+            let RawColumn::Numbers(times) = &raw.columns[index] else { unreachable!("time is a number column") };
+            let times = times.to_vec()?;
             if let Some(row) = times.iter().position(|t| t.is_nan()) {
-                return Err(DataError::Invalid {
+                return Err(EncodeError::Data(DataError::Invalid {
                     dataset: descriptor.descriptor.name.clone(),
                     message: format!("split.column `{time_column}` is empty in row {}", row + 1),
-                });
+                }));
             }
             let mut order: Vec<u32> = (0..n as u32).collect();
             order.sort_by(|&a, &b| times[a as usize].total_cmp(&times[b as usize]));
-            split = cut(order);
+            cut(order)
         }
         SplitKind::Files => {
-            for (row, part) in raw.parts.iter().enumerate() {
-                match part {
-                    Part::Train => split.train.push(row as u32),
-                    Part::Valid => split.valid.push(row as u32),
-                    Part::Test => split.test.push(row as u32),
-                }
-            }
+            let mut parts: Parts = raw.parts.iter().map(|&p| p as u8).collect();
             if spec.valid.is_none() {
                 // No validation file: a random share of the training file validates.
                 let share = valid_share / (train_share + valid_share);
-                split.train.shuffle(&mut Pcg64::seed_from_u64(spec.seed));
-                let n_valid = count(share, split.train.len());
-                split.valid = split.train.split_off(split.train.len() - n_valid);
+                let mut train: Vec<u32> = (0..n as u32).filter(|&r| parts[r as usize] == TRAIN).collect();
+                train.shuffle(&mut Pcg64::seed_from_u64(spec.seed));
+                let n_valid = count(share, train.len());
+                for &row in &train[train.len() - n_valid..] {
+                    parts[row as usize] = Part::Valid as u8;
+                }
             }
+            parts
         }
-    }
-    for part in [&mut split.train, &mut split.valid, &mut split.test] {
-        part.sort_unstable();
-    }
-    Ok(split)
+    })
 }
 
 /// Counts of each raw id over the training rows.
-fn train_counts(ids: &[u32], values: &Interner, train: &[u32]) -> Vec<u64> {
+fn train_counts(ids: &Spill<u32>, values: &Interner, parts: &Parts) -> std::io::Result<Vec<u64>> {
     let mut counts = vec![0u64; values.values.len()];
-    for &row in train {
-        counts[ids[row as usize] as usize] += 1;
-    }
-    counts
+    for_each_row(ids, |row, id| counts[id as usize] += (parts[row] == TRAIN) as u64)?;
+    Ok(counts)
+}
+
+/// The training values of a number column that are not missing, in row order.
+fn train_values(values: &Spill<f64>, parts: &Parts) -> std::io::Result<Vec<f64>> {
+    let mut kept = Vec::new();
+    for_each_row(values, |row, v| {
+        if parts[row] == TRAIN && !v.is_nan() {
+            kept.push(v);
+        }
+    })?;
+    Ok(kept)
 }
 
 /// Vocabulary from training counts: ids by descending count (ties by first
@@ -314,13 +426,15 @@ fn build_vocab(counts: &[u64], values: &Interner, min_count: u32, encoding: Enco
     (vocab, map)
 }
 
+/// Encodes one field into `out`: its metadata, its column's arrays and, when its
+/// vocabulary pools values, the raw ids of the pooled rows.
 fn encode_field(
     spec: &FieldSpec,
-    raw_column: RawColumn,
-    missing_rows: u64,
-    train: &[u32],
+    (raw_column, missing_rows): (&RawColumn, u64),
+    parts: &Parts,
     encoding: Encoding,
-) -> EncodedField {
+    out: &mut CacheWriter,
+) -> Result<(FieldInfo, ColumnSlots, Option<Slot>), EncodeError> {
     let mut info = FieldInfo {
         name: spec.name.clone(),
         kind: EncodedKind::Categorical,
@@ -332,65 +446,70 @@ fn encode_field(
         scale: None,
     };
     let mut pooled = None;
-    let column = match raw_column {
+    let slots = match raw_column {
         RawColumn::Interned { ids, values } => {
-            let counts = train_counts(&ids, &values, train);
-            let (vocab, map) = build_vocab(&counts, &values, spec.min_count(), encoding);
+            let counts = train_counts(ids, values, parts)?;
+            let (vocab, map) = build_vocab(&counts, values, spec.min_count(), encoding);
             info.vocab = vocab;
+            let slot = write_mapped(out, ids, |id| map[id as usize])?;
             // Every interned value occurs in some row: a value mapped to 0 is pooled.
             if map.contains(&0) {
-                pooled = Some(ids.iter().copied().filter(|&id| map[id as usize] == 0).collect());
+                out.begin()?;
+                let mut buffer = Vec::new();
+                ids.for_each_chunk(|chunk| {
+                    buffer.clear();
+                    buffer.extend(chunk.iter().copied().filter(|&id| map[id as usize] == 0));
+                    out.put(&buffer)
+                })?;
+                pooled = Some(out.end());
             }
-            let mut ids = ids;
-            ids.iter_mut().for_each(|id| *id = map[*id as usize]);
-            Column::Ids(ids)
+            ColumnSlots::Ids(slot)
         }
         RawColumn::Multi { offsets, ids, values } => {
+            // Multi-valued columns are small (a few values a row): read whole, one at a time.
+            let (offsets, mut ids) = (offsets.to_vec()?, ids.to_vec()?);
             let mut counts = vec![0u64; values.values.len()];
-            for &row in train {
-                let (start, end) = (offsets[row as usize] as usize, offsets[row as usize + 1] as usize);
-                for &raw_id in &ids[start..end] {
-                    counts[raw_id as usize] += 1;
+            for (row, &part) in parts.iter().enumerate() {
+                if part == TRAIN {
+                    for &raw_id in &ids[offsets[row] as usize..offsets[row + 1] as usize] {
+                        counts[raw_id as usize] += 1;
+                    }
                 }
             }
-            let (vocab, map) = build_vocab(&counts, &values, spec.min_count(), encoding);
+            let (vocab, map) = build_vocab(&counts, values, spec.min_count(), encoding);
             info.vocab = vocab;
             info.kind = EncodedKind::MultiCategorical;
-            let mut ids = ids;
             ids.iter_mut().for_each(|id| *id = map[*id as usize]);
-            Column::Multi { offsets, ids }
+            ColumnSlots::Multi { offsets: out.array(&offsets)?, ids: out.array(&ids)? }
         }
         RawColumn::Numbers(values) => match spec.transform.unwrap_or_default() {
             NumericTransform::Quantile if !spec.edges.is_empty() => {
                 info.vocab = bucket_labels(&spec.edges, &spec.labels);
                 info.origin = format!("column {}, {} fixed buckets", field_column(spec), spec.edges.len() + 1);
-                Column::Ids(values.iter().map(|&v| bucket_of(v, &spec.edges)).collect())
+                ColumnSlots::Ids(write_mapped(out, values, |v| bucket_of(v, &spec.edges))?)
             }
             NumericTransform::Quantile => {
-                let mut train_values: Vec<f64> =
-                    train.iter().map(|&r| values[r as usize]).filter(|v| !v.is_nan()).collect();
+                let mut train_values = train_values(values, parts)?;
                 train_values.sort_by(f64::total_cmp);
                 let edges = quantile_edges(&train_values, spec.bins() as usize);
                 info.vocab = bucket_labels(&edges, &[]);
                 info.origin = format!("column {}, {} quantile bins", spec.column(), edges.len() + 1);
-                Column::Ids(values.iter().map(|&v| bucket_of(v, &edges)).collect())
+                ColumnSlots::Ids(write_mapped(out, values, |v| bucket_of(v, &edges))?)
             }
             NumericTransform::Scale => {
-                let train_values: Vec<f64> =
-                    train.iter().map(|&r| values[r as usize]).filter(|v| !v.is_nan()).collect();
+                let train_values = train_values(values, parts)?;
                 let n = train_values.len().max(1) as f64;
                 let mean = train_values.iter().sum::<f64>() / n;
                 let std = (train_values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-12);
                 info.kind = EncodedKind::Dense;
                 info.scale = Some((mean, std));
                 info.origin = format!("column {}, standardised", spec.column());
-                Column::Dense(
-                    values.iter().map(|&v| if v.is_nan() { 0.0 } else { ((v - mean) / std) as f32 }).collect(),
-                )
+                let scaled = |v: f64| if v.is_nan() { 0.0 } else { ((v - mean) / std) as f32 };
+                ColumnSlots::Dense(write_mapped(out, values, scaled)?)
             }
         },
     };
-    EncodedField { info, column, pooled }
+    Ok((info, slots, pooled))
 }
 
 /// Interior quantile edges of sorted values, without duplicates.
@@ -440,13 +559,14 @@ fn bucket_labels(edges: &[f64], labels: &[String]) -> Vec<String> {
     vocab
 }
 
-/// A derived field from its source: the raw column, its count of empty cells and the
-/// file's text encoding.
+/// Encodes a derived field from its source (the raw column, its count of empty cells and
+/// the file's text encoding) into `out`.
 fn encode_derived(
     spec: &DerivedSpec,
     (raw_column, missing_rows, encoding): (&RawColumn, u64, Encoding),
-    train: &[u32],
-) -> EncodedField {
+    parts: &Parts,
+    out: &mut CacheWriter,
+) -> Result<(FieldInfo, ColumnSlots), EncodeError> {
     let mut info = FieldInfo {
         name: spec.name.clone(),
         kind: EncodedKind::Categorical,
@@ -457,14 +577,14 @@ fn encode_derived(
         min_count: 1,
         scale: None,
     };
-    let column = match (spec.kind, raw_column) {
+    let slot = match (spec.kind, raw_column) {
         (DerivedKind::Bucket, RawColumn::Numbers(values)) => {
             info.vocab = bucket_labels(&spec.edges, &spec.labels);
             info.origin = format!("buckets of {}", spec.column);
-            Column::Ids(values.iter().map(|&v| bucket_of(v, &spec.edges)).collect())
+            write_mapped(out, values, |v| bucket_of(v, &spec.edges))?
         }
         (DerivedKind::Activity | DerivedKind::Frequency, RawColumn::Interned { ids, values }) => {
-            let counts = train_counts(ids, values, train);
+            let counts = train_counts(ids, values, parts)?;
             let mut seen: Vec<f64> = counts.iter().filter(|&&c| c > 0).map(|&c| c as f64).collect();
             seen.sort_by(f64::total_cmp);
             let what = if spec.kind == DerivedKind::Activity { "activity" } else { "frequency" };
@@ -479,22 +599,18 @@ fn encode_derived(
                         labels.len()
                     );
                     info.vocab = std::iter::once(OOV.to_string()).chain(labels).collect();
-                    Column::Ids(ids.iter().map(|&raw_id| bucket_of(counts[raw_id as usize] as f64, &edges)).collect())
+                    write_mapped(out, ids, |raw_id| bucket_of(counts[raw_id as usize] as f64, &edges))?
                 }
                 None => {
                     let median = seen.get(seen.len() / 2).copied().unwrap_or(0.0) as u64;
                     let threshold = spec.threshold.unwrap_or(median);
                     info.origin = format!("{what} of {}: cold <= {threshold} training rows < active", spec.column);
                     info.vocab = vec![OOV.to_string(), "cold".into(), "active".into()];
-                    Column::Ids(
-                        ids.iter().map(|&raw_id| if counts[raw_id as usize] <= threshold { 1 } else { 2 }).collect(),
-                    )
+                    write_mapped(out, ids, |raw_id| if counts[raw_id as usize] <= threshold { 1u32 } else { 2 })?
                 }
             }
         }
         (DerivedKind::Shuffled, RawColumn::Interned { ids, values }) => {
-            use rand::SeedableRng;
-            use rand::seq::SliceRandom;
             let seed = spec.seed.unwrap_or(0);
             info.origin = format!("{} shuffled over the rows (seed {seed}): a placebo", spec.column);
             // Index 0 is the out-of-vocabulary id, as in every other field; values are
@@ -505,13 +621,14 @@ fn encode_derived(
                     if text.is_empty() { MISSING.to_string() } else { text }
                 }))
                 .collect();
-            let mut shuffled: Vec<u32> = ids.iter().map(|&id| id + 1).collect();
-            shuffled.shuffle(&mut rand_pcg::Pcg64::seed_from_u64(seed));
-            Column::Ids(shuffled)
+            // A permutation of the whole column: held in memory, one column.
+            let mut shuffled: Vec<u32> = ids.to_vec()?.into_iter().map(|id| id + 1).collect();
+            shuffled.shuffle(&mut Pcg64::seed_from_u64(seed));
+            out.array(&shuffled)?
         }
         _ => unreachable!("derived columns are requested with the parse their kind needs"),
     };
-    EncodedField { info, column, pooled: None }
+    Ok((info, ColumnSlots::Ids(slot)))
 }
 
 /// Labels of count buckets: `q1 (0-3 rows)`, `q2 (4-10 rows)`, ... `q4 (>= 57 rows)`.
@@ -543,6 +660,29 @@ mod tests {
         assert_eq!([17.0, 18.0, 24.9, 25.0, 90.0].map(|v| bucket_of(v, &edges)), [1, 2, 2, 3, 3]);
         assert_eq!(bucket_of(f64::NAN, &edges), 0);
         assert_eq!(bucket_labels(&edges, &[]), vec![MISSING, "< 18", "[18, 25)", ">= 25"]);
+    }
+
+    #[test]
+    fn value_ids_tell_pooled_rows_apart_by_their_raw_value() {
+        let field = EncodedField {
+            info: FieldInfo {
+                name: "user".into(),
+                kind: EncodedKind::Categorical,
+                origin: String::new(),
+                derived: false,
+                vocab: vec![OOV.into(), "a".into(), "b".into(), "c".into()],
+                missing_rows: 0,
+                min_count: 2,
+                scale: None,
+            },
+            column: Column::Ids(vec![3, 0, 1, 0, 0, 2].into()),
+            pooled: Some(vec![7, 8, 9].into()),
+        };
+        // By hand: pooled rows 1, 3, 4 hold raw ids 7, 8, 9, shown as 4 + raw id.
+        assert_eq!(field.value_ids(&[0, 1, 2, 3, 4, 5]), Some(vec![3, 11, 1, 12, 13, 2]));
+        assert_eq!(field.value_ids(&[1, 3, 4, 5]), Some(vec![11, 12, 13, 2]));
+        assert_eq!(field.value_ids(&[0, 4]), Some(vec![3, 13]));
+        assert_eq!(field.value_ids(&[]), Some(vec![]));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The data engine: dataset descriptors, loaders per format, encoding with training-only
-//! vocabularies, the on-disk cache, derived fields, statistics and the synthetic default.
+//! vocabularies, the on-disk cache (which is also what training reads, memory-mapped),
+//! derived fields, statistics and the synthetic default.
 
+pub mod array;
 pub mod cache;
 pub mod descriptor;
 pub mod encode;
@@ -8,19 +10,24 @@ mod error;
 pub mod fetch;
 pub mod load;
 pub mod raw;
+pub mod spill;
 pub mod stats;
 pub mod synthetic;
 pub mod time;
 pub mod transform;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use descriptor::{DatasetDescriptor, LoadedDescriptor};
 pub use encode::{Column, EncodedDataset, EncodedField, EncodedKind, FieldInfo, Split};
 pub use error::DataError;
 
-use cache::CacheMiss;
+use crate::process;
+use cache::{CacheMiss, CacheWriter};
+use encode::EncodeError;
+use load::SourceFile;
 
 /// How a load went: from the cache or from the source, and how long it took.
 #[derive(Debug, Clone)]
@@ -93,14 +100,92 @@ pub fn load(descriptor: &LoadedDescriptor, options: &LoadOptions) -> Result<(Enc
     } else {
         report.cache_note = Some("cache disabled".into());
     }
-    let raw = load::load_raw(descriptor, &files, encode::requests(descriptor))?;
-    report.warnings.extend(time::split_warning(descriptor, &raw));
-    let dataset = encode::encode(descriptor, raw, fingerprint)?;
-    if let Some(path) = &cache_file
-        && let Err(e) = cache::write(path, &dataset)
-    {
-        report.warnings.push(format!("could not write the cache {}: {e}", path.display()));
+    // Encoded into the cache file, or where that cannot be written (or the cache is
+    // off) into a scratch file in the system's temporary folder, removed once mapped.
+    if let Some(path) = &cache_file {
+        match encode_into(descriptor, &files, &fingerprint, path, &mut report.warnings) {
+            Ok(dataset) => {
+                report.seconds = start.elapsed().as_secs_f64();
+                return Ok((dataset, report));
+            }
+            Err(EncodeError::Data(e)) => return Err(e),
+            Err(EncodeError::Write(e)) => {
+                report.warnings.push(format!("could not write the cache {}: {e}", path.display()))
+            }
+        }
     }
+    let scratch = scratch_path(&descriptor.descriptor.name);
+    let dataset = match encode_into(descriptor, &files, &fingerprint, &scratch, &mut report.warnings) {
+        // A mapped file stays readable once removed (Unix); elsewhere it is copied first.
+        Ok(dataset) => {
+            let dataset = if cfg!(unix) { dataset } else { dataset.into_owned() };
+            let _ = std::fs::remove_file(&scratch);
+            dataset
+        }
+        Err(EncodeError::Data(e)) => return Err(e),
+        Err(EncodeError::Write(e)) => {
+            // No file can be written (a full disk, a file size limit): held in memory.
+            report.warnings.push(format!("could not write {}: {e}; the dataset is held in memory", scratch.display()));
+            encode_in_memory(descriptor, &files, &fingerprint, &mut report.warnings)?
+        }
+    };
     report.seconds = start.elapsed().as_secs_f64();
     Ok((dataset, report))
+}
+
+/// A scratch file for a dataset encoded without the cache, named after this process so
+/// that a later load sweeps it if the process was killed.
+fn scratch_path(dataset: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join("apg-bench-scratch");
+    process::temporary_path(&dir.join(format!("{dataset}.scratch{n}.apgcache")))
+}
+
+/// Reads the source and encodes it in memory, without spilling: when no file can be written.
+fn encode_in_memory(
+    descriptor: &LoadedDescriptor,
+    files: &[SourceFile],
+    fingerprint: &str,
+    warnings: &mut Vec<String>,
+) -> Result<EncodedDataset, DataError> {
+    let raw = load::load_raw(descriptor, files, encode::requests(descriptor), None)?;
+    warnings.extend(time::split_warning(descriptor, &raw));
+    let mut out = CacheWriter::in_memory();
+    let layout = match encode::encode(descriptor, &raw, &mut out) {
+        Ok(layout) => layout,
+        Err(EncodeError::Data(e)) => return Err(e),
+        Err(EncodeError::Write(e)) => unreachable!("memory takes every write: {e}"),
+    };
+    drop(raw);
+    let bytes = out.finish_in_memory(fingerprint, &layout);
+    cache::from_bytes(&bytes, fingerprint).map_err(|miss| DataError::Invalid {
+        dataset: descriptor.descriptor.name.clone(),
+        message: format!("the dataset encoded in memory does not read back ({miss:?})"),
+    })
+}
+
+/// Reads the source (its columns spilled beside `path`), encodes it into the cache file
+/// `path` and maps the result.
+fn encode_into(
+    descriptor: &LoadedDescriptor,
+    files: &[SourceFile],
+    fingerprint: &str,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<EncodedDataset, EncodeError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    process::sweep_temporaries(dir);
+    let stem = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let mut raw = load::load_raw(descriptor, files, encode::requests(descriptor), Some((dir, &stem)))?;
+    raw.flush()?;
+    warnings.extend(time::split_warning(descriptor, &raw));
+    let mut out = CacheWriter::create(path)?;
+    let layout = encode::encode(descriptor, &raw, &mut out)?;
+    drop(raw);
+    out.finish(fingerprint, &layout)?;
+    drop(layout);
+    cache::read(path, fingerprint)
+        .map_err(|miss| std::io::Error::other(format!("the file just written does not read back ({miss:?})")).into())
 }

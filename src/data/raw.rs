@@ -1,5 +1,7 @@
 //! The raw table: source columns parsed once into compact form (values interned to
-//! raw ids, numbers parsed) before any vocabulary exists. Every loader fills one.
+//! raw ids, numbers parsed) before any vocabulary exists. Every loader fills one. Its
+//! columns spill to temporary files in chunks when given a folder ([`RawTable::spill_to`]),
+//! so that only the interned values stay in memory.
 
 use std::path::Path;
 
@@ -7,6 +9,7 @@ use rustc_hash::FxHashMap;
 
 use crate::data::DataError;
 use crate::data::descriptor::Encoding;
+use crate::data::spill::Spill;
 use crate::data::transform::{BoundRows, Overlay, RowTransform};
 
 /// How the encoder wants a source column parsed.
@@ -102,11 +105,11 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> String {
 }
 
 /// A parsed source column.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum RawColumn {
-    Interned { ids: Vec<u32>, values: Interner },
-    Numbers(Vec<f64>),
-    Multi { offsets: Vec<u32>, ids: Vec<u32>, values: Interner },
+    Interned { ids: Spill<u32>, values: Interner },
+    Numbers(Spill<f64>),
+    Multi { offsets: Spill<u32>, ids: Spill<u32>, values: Interner },
 }
 
 /// Where a row came from when a split names separate files.
@@ -205,9 +208,11 @@ impl RawTable {
         let columns = requests
             .iter()
             .map(|r| match &r.parse {
-                Parse::Interned => RawColumn::Interned { ids: Vec::new(), values: Interner::default() },
-                Parse::Number | Parse::Label { .. } => RawColumn::Numbers(Vec::new()),
-                Parse::Multi(_) => RawColumn::Multi { offsets: vec![0], ids: Vec::new(), values: Interner::default() },
+                Parse::Interned => RawColumn::Interned { ids: Spill::default(), values: Interner::default() },
+                Parse::Number | Parse::Label { .. } => RawColumn::Numbers(Spill::default()),
+                Parse::Multi(_) => {
+                    RawColumn::Multi { offsets: vec![0].into(), ids: Spill::default(), values: Interner::default() }
+                }
             })
             .collect();
         let missing = vec![0; requests.len()];
@@ -221,6 +226,37 @@ impl RawTable {
             encoding,
             transform: RowTransform::default(),
         }
+    }
+
+    /// Lets the columns spill to temporary files in `dir` named after `stem`; called
+    /// before the first row.
+    pub fn spill_to(&mut self, dir: &Path, stem: &str) {
+        for column in &mut self.columns {
+            match column {
+                RawColumn::Interned { ids, .. } => *ids = Spill::in_folder(dir, stem),
+                RawColumn::Numbers(numbers) => *numbers = Spill::in_folder(dir, stem),
+                RawColumn::Multi { offsets, ids, .. } => {
+                    *offsets = Spill::in_folder(dir, stem);
+                    offsets.push(0);
+                    *ids = Spill::in_folder(dir, stem);
+                }
+            }
+        }
+    }
+
+    /// Reports the first error of writing a spilled column, once every row is in.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        for column in &mut self.columns {
+            match column {
+                RawColumn::Interned { ids, .. } => ids.flush()?,
+                RawColumn::Numbers(numbers) => numbers.flush()?,
+                RawColumn::Multi { offsets, ids, .. } => {
+                    offsets.flush()?;
+                    ids.flush()?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Maps each request onto the header of a file (and the virtual columns of the row

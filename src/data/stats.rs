@@ -144,7 +144,8 @@ pub fn condition_candidates(dataset: &EncodedDataset) -> impl Iterator<Item = &E
         .filter(|f| matches!(f.column, Column::Ids(_)) && (3..=MAX_CONDITION_VALUES + 1).contains(&f.info.vocab.len()))
 }
 
-/// Rows and positives per id over `rows` (None: all rows).
+/// Rows and positives per id over `rows` (None: all rows), in one pass that holds
+/// nothing per row.
 fn counts_per_id(field: &EncodedField, labels: &[u8], rows: Option<&[u32]>) -> (Vec<u64>, Vec<u64>) {
     let n = field.info.vocab.len().max(1);
     let (mut count, mut positive) = (vec![0u64; n], vec![0u64; n]);
@@ -152,20 +153,16 @@ fn counts_per_id(field: &EncodedField, labels: &[u8], rows: Option<&[u32]>) -> (
         count[id as usize] += 1;
         positive[id as usize] += labels[row] as u64;
     };
-    let all: Vec<u32>;
-    let rows = match rows {
-        Some(rows) => rows,
-        None => {
-            all = (0..labels.len() as u32).collect();
-            &all
-        }
+    let rows: Box<dyn Iterator<Item = usize>> = match rows {
+        Some(rows) => Box::new(rows.iter().map(|&r| r as usize)),
+        None => Box::new(0..labels.len()),
     };
     match &field.column {
-        Column::Ids(ids) => rows.iter().for_each(|&r| add(r as usize, ids[r as usize])),
+        Column::Ids(ids) => rows.for_each(|r| add(r, ids[r])),
         Column::Multi { offsets, ids } => {
-            for &r in rows {
-                for &id in &ids[offsets[r as usize] as usize..offsets[r as usize + 1] as usize] {
-                    add(r as usize, id);
+            for r in rows {
+                for &id in &ids[offsets[r] as usize..offsets[r + 1] as usize] {
+                    add(r, id);
                 }
             }
         }
@@ -213,9 +210,10 @@ pub fn field_stats(dataset: &EncodedDataset, field: &EncodedField, top: usize) -
     let (count, positive) = counts_per_id(field, &dataset.labels, None);
     let occurrences = count.iter().sum::<u64>().max(1) as f64;
     stats.oov_share = count[0] as f64 / occurrences;
-    let heldout: Vec<u32> = dataset.split.valid.iter().chain(&dataset.split.test).copied().collect();
-    let (held_count, _) = counts_per_id(field, &dataset.labels, Some(&heldout));
-    stats.oov_share_heldout = held_count[0] as f64 / held_count.iter().sum::<u64>().max(1) as f64;
+    let (valid_count, _) = counts_per_id(field, &dataset.labels, Some(&dataset.split.valid));
+    let (test_count, _) = counts_per_id(field, &dataset.labels, Some(&dataset.split.test));
+    let heldout: u64 = valid_count.iter().chain(&test_count).sum();
+    stats.oov_share_heldout = (valid_count[0] + test_count[0]) as f64 / heldout.max(1) as f64;
 
     // Ids 1.. are sorted by training count, not by count over all rows: sort again.
     let mut order: Vec<usize> = (1..count.len()).filter(|&id| count[id] > 0).collect();
@@ -251,13 +249,14 @@ fn js_divergence(p: &[f64], q: &[f64]) -> f64 {
         .sum()
 }
 
-/// Row-weighted mean JS divergence between the distribution of `other` within each
-/// group and its overall distribution, over the training rows.
-fn divergence(groups: &[u32], n_groups: usize, other: &[u32], n_other: usize, train: &[u32]) -> f64 {
+/// Row-weighted mean JS divergence between the distribution of `other` (its value of a
+/// row, below `n_other`) within each group and its overall distribution, over the
+/// training rows.
+fn divergence(groups: &[u32], n_groups: usize, other: impl Fn(usize) -> u32, n_other: usize, train: &[u32]) -> f64 {
     let mut table = vec![0f64; n_groups * n_other];
     let mut overall = vec![0f64; n_other];
     for &r in train {
-        let (g, o) = (groups[r as usize] as usize, other[r as usize] as usize);
+        let (g, o) = (groups[r as usize] as usize, other(r as usize) as usize);
         table[g * n_other + o] += 1.0;
         overall[o] += 1.0;
     }
@@ -270,10 +269,11 @@ fn divergence(groups: &[u32], n_groups: usize, other: &[u32], n_other: usize, tr
         .sum()
 }
 
-/// Maps ids to 0..=top, pooling all but the `top` most frequent into one bucket.
+/// Maps ids to 0..=top, pooling all but the `top` most frequent into one bucket: the
+/// map from id, and how many values it maps to.
 fn pooled(ids: &[u32], vocab: usize, top: usize) -> (Vec<u32>, usize) {
     if vocab <= top + 1 {
-        return (ids.to_vec(), vocab);
+        return ((0..vocab as u32).collect(), vocab);
     }
     let mut count = vec![0u64; vocab];
     ids.iter().for_each(|&id| count[id as usize] += 1);
@@ -283,7 +283,7 @@ fn pooled(ids: &[u32], vocab: usize, top: usize) -> (Vec<u32>, usize) {
     for (rank, &id) in order.iter().take(top).enumerate() {
         map[id] = rank as u32;
     }
-    (ids.iter().map(|&id| map[id as usize]).collect(), top + 1)
+    (map, top + 1)
 }
 
 pub fn condition_stats(dataset: &EncodedDataset, field: &EncodedField) -> ConditionStats {
@@ -304,16 +304,16 @@ pub fn condition_stats(dataset: &EncodedDataset, field: &EncodedField) -> Condit
         .map(|&g| count[g] as f64 / total * (positive[g] as f64 / count[g] as f64 - overall_rate).powi(2))
         .sum::<f64>()
         .sqrt();
-    let labels: Vec<u32> = dataset.labels.iter().map(|&l| l as u32).collect();
-    let label_divergence = divergence(groups, n_groups, &labels, 2, train);
+    let label_divergence = divergence(groups, n_groups, |r| dataset.labels[r] as u32, 2, train);
     let field_divergence: Vec<(String, f64)> = dataset
         .fields
         .iter()
         .filter(|other| other.info.name != field.info.name)
         .filter_map(|other| match &other.column {
             Column::Ids(ids) => {
-                let (ids, n) = pooled(ids, other.info.vocab.len(), DIVERGENCE_TOP);
-                Some((other.info.name.clone(), divergence(groups, n_groups, &ids, n, train)))
+                let (map, n) = pooled(ids, other.info.vocab.len(), DIVERGENCE_TOP);
+                let value = |r: usize| map[ids[r] as usize];
+                Some((other.info.name.clone(), divergence(groups, n_groups, value, n, train)))
             }
             _ => None,
         })
@@ -375,17 +375,18 @@ mod tests {
         // Group and other field independent: every group has the same mix.
         let groups = [0, 0, 1, 1];
         let other = [0, 1, 0, 1];
-        assert_eq!(divergence(&groups, 2, &other, 2, &[0, 1, 2, 3]), 0.0);
+        assert_eq!(divergence(&groups, 2, |r| other[r], 2, &[0, 1, 2, 3]), 0.0);
         // Perfectly dependent: each group sees one value; JS(point, uniform) = 0.311 bits.
         let other = [0, 0, 1, 1];
-        let d = divergence(&groups, 2, &other, 2, &[0, 1, 2, 3]);
+        let d = divergence(&groups, 2, |r| other[r], 2, &[0, 1, 2, 3]);
         assert!((d - 0.311_278).abs() < 1e-5, "{d}");
     }
 
     #[test]
     fn pooling_keeps_the_most_frequent() {
-        let (ids, n) = pooled(&[3, 3, 3, 1, 1, 2, 0], 4, 2);
+        let ids = [3, 3, 3, 1, 1, 2, 0];
+        let (map, n) = pooled(&ids, 4, 2);
         assert_eq!(n, 3);
-        assert_eq!(ids, vec![0, 0, 0, 1, 1, 2, 2]);
+        assert_eq!(ids.map(|id| map[id as usize]), [0, 0, 0, 1, 1, 2, 2]);
     }
 }

@@ -165,9 +165,11 @@ pub fn split_warning(descriptor: &LoadedDescriptor, raw: &RawTable) -> Option<St
     }
     let index = raw.index_of(&split_column(split)?, &Parse::Number)?;
     let RawColumn::Numbers(times) = &raw.columns[index] else { return None };
+    // Read back whole from its spill: the encoder holds the split's times the same way.
+    let times = times.to_vec().ok()?;
     let column = split.column.as_deref().unwrap_or_default();
     let show = |t: f64| if split.time_format.is_some() { display(t as i64) } else { format!("{t}") };
-    tie_warning(times, split.ratios, column, show)
+    tie_warning(&times, split.ratios, column, show)
 }
 
 fn tie_warning(times: &[f64], ratios: [f64; 3], column: &str, show: impl Fn(f64) -> String) -> Option<String> {

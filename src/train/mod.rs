@@ -3,6 +3,7 @@
 
 pub mod device;
 pub mod events;
+pub mod order;
 pub mod run;
 pub mod splits;
 pub mod trainer;

@@ -7,15 +7,13 @@ use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use dfdx::prelude::*;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_pcg::Pcg64;
 
 use crate::config::experiment::{EmbeddingOptimizer, Monitor, TrainSpec};
 use crate::data::{self, Column, EncodedDataset};
 use crate::metrics;
 use crate::model::Model;
 use crate::model::params::AdamSettings;
+use crate::train::order::EpochOrder;
 use crate::train::trainer::{Control, TrainJob};
 use crate::train::{EvalMetrics, Event, GroupMetrics, MetricsRecord, Phase, RunEnd, RunSummary};
 
@@ -188,17 +186,14 @@ fn train_on<D: Device<f32>>(
     let mut epochs_done = 0.0;
 
     'epochs: for epoch in 0..spec.epochs {
-        let mut order = dataset.split.train.clone();
-        if spec.shuffle {
-            order.shuffle(&mut Pcg64::seed_from_u64(job.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)));
-        }
-        for (b, rows) in order.chunks(batch_size).enumerate() {
+        let order = EpochOrder::new(&dataset.split.train, batch_size, spec.shuffle, job.seed, epoch);
+        for (b, rows) in order.enumerate() {
             if wait_while_paused(control, send) {
                 stopped = true;
                 break 'epochs;
             }
             let step_start = Instant::now();
-            let loss_value = train_step(&mut model, dataset, rows, &settings)?;
+            let loss_value = train_step(&mut model, dataset, &rows, &settings)?;
             if !loss_value.is_finite() {
                 diverged = Some(divergence_reason(
                     format!("the training loss became {loss_value} at step {}", step + 1),
@@ -486,8 +481,7 @@ pub fn evaluate<D: Device<f32>>(
     };
     // Over raw values: every user unseen in training is a group of its own.
     let gauc = spec.gauc_field.as_deref().and_then(|name| {
-        let values = dataset.field(name)?.value_ids()?;
-        let ids: Vec<u32> = rows.iter().map(|&r| values[r as usize]).collect();
+        let ids = dataset.field(name)?.value_ids(rows)?;
         Some(metrics::gauc(&scores, &labels, &ids))
     });
     let mut groups = Vec::new();

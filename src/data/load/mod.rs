@@ -7,7 +7,7 @@ mod libfm;
 mod movielens;
 mod parquet;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::data::DataError;
 use crate::data::descriptor::{Encoding, Format, LoadedDescriptor, SplitKind};
@@ -85,17 +85,22 @@ pub fn source_files(descriptor: &LoadedDescriptor) -> Result<Vec<SourceFile>, Da
     Ok(files)
 }
 
-/// Reads the dataset's source into a raw table holding the requested columns.
+/// Reads the dataset's source into a raw table holding the requested columns; with
+/// `spill` (a folder and a file stem) its columns spill to temporary files there.
 pub fn load_raw(
     descriptor: &LoadedDescriptor,
     files: &[SourceFile],
     requests: Vec<ColumnRequest>,
+    spill: Option<(&Path, &str)>,
 ) -> Result<RawTable, DataError> {
     let d = &descriptor.descriptor;
     // The MovieLens-100K files are latin-1 as published, whatever the descriptor says.
     let encoding = if d.source.format == Format::Movielens100k { Encoding::Latin1 } else { d.source.encoding };
     let mut table = RawTable::new(requests, encoding);
     table.transform = RowTransform::new(descriptor)?;
+    if let Some((dir, stem)) = spill {
+        table.spill_to(dir, stem);
+    }
     match d.source.format {
         Format::Synthetic => {
             let spec =
