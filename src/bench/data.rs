@@ -401,6 +401,7 @@ fn criteo(options: &Options, sink: &mut Sink, folder: &Path) -> anyhow::Result<(
     let loaded = LoadedDescriptor::from_file(&descriptor).map_err(|e| anyhow::anyhow!("{e}"))?;
     let load_options = LoadOptions { cache_dir: Some(cache.clone()), no_cache: false };
     let (dataset, _) = data::load(&loaded, &load_options)?;
+    parquet_vs_csv(options, sink, folder, &csv, rows, &what)?;
     let _ = std::fs::remove_file(&csv);
     let vocab_entries: usize = dataset.fields.iter().map(|f| f.info.vocab.len()).sum();
     let vocab_mb = dataset.fields.iter().flat_map(|f| &f.info.vocab).map(|v| v.len() + 24).sum::<usize>() as f64 / 1e6;
@@ -455,6 +456,122 @@ fn criteo(options: &Options, sink: &mut Sink, folder: &Path) -> anyhow::Result<(
     let result = mapped_vs_memory(options, sink, folder, dataset, &what);
     let _ = std::fs::remove_dir_all(&cache);
     result
+}
+
+/// Rows a Parquet row group of the Criteo-shaped copy holds.
+const PARQUET_GROUP_ROWS: usize = 100_000;
+
+/// Cold loads of the same rows from Parquet and from CSV, in turns (CSV, Parquet, CSV
+/// again, each in a fresh process into a cache folder of its own): Parquet's rows/s and
+/// its ratio to the CSV loads' mean.
+fn parquet_vs_csv(
+    options: &Options,
+    sink: &mut Sink,
+    folder: &Path,
+    csv: &Path,
+    rows: usize,
+    what: &str,
+) -> anyhow::Result<()> {
+    let parquet = folder.join("criteo.parquet");
+    write_criteo_parquet(csv, &parquet).with_context(|| format!("cannot write {}", parquet.display()))?;
+    let size_mb = std::fs::metadata(&parquet)?.len() as f64 / 1e6;
+    let descriptors = [("csv", "criteo.csv"), ("parquet", "criteo.parquet")].map(|(format, file)| {
+        let path = folder.join(format!("criteo-{format}.toml"));
+        (path, criteo_descriptor(file, format))
+    });
+    for (path, text) in &descriptors {
+        std::fs::write(path, text)?;
+    }
+    let mut seconds = [Vec::new(), Vec::new()];
+    for (turn, which) in [0, 1, 0].into_iter().enumerate() {
+        let cache = folder.join(format!("cache-turn-{turn}"));
+        let figures = load(options, &descriptors[which].0, &cache, false)?;
+        let _ = std::fs::remove_dir_all(&cache);
+        seconds[which].push(figures.seconds);
+    }
+    let _ = std::fs::remove_file(&parquet);
+    let csv_s = seconds[0].iter().sum::<f64>() / seconds[0].len() as f64;
+    let parquet_s = seconds[1][0];
+    sink.push(
+        Figure::new(
+            SECTION,
+            "data.criteo.parquet-rows-per-s",
+            format!("{what} as Parquet: load + encode, cold"),
+            rows as f64 / parquet_s,
+            "rows/s",
+        )
+        .note(format!(
+            "{size_mb:.0} MB of Parquet (uncompressed, row groups of {PARQUET_GROUP_ROWS} rows) in {parquet_s:.1} s; the \
+             same rows as CSV in {csv_s:.1} s (mean of the loads before and after): Parquet / CSV = {:.2}x",
+            csv_s / parquet_s
+        )),
+    );
+    Ok(())
+}
+
+/// Writes the Criteo-shaped CSV `csv` again as Parquet: the label as INT32, I1..I13 as
+/// optional DOUBLEs (an empty cell is a null), C1..C26 as UTF8 strings, in row groups of
+/// [`PARQUET_GROUP_ROWS`] rows, uncompressed.
+pub fn write_criteo_parquet(csv: &Path, out: &Path) -> anyhow::Result<()> {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    let mut schema = String::from("message criteo { REQUIRED INT32 label;");
+    for i in 1..=CRITEO_NUMERIC {
+        schema += &format!(" OPTIONAL DOUBLE I{i};");
+    }
+    for c in 1..=CRITEO_CATEGORICAL {
+        schema += &format!(" REQUIRED BINARY C{c} (UTF8);");
+    }
+    schema += " }";
+    let schema = Arc::new(parse_message_type(&schema)?);
+    let file = std::fs::File::create(out)?;
+    let mut writer = SerializedFileWriter::new(file, schema, Arc::new(WriterProperties::builder().build()))?;
+    let mut reader = csv::Reader::from_path(csv)?;
+    let mut records = reader.records();
+    loop {
+        let mut labels: Vec<i32> = Vec::with_capacity(PARQUET_GROUP_ROWS);
+        let mut numbers: Vec<Vec<Option<f64>>> =
+            (0..CRITEO_NUMERIC).map(|_| Vec::with_capacity(PARQUET_GROUP_ROWS)).collect();
+        let mut strings: Vec<Vec<ByteArray>> =
+            (0..CRITEO_CATEGORICAL).map(|_| Vec::with_capacity(PARQUET_GROUP_ROWS)).collect();
+        for record in records.by_ref().take(PARQUET_GROUP_ROWS) {
+            let record = record?;
+            labels.push(record[0].parse()?);
+            for (i, column) in numbers.iter_mut().enumerate() {
+                let cell = &record[1 + i];
+                column.push(if cell.is_empty() { None } else { Some(cell.parse()?) });
+            }
+            for (c, column) in strings.iter_mut().enumerate() {
+                column.push(ByteArray::from(&record[1 + CRITEO_NUMERIC + c]));
+            }
+        }
+        if labels.is_empty() {
+            break;
+        }
+        let mut group = writer.next_row_group()?;
+        let mut column = group.next_column()?.context("the label column")?;
+        column.typed::<Int32Type>().write_batch(&labels, None, None)?;
+        column.close()?;
+        for values in &numbers {
+            let present: Vec<f64> = values.iter().flatten().copied().collect();
+            let levels: Vec<i16> = values.iter().map(|v| i16::from(v.is_some())).collect();
+            let mut column = group.next_column()?.context("a numeric column")?;
+            column.typed::<DoubleType>().write_batch(&present, Some(&levels), None)?;
+            column.close()?;
+        }
+        for values in &strings {
+            let mut column = group.next_column()?.context("a categorical column")?;
+            column.typed::<ByteArrayType>().write_batch(values, None, None)?;
+            column.close()?;
+        }
+        group.close()?;
+    }
+    writer.close()?;
+    Ok(())
 }
 
 /// Training samples/s from the mapped cache and from the same data copied into memory,
