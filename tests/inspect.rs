@@ -346,6 +346,45 @@ fn a_group_wise_run_on_the_domain_separates_it_more_than_one_on_the_shuffled_dom
     assert!(stderr.contains("trained a static model (apg.variant = static): it generates no weights"), "{stderr}");
 }
 
+/// With more groups than fit, the heatmap and the groups' table scroll with the cursor:
+/// the hand-set run's groups repeated to 40, the cursor moved to the 31st.
+#[test]
+fn many_groups_scroll_with_the_cursor() {
+    use apg_bench::config::workspace::Workspace;
+    use apg_bench::inspect::GroupRow;
+    use apg_bench::tui::app::{App, Panel};
+    use apg_bench::tui::theme::Theme;
+    use apg_bench::tui::view::{self, Timing};
+    use ratatui::crossterm::event::{KeyCode, KeyEvent};
+    let (experiment, dataset, mut model, ..) = hand_set();
+    let mut inspection = analyse(&mut model, &dataset, &experiment, &Options::default()).unwrap();
+    let groups = inspection.layers[0].groups.as_mut().expect("a group-wise run");
+    let template = groups.rows[0].clone();
+    groups.rows = (0..40).map(|g| GroupRow { value: format!("g{g:02}"), ..template.clone() }).collect();
+    groups.core_cosine = (0..40).map(|a| (0..40).map(|b| Some(if a == b { 1.0 } else { 0.5 })).collect()).collect();
+    groups.weight_cosine = None;
+    let workspace = Workspace::open(Path::new("tests/fixtures/tui/workspace")).unwrap();
+    let mut app = App::new(workspace, Vec::new(), Theme { color: false });
+    app.panel = Panel::Inspect;
+    app.inspect.finished(0, Ok(inspection));
+    let render = |app: &App| {
+        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 40)).unwrap();
+        terminal.draw(|frame| view::draw(frame, app, Timing::default())).unwrap();
+        terminal.backend().to_string()
+    };
+    let before = render(&app);
+    assert!(before.contains("g00") && !before.contains("g30"), "{before}");
+    for _ in 0..30 {
+        app.on_key(KeyEvent::from(KeyCode::Down));
+        app.on_key(KeyEvent::from(KeyCode::Right));
+    }
+    let after = render(&app);
+    // The cursor's pair is spelled out, its row is in the table, the heatmap says which part shows.
+    assert!(after.contains("g30 × g30: 1.0000"), "{after}");
+    assert!(after.lines().filter(|l| l.contains("g30")).count() >= 2, "{after}");
+    assert!(after.contains("of 40"), "{after}");
+}
+
 fn panel(width: u16, height: u16, colour: bool) -> (String, ratatui::buffer::Buffer) {
     use apg_bench::config::workspace::Workspace;
     use apg_bench::tui::app::{App, Panel};

@@ -18,6 +18,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 use crate::format::{Format, percent, thousands};
 use crate::inspect::{Inspection, LayerInspection, Options};
 use crate::tui::keys::{self, Action, Binding};
+use crate::tui::scroll::{Viewport, scrollbar};
 use crate::tui::shared::{Component, Effect, Panel, Shared};
 use crate::tui::theme::Theme;
 
@@ -51,6 +52,11 @@ pub struct InspectState {
     pub similarity: Similarity,
     /// The heatmap's cursor: (row, column).
     pub cursor: (usize, usize),
+    /// The heatmap's rows and columns on screen, and the groups' table's rows: with
+    /// more groups than fit, they scroll to keep the cursor's row and column in view.
+    pub heat_rows: Viewport,
+    pub heat_columns: Viewport,
+    pub groups_view: Viewport,
 }
 
 impl InspectState {
@@ -239,21 +245,25 @@ fn draw_heatmap(state: &InspectState, layer: &LayerInspection, frame: &mut Frame
     let (low, high) = off.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
     let label_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).min(8);
     let n = names.len().max(1);
-    let cell = ((inner.width as usize).saturating_sub(label_width + 1) / n).clamp(1, 4);
+    let room = (inner.width as usize).saturating_sub(label_width + 1);
+    let cell = (room / n).clamp(2, 4);
     let (row, column) = (state.cursor.0.min(n - 1), state.cursor.1.min(n - 1));
+    // Under the heads: the rows, then the cursor's value and the scale.
+    let shown_rows = state.heat_rows.window(row, names.len(), (inner.height as usize).saturating_sub(3));
+    let shown_columns = state.heat_columns.window(column, names.len(), (room / cell).max(1));
     let mut lines: Vec<Line> = Vec::new();
     let short = |name: &str, width: usize| -> String { name.chars().take(width).collect() };
     // Column heads: each value's first characters.
     let mut head = vec![Span::raw(" ".repeat(label_width + 1))];
     head.extend(
-        names
+        names[shown_columns.clone()]
             .iter()
             .map(|name| Span::styled(format!("{:<cell$}", short(name, cell.saturating_sub(1).max(1))), theme.dim())),
     );
     lines.push(Line::from(head));
-    for (a, values) in matrix.iter().enumerate() {
+    for (a, values) in matrix.iter().enumerate().take(shown_rows.end).skip(shown_rows.start) {
         let mut spans = vec![Span::styled(format!("{:<label_width$} ", short(names[a], label_width)), theme.dim())];
-        for (b, value) in values.iter().enumerate() {
+        for (b, value) in values.iter().enumerate().take(shown_columns.end).skip(shown_columns.start) {
             let level = match value {
                 Some(v) if high > low => ((v - low) / (high - low)).clamp(0.0, 1.0),
                 Some(_) => 1.0,
@@ -279,7 +289,18 @@ fn draw_heatmap(state: &InspectState, layer: &LayerInspection, frame: &mut Frame
         value.map_or("-".into(), |v| format!("{v:.4}"))
     )));
     if low.is_finite() {
-        lines.push(Line::styled(format!("{} {low:.4} … {} {high:.4}", SHADES[0], SHADES[4]), theme.dim()));
+        let mut scale = format!("{} {low:.4} … {} {high:.4}", SHADES[0], SHADES[4]);
+        if shown_rows.len() < names.len() || shown_columns.len() < names.len() {
+            scale += &format!(
+                " · rows {}-{}, columns {}-{} of {}",
+                shown_rows.start + 1,
+                shown_rows.end,
+                shown_columns.start + 1,
+                shown_columns.end,
+                names.len()
+            );
+        }
+        lines.push(Line::styled(scale, theme.dim()));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
@@ -363,10 +384,15 @@ fn draw_groups(
     let groups = layer.groups.as_ref().expect("drawn for group-wise runs");
     let s = &layer.generated;
     let largest = groups.rows.iter().map(|r| r.deviation).fold(0.0, f64::max);
+    // Borders and the header take three lines; the table keeps the cursor's row in view.
+    let cursor = state.cursor.0.min(groups.rows.len().saturating_sub(1));
+    let shown = state.groups_view.window(cursor, groups.rows.len(), area.height.saturating_sub(3) as usize);
     let rows: Vec<Row> = groups
         .rows
         .iter()
         .enumerate()
+        .take(shown.end)
+        .skip(shown.start)
         .map(|(i, g)| {
             let share = if largest > 0.0 { g.deviation / largest } else { 0.0 };
             let style =
@@ -406,6 +432,7 @@ fn draw_groups(
     .header(header)
     .block(Block::default().borders(Borders::ALL).title(Span::styled(title, theme.title())));
     frame.render_widget(table, area);
+    scrollbar(frame, area, groups.rows.len(), &shown);
 }
 
 /// Mix- and self-wise runs: the condition values whose S lies farthest from the mean.
