@@ -75,6 +75,11 @@ pub fn report_runs(study: &Overview) -> Result<Vec<String>, String> {
     Ok(runs)
 }
 
+/// How many runs of study `name` wait in `queue`.
+pub fn queued_of(queue: &VecDeque<Queued>, name: &str) -> usize {
+    queue.iter().filter(|q| matches!(q, Queued::Study { study, .. } if study == name)).count()
+}
+
 /// What the status lines say of the selected study, the progress first.
 pub fn progress_line(study: &Overview, queued_here: usize) -> String {
     let Ok(expanded) = &study.study else { return format!("study {}: its file has an error", study.name) };
@@ -104,8 +109,7 @@ pub fn draw(list: &StudiesList, frame: &mut Frame, area: Rect, shared: &Shared, 
         .iter()
         .zip(shown.clone())
         .map(|(study, i)| {
-            let waiting =
-                queue.iter().filter(|q| matches!(q, Queued::Study { study: s, .. } if *s == study.name)).count();
+            let waiting = queued_of(queue, &study.name);
             let (marker, progress) = match &study.study {
                 Err(_) => ("! ", String::new()),
                 Ok(_) => {

@@ -642,7 +642,7 @@ fn draw_status(t: &TrainState, frame: &mut Frame, shared: &Shared, area: Rect) {
     }
     let mut lines = vec![Line::from(spans), next_device_line(t, shared)];
     if let Some(study) = t.studies.selected(shared) {
-        let here = t.queue.iter().filter(|q| matches!(q, Queued::Study { study: s, .. } if *s == study.name)).count();
+        let here = studies::queued_of(&t.queue, &study.name);
         let style = if study.study.is_err() { theme.bad() } else { theme.accent() };
         lines.push(Line::styled(studies::progress_line(study, here), style));
     } else if let Some(entry) = selected.filter(|e| e.error.is_some()) {
