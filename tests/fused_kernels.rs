@@ -13,7 +13,7 @@ use apg_bench::config::experiment::LoadedExperiment;
 use apg_bench::data::EncodedDataset;
 use apg_bench::model::Model;
 use apg_bench::model::kernels::{self, Operand};
-use apg_bench::train::run::{StepSettings, train_step};
+use apg_bench::train::run::{StepSettings, predict_batch, train_step};
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
@@ -120,6 +120,16 @@ fn compare_paths(threads: usize) {
         model.params.fused = false;
         let unfused = pool.install(|| model.forward::<NoneTape>(&batch, false).as_vec());
         assert_close(&format!("{name}: inference"), &fused, &unfused);
+        // predict_batch runs more rows than two blocks as blocks on the pool's threads
+        // and returns them in the rows' order: the unfused single pass, put in order.
+        model.params.fused = true;
+        let predicted = pool.install(|| predict_batch(&model, &dataset, &rows));
+        let order = model.batch(&dataset, &rows).order;
+        let mut expected = vec![0f32; rows.len()];
+        for (logit, &position) in unfused.iter().zip(&order) {
+            expected[position] = 1.0 / (1.0 + (-logit).exp());
+        }
+        assert_close(&format!("{name}: blocked inference"), &predicted, &expected);
     }
 }
 

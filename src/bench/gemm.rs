@@ -3,7 +3,9 @@
 
 use dfdx::prelude::*;
 
-use crate::bench::{Figure, Options, Sink, median, time_reps};
+use std::time::{Duration, Instant};
+
+use crate::bench::{Figure, Options, Sink, median, quiet};
 
 /// Key of the peak figure; other sections read it to express their speed against it.
 pub const PEAK_KEY: &str = "gemm.peak";
@@ -18,12 +20,20 @@ pub fn run(options: &Options, sink: &mut Sink) {
         // Enough products per repetition for ~0.2 s at 50 GFLOP/s.
         let flops = 2.0 * (n * n * n) as f64;
         let calls = ((1e10 / flops).ceil() as usize).max(1);
-        let seconds = time_reps(1, options.reps(), || {
+        let product = || {
             for _ in 0..calls {
                 std::hint::black_box(a.clone().matmul(b.clone()));
             }
-        });
-        let rates: Vec<f64> = seconds.iter().map(|s| flops * calls as f64 / s / 1e9).collect();
+        };
+        product();
+        // Repetitions while other processes ran are retried, as in the model section.
+        let max_wait = if options.quick { Duration::ZERO } else { Duration::from_secs(30) };
+        let rates = quiet::repeat_quietly(options.reps(), max_wait, || {
+            let start = Instant::now();
+            product();
+            flops * calls as f64 / start.elapsed().as_secs_f64() / 1e9
+        })
+        .values();
         let rate = median(&rates);
         sink.push(
             Figure::new("gemm", format!("gemm.square.{n}"), format!("f32 GEMM {n}x{n}x{n}"), rate, "GFLOP/s")

@@ -18,6 +18,7 @@ pub mod embedding;
 pub mod gemm;
 pub mod memory;
 pub mod models;
+pub mod quiet;
 pub mod runs;
 pub mod tui;
 

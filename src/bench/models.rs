@@ -17,13 +17,13 @@
 //! the touched embedding rows. Inference covers gathering and the forward pass, with
 //! v5's U and V merged.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
-use crate::bench::{Figure, Options, Sink, median};
+use crate::bench::{Figure, Options, Sink, median, quiet};
 use crate::config::experiment::LoadedExperiment;
 use crate::data::{Column, EncodedDataset, EncodedField, EncodedKind, FieldInfo, Split};
 use crate::model::Model;
@@ -142,7 +142,8 @@ pub fn run(options: &Options, sink: &mut Sink) -> anyhow::Result<()> {
                 if options.what.as_ref().is_some_and(|w| w != what) {
                     continue;
                 }
-                let samples = measure(&experiment, &dataset, batch, what, options)?;
+                let repetitions = measure(&experiment, &dataset, batch, what, options)?;
+                let samples = repetitions.values();
                 let value = median(&samples);
                 let key = format!("model.{what}.{}.{}.b{batch}", spec.shape, spec.name);
                 let label = format!(
@@ -173,6 +174,12 @@ pub fn run(options: &Options, sink: &mut Sink) -> anyhow::Result<()> {
                         100.0 * gflops / peak
                     ));
                 }
+                if let Some(busy) = repetitions.note() {
+                    figure.note = Some(match figure.note.take() {
+                        Some(note) => format!("{note}; {busy}"),
+                        None => busy,
+                    });
+                }
                 sink.push(figure);
             }
         }
@@ -187,7 +194,7 @@ fn measure(
     batch: usize,
     what: &str,
     options: &Options,
-) -> anyhow::Result<Vec<f64>> {
+) -> anyhow::Result<quiet::Repetitions> {
     let mut model = Model::new(experiment, dataset, Cpu::seed_from_u64(1), 1).map_err(anyhow::Error::msg)?;
     // The experiment's own recipe (its defaults unless the bench shape says otherwise).
     let settings = StepSettings::from_spec(&experiment.experiment.train);
@@ -219,15 +226,23 @@ fn measure(
     let per_step = start.elapsed().as_secs_f64() / warmup as f64;
     let target = if options.quick { 0.15 } else { 0.4 };
     let steps = ((target / per_step).ceil() as usize).clamp(2, 400);
-    let mut samples = Vec::with_capacity(options.reps());
-    for _ in 0..options.reps() {
+    // Repetitions while other processes use the CPUs are retried (see `bench::quiet`);
+    // a quick run does not wait for a quiet machine.
+    let max_wait = if options.quick { Duration::ZERO } else { Duration::from_secs(30) };
+    let mut failure = None;
+    let repetitions = quiet::repeat_quietly(options.reps(), max_wait, || {
         let start = Instant::now();
         for _ in 0..steps {
-            one(&mut model)?;
+            if let Err(e) = one(&mut model) {
+                failure.get_or_insert(e);
+            }
         }
-        samples.push((steps * batch) as f64 / start.elapsed().as_secs_f64());
+        (steps * batch) as f64 / start.elapsed().as_secs_f64()
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(repetitions),
     }
-    Ok(samples)
 }
 
 /// The fields the bench's experiments may name; the data itself is built in memory.

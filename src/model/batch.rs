@@ -213,9 +213,9 @@ impl<D: Device<f32>> Model<D> {
     ) -> Result<(), D::Err> {
         let gradient_of = |grads: &mut Gradients<f32, D>, leaf: &Matrix<D, NoneTape>| -> Result<Vec<f32>, D::Err> {
             if crate::model::fused::available::<D>() {
-                // On the CPU the gradient is a host vector already: one copy, not dfdx's
-                // clone and element-by-element read-out.
-                return Ok(crate::model::fused::gradient(grads, leaf)?.clone());
+                // On the CPU the gradient is a host vector already: taken out (nothing
+                // reads a leaf's gradient after this), not cloned and read out.
+                return Ok(std::mem::take(crate::model::fused::gradient(grads, leaf)?));
             }
             grads.get_or_alloc_mut(leaf)?;
             Ok(grads.get(leaf).as_vec())

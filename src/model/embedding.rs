@@ -11,7 +11,6 @@
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rand_pcg::Pcg64;
-use rustc_hash::FxHashMap;
 
 use rayon::prelude::*;
 
@@ -26,14 +25,13 @@ pub struct EmbeddingTable {
     /// Adam's first and second moments of each row side by side, `[m (dim) | v (dim)]`,
     /// so a row's update touches two places in memory, not three.
     moments: Vec<f32>,
-    /// The rows touched by the current batch: slot of each id, ids in slot order, and
-    /// their accumulated gradients (slot x dim). Cleared, not freed, after each step.
-    slots: FxHashMap<u32, u32>,
+    /// The rows touched by the current batch: the slot of each row (`NO_SLOT` when
+    /// untouched; empty until the first gradient, then one entry per row, so that a
+    /// lookup is an index, not a hash), ids in slot order, and their accumulated
+    /// gradients (slot x dim). Reset, not freed, after each step.
+    row_slots: Vec<u32>,
     touched_ids: Vec<u32>,
     gradients: Vec<f32>,
-    /// Dense Adam: the slot of each row in this step (`NO_SLOT` when untouched); empty
-    /// until the first dense step.
-    row_slots: Vec<u32>,
     step: i32,
 }
 
@@ -50,10 +48,9 @@ impl EmbeddingTable {
             dim,
             weights,
             moments: table_vec(rows * 2 * dim),
-            slots: FxHashMap::default(),
+            row_slots: Vec::new(),
             touched_ids: Vec::new(),
             gradients: Vec::new(),
-            row_slots: Vec::new(),
             step: 0,
         }
     }
@@ -79,12 +76,16 @@ impl EmbeddingTable {
     /// Adds `scale * gradient` to row `id`'s pending gradient.
     pub fn accumulate(&mut self, id: u32, gradient: &[f32], scale: f32) {
         let dim = self.dim;
-        let next = self.touched_ids.len() as u32;
-        let slot = *self.slots.entry(id).or_insert(next) as usize;
-        if slot == next as usize {
+        if self.row_slots.len() != self.rows {
+            self.row_slots = vec![NO_SLOT; self.rows];
+        }
+        let slot = &mut self.row_slots[id as usize];
+        if *slot == NO_SLOT {
+            *slot = self.touched_ids.len() as u32;
             self.touched_ids.push(id);
             self.gradients.resize(self.gradients.len() + dim, 0.0);
         }
+        let slot = *slot as usize;
         let pending = &mut self.gradients[slot * dim..(slot + 1) * dim];
         pending.iter_mut().zip(gradient).for_each(|(p, g)| *p += scale * g);
     }
@@ -125,7 +126,9 @@ impl EmbeddingTable {
             EmbeddingOptimizer::LazyAdam => self.update_touched_dispatch(&constants),
             EmbeddingOptimizer::Adam => self.update_all(&constants),
         }
-        self.slots.clear();
+        for &id in &self.touched_ids {
+            self.row_slots[id as usize] = NO_SLOT;
+        }
         self.touched_ids.clear();
         self.gradients.clear();
     }
@@ -149,30 +152,29 @@ impl EmbeddingTable {
         if self.row_slots.len() != self.rows {
             self.row_slots = vec![NO_SLOT; self.rows];
         }
-        for (slot, &id) in self.touched_ids.iter().enumerate() {
-            self.row_slots[id as usize] = slot as u32;
-        }
         let (slots, gradients) = (&self.row_slots, &self.gradients);
         let zeros = vec![0f32; dim];
         let zeros = zeros.as_slice();
         #[cfg(target_arch = "x86_64")]
-        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        let (avx512, avx2) =
+            (std::arch::is_x86_feature_detected!("avx512f"), std::arch::is_x86_feature_detected!("avx2"));
         self.weights
             .par_chunks_mut(BLOCK * dim)
             .zip(self.moments.par_chunks_mut(BLOCK * 2 * dim))
             .zip(slots.par_chunks(BLOCK))
             .for_each(|((weights, moments), slots)| {
                 #[cfg(target_arch = "x86_64")]
-                if avx2 {
+                if avx512 {
+                    // SAFETY: this CPU has AVX-512F, checked above.
+                    unsafe { adam_rows_avx512(weights, moments, (slots, gradients, zeros), c) };
+                    return;
+                } else if avx2 {
                     // SAFETY: this CPU has AVX2, checked above.
                     unsafe { adam_rows_avx2(weights, moments, (slots, gradients, zeros), c) };
                     return;
                 }
                 adam_rows(weights, moments, (slots, gradients, zeros), c);
             });
-        for &id in &self.touched_ids {
-            self.row_slots[id as usize] = NO_SLOT;
-        }
     }
 
     /// [`EmbeddingTable::update_touched`] compiled for AVX2 (8 lanes instead of SSE's 4);
@@ -231,6 +233,14 @@ fn adam_rows(weights: &mut [f32], moments: &mut [f32], (slots, gradients, zeros)
         let gradient = if slot == NO_SLOT { zeros } else { &gradients[slot as usize * dim..(slot as usize + 1) * dim] };
         adam_row(w, m, v, gradient, c);
     }
+}
+
+/// [`adam_rows`] compiled for AVX-512 (16 lanes: a 16-wide row in one vector); the same
+/// arithmetic (no fused multiply-adds), so the same results.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn adam_rows_avx512(weights: &mut [f32], moments: &mut [f32], rows: RowGradients, c: &RowAdam) {
+    adam_rows(weights, moments, rows, c);
 }
 
 /// [`adam_rows`] compiled for AVX2; the same arithmetic.

@@ -14,7 +14,7 @@
 //! operations (the unfused path, which the tests compare them against).
 
 use std::any::{Any, TypeId};
-use std::sync::Arc;
+use std::borrow::Cow;
 
 use dfdx::prelude::*;
 
@@ -55,11 +55,23 @@ fn take_gradient<D: Device<f32>, S: Shape, T>(
     Ok(std::mem::take(gradient(grads, t)?))
 }
 
-/// The values of a contiguous tensor, on the host.
-fn host<S: Shape, T>(t: &Tensor<S, f32, impl Device<f32>, T>) -> Vec<f32> {
-    let mut values = vec![0f32; t.shape().num_elements()];
-    t.copy_into(&mut values);
-    values
+/// The values of a tensor, read in place where its storage holds them in row-major
+/// order (every tensor the models pass here: parameters and operation outputs), copied
+/// otherwise (a broadcast or permuted view).
+fn values<S: Shape, D: Device<f32>, T>(t: &Tensor<S, f32, D, T>) -> Cow<'_, [f32]> {
+    match t.contiguous_storage() {
+        Some(storage) => {
+            let storage = (storage as &dyn Any)
+                .downcast_ref::<<Cpu as Storage<f32>>::Vec>()
+                .expect("fused operations run on the CPU device only");
+            Cow::Borrowed(&storage[..])
+        }
+        None => {
+            let mut copy = vec![0f32; t.shape().num_elements()];
+            t.copy_into(&mut copy);
+            Cow::Owned(copy)
+        }
+    }
 }
 
 /// `act(x W + b)` for x (B, N), W with N x M values (a matrix or a flat parameter) and b
@@ -71,26 +83,6 @@ pub fn linear<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
     b: Option<Tensor<SB, f32, D, T>>,
     act: Activation,
 ) -> Matrix<D, T> {
-    linear_on_host(Hosted { tensor: x, host: None }, w, n_out, b, act).tensor
-}
-
-/// A layer's output with, when the operation kept one, the host copy of its values: the
-/// next fused operation reads it instead of copying the tensor out again.
-pub struct Hosted<D: Device<f32>, T> {
-    pub tensor: Matrix<D, T>,
-    pub host: Option<Arc<Vec<f32>>>,
-}
-
-/// [`linear`] on an input that may come with its host copy (which must hold the
-/// tensor's values); the output keeps its own.
-pub fn linear_on_host<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
-    x: Hosted<D, T>,
-    w: Tensor<SW, f32, D, T>,
-    n_out: usize,
-    b: Option<Tensor<SB, f32, D, T>>,
-    act: Activation,
-) -> Hosted<D, T> {
-    let Hosted { tensor: x, host: x_host } = x;
     let (rows, n_in) = *x.shape();
     assert_eq!(w.shape().num_elements(), n_in * n_out, "W is {n_in} x {n_out}");
     let device = x.device().clone();
@@ -107,33 +99,29 @@ pub fn linear_on_host<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: 
         }
         None => (None, false),
     };
-    let x_host = x_host.unwrap_or_else(|| Arc::new(host(&x)));
-    assert_eq!(x_host.len(), rows * n_in, "the host copy holds x");
-    let w_host = host(&w);
-    let mut y = match &b {
-        Some(b) => {
-            let mut y = host(b);
-            if !per_row {
+    let mut y = {
+        let (x, w) = (values(&x), values(&w));
+        match &b {
+            Some(b) => {
                 // The bias is written into every row; the GEMM then adds x W to it.
-                y = kernels::repeat_rows(&y, rows);
+                let b = values(b);
+                let mut y = if per_row { b.into_owned() } else { kernels::repeat_rows(&b, rows) };
+                kernels::gemm(rows, n_out, n_in, plain(&x), plain(&w), &mut y, true);
+                y
             }
-            kernels::gemm(rows, n_out, n_in, plain(&x_host), plain(&w_host), &mut y, true);
-            y
+            None => kernels::product(rows, n_out, n_in, plain(&x), plain(&w)),
         }
-        None => kernels::product(rows, n_out, n_in, plain(&x_host), plain(&w_host)),
     };
     if act == Activation::Relu {
         kernels::relu(&mut y);
     }
-    let y_host = Arc::new(y.clone());
     let out = device.tensor_from_vec(y, (rows, n_out));
-    let kept = y_host.clone();
     if T::OWNS_TAPE {
         let out_id = out.clone();
         tape.add_backward_op(move |grads| {
             let mut gz = take_gradient(grads, &out_id)?;
             if act == Activation::Relu {
-                kernels::relu_backward(&mut gz, &y_host);
+                kernels::relu_backward(&mut gz, &values(&out_id));
             }
             if let Some(b) = &b {
                 let gb = gradient(grads, b)?;
@@ -143,14 +131,15 @@ pub fn linear_on_host<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: 
                     kernels::add_column_sums(&gz, gb);
                 }
             }
+            let (x_values, w_values) = (values(&x), values(&w));
             let gw = gradient(grads, &w)?;
-            kernels::gemm(n_in, n_out, rows, transposed(&x_host), plain(&gz), gw, true);
+            kernels::gemm(n_in, n_out, rows, transposed(&x_values), plain(&gz), gw, true);
             let gx = gradient(grads, &x)?;
-            kernels::gemm(rows, n_in, n_out, plain(&gz), transposed(&w_host), gx, true);
+            kernels::gemm(rows, n_in, n_out, plain(&gz), transposed(&w_values), gx, true);
             Ok(())
         });
     }
-    Hosted { tensor: out.put_tape(tape), host: Some(kept) }
+    out.put_tape(tape)
 }
 
 /// For a batch sorted by condition: each block of rows `segments[g]` of x (B, K) times
@@ -166,9 +155,7 @@ pub fn segment_product<D: Device<f32>, T: Tape<f32, D> + 'static>(
     let (x, tape) = x.split_tape();
     let (cores, cores_tape) = cores.split_tape();
     let mut tape = tape.merge(cores_tape);
-    let x_host = host(&x);
-    let cores_host = host(&cores);
-    let y = kernels::segment_product(&x_host, &cores_host, k, segments);
+    let y = kernels::segment_product(&values(&x), &values(&cores), k, segments);
     let out = device.tensor_from_vec(y, (rows, k));
     if T::OWNS_TAPE {
         let out_id = out.clone();
@@ -178,8 +165,8 @@ pub fn segment_product<D: Device<f32>, T: Tape<f32, D> + 'static>(
             // x's gradient is taken out while the cores' is written, then put back.
             let mut gx = take_gradient(grads, &x)?;
             kernels::segment_product_backward(
-                &x_host,
-                &cores_host,
+                &values(&x),
+                &values(&cores),
                 k,
                 &segments,
                 &go,
@@ -206,9 +193,7 @@ pub fn rowwise_product<D: Device<f32>, T: Tape<f32, D> + 'static>(
     let (x, tape) = x.split_tape();
     let (mats, mats_tape) = mats.split_tape();
     let mut tape = tape.merge(mats_tape);
-    let x_host = host(&x);
-    let mats_host = host(&mats);
-    let y = kernels::rowwise_product(&x_host, &mats_host, (r, cols));
+    let y = kernels::rowwise_product(&values(&x), &values(&mats), (r, cols));
     let out = device.tensor_from_vec(y, (rows, cols));
     if T::OWNS_TAPE {
         let out_id = out.clone();
@@ -216,7 +201,7 @@ pub fn rowwise_product<D: Device<f32>, T: Tape<f32, D> + 'static>(
             let go = take_gradient(grads, &out_id)?;
             // x's gradient is taken out while the matrices' is written, then put back.
             let mut gx = take_gradient(grads, &x)?;
-            kernels::rowwise_product_backward(&x_host, &mats_host, (r, cols), &go, &mut gx, gradient(grads, &mats)?);
+            kernels::rowwise_product_backward(&values(&x), &values(&mats), (r, cols), &go, &mut gx, gradient(grads, &mats)?);
             *gradient(grads, &x)? = gx;
             Ok(())
         });

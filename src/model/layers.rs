@@ -6,7 +6,7 @@ use dfdx::prelude::*;
 use rand_pcg::Pcg64;
 
 use crate::config::experiment::{ApgInit, Variant};
-use crate::model::fused::{self, Activation, Hosted};
+use crate::model::fused::{self, Activation};
 use crate::model::params::{Init, P, ParamSet};
 
 /// A batch of rows: B x N.
@@ -74,28 +74,16 @@ impl Dense {
         x: Matrix<D, T>,
         act: Activation,
     ) -> Matrix<D, T> {
-        self.forward_hosted(params, Hosted { tensor: x, host: None }, act).tensor
-    }
-
-    /// [`Dense::forward_act`] passing the host copy of the values from one fused
-    /// operation to the next (none on the unfused path).
-    pub fn forward_hosted<D: Device<f32>, T: Tp<D>>(
-        &self,
-        params: &ParamSet<D>,
-        x: Hosted<D, T>,
-        act: Activation,
-    ) -> Hosted<D, T> {
         if params.fused {
             let bias = self.bias.map(|b| params.vector::<T>(b));
-            return fused::linear_on_host(x, params.vector::<T>(self.weight), self.n_out, bias, act);
+            return fused::linear(x, params.vector::<T>(self.weight), self.n_out, bias, act);
         }
-        let x = x.tensor;
         let y = x.matmul(params.matrix::<T>(self.weight));
         let y = match self.bias {
             Some(b) => add_bias(params, y, b),
             None => y,
         };
-        Hosted { tensor: activate(y, act), host: None }
+        activate(y, act)
     }
 }
 
@@ -465,25 +453,22 @@ impl ApgLayer {
         merged: Option<&MergedUv<D>>,
         training: bool,
     ) -> Matrix<D, T> {
-        let x = Hosted { tensor: x, host: None };
-        self.forward_act(params, x, condition, g, merged, training, Activation::Identity).tensor
+        self.forward_act(params, x, condition, g, merged, training, Activation::Identity)
     }
 
     /// The layer's output `act(y)` (B, N_out) under condition `condition`, read by
-    /// generator `g`, with the fused operations where the parameters run fused (x and
-    /// the output with their host copies, see [`Hosted`]).
+    /// generator `g`, with the fused operations where the parameters run fused.
     #[allow(clippy::too_many_arguments)]
     pub fn forward_act<D: Device<f32>, T: Tp<D>>(
         &self,
         params: &ParamSet<D>,
-        x: Hosted<D, T>,
+        x: Matrix<D, T>,
         condition: Condition<D, T>,
         g: usize,
         merged: Option<&MergedUv<D>>,
         training: bool,
         act: Activation,
-    ) -> Hosted<D, T> {
-        let unhosted = |y: Matrix<D, T>| Hosted { tensor: y, host: None };
+    ) -> Matrix<D, T> {
         let (n, m, k) = (self.n_in, self.n_out, self.rank);
         // Generate, then (for grouped conditions without segments) gather the generated
         // parts per row.
@@ -518,31 +503,29 @@ impl ApgLayer {
                         Some((u, v)) => (u.retaped::<T>(), v.retaped::<T>()),
                         None => self.shared_uv(params),
                     };
-                    let xu = fused::linear_on_host(x, u, k, None::<Matrix<D, T>>, Activation::Identity).tensor;
+                    let xu = fused::linear(x, u, k, None::<Matrix<D, T>>, Activation::Identity);
                     let xus = match &segments {
                         Some(segments) => fused::segment_product(xu, take(Head::Core), segments),
                         None => fused::rowwise_product(xu, take(Head::Core), k),
                     };
-                    let xus = unhosted(xus);
                     return match self.bias {
-                        Some(b) => fused::linear_on_host(xus, v, m, Some(params.vector::<T>(b)), act),
-                        None => fused::linear_on_host(xus, v, m, Some(take(Head::Bias)), act),
+                        Some(b) => fused::linear(xus, v, m, Some(params.vector::<T>(b)), act),
+                        None => fused::linear(xus, v, m, Some(take(Head::Bias)), act),
                     };
                 }
                 (Variant::V1, None) => {
-                    let y = fused::rowwise_product(x.tensor, take(Head::Full), m);
-                    return unhosted(activate(self.add_layer_bias(params, y, &mut take), act));
+                    let y = fused::rowwise_product(x, take(Head::Full), m);
+                    return activate(self.add_layer_bias(params, y, &mut take), act);
                 }
                 (Variant::V3, None) => {
-                    let xu = fused::rowwise_product(x.tensor, take(Head::Left), k);
+                    let xu = fused::rowwise_product(x, take(Head::Left), k);
                     let xus = fused::rowwise_product(xu, take(Head::Core), k);
                     let y = fused::rowwise_product(xus, take(Head::Right), m);
-                    return unhosted(activate(self.add_layer_bias(params, y, &mut take), act));
+                    return activate(self.add_layer_bias(params, y, &mut take), act);
                 }
                 _ => {}
             }
         }
-        let x = x.tensor;
         let y = match (self.variant, segments) {
             (Variant::Static, _) => unreachable!("static layers are Dense"),
             // The grouped forms of v1..v3: each block of rows by its condition's matrices.
@@ -553,7 +536,7 @@ impl ApgLayer {
             }
             (variant, segments) => self.multiply(params, x, variant, segments, merged, &mut take),
         };
-        unhosted(activate(self.add_layer_bias(params, y, &mut take), act))
+        activate(self.add_layer_bias(params, y, &mut take), act)
     }
 
     /// y plus the layer's static bias, or the generated one.

@@ -22,7 +22,7 @@ use crate::config::experiment::{
 use crate::data::{Column, EncodedDataset};
 use batch::DeviceBatch;
 use embedding::EmbeddingTable;
-use fused::{Activation, Hosted};
+use fused::Activation;
 use layers::{ApgLayer, ApgSettings, BatchNorm, Condition, Dense, Matrix, MergedUv, Tp};
 use params::{Init, P, ParamSet};
 
@@ -411,18 +411,11 @@ impl<D: Device<f32>> Model<D> {
         let mut apg_seen = 0;
 
         let mut h = x0.with_empty_tape();
-        // The host copy of h's values while consecutive fused layers pass it along.
-        let mut h_host = None;
         for (i, layer) in self.tower.iter().enumerate() {
             probe(i, &h);
-            let host = h_host.take();
             h = match layer {
                 // Without batch norm, the ReLU is part of the layer's fused operation.
-                Layer::Dense(dense) if self.norms[i].is_empty() => {
-                    let y = dense.forward_hosted(params, Hosted { tensor: h, host }, Activation::Relu);
-                    h_host = y.host;
-                    y.tensor
-                }
+                Layer::Dense(dense) if self.norms[i].is_empty() => dense.forward_act(params, h, Activation::Relu),
                 Layer::Dense(dense) => self.normalize(i, 0, dense.forward(params, h), training).relu(),
                 Layer::Apg { layer, output_weights } => {
                     apg_seen += 1;
@@ -436,11 +429,8 @@ impl<D: Device<f32>> Model<D> {
                             } else {
                                 h.with_empty_tape()
                             };
-                            let x = Hosted { tensor: h, host };
-                            let y = layer.forward_act(params, x, Condition::PerRow(z), 0, merged, training, act);
-                            // The host copy is h's only when no batch norm follows.
-                            h_host = y.host.filter(|_| act == Activation::Relu);
-                            self.normalize_relu(i, 0, y.tensor, act, training)
+                            let y = layer.forward_act(params, h, Condition::PerRow(z), 0, merged, training, act);
+                            self.normalize_relu(i, 0, y, act, training)
                         }
                         _ => {
                             let count = conditions.len();
@@ -461,12 +451,8 @@ impl<D: Device<f32>> Model<D> {
                                     input.as_ref().expect("present").with_empty_tape()
                                 };
                                 let condition = Condition::Grouped { z, index, segments };
-                                let x = Hosted { tensor: x, host: host.clone() };
                                 let y = layer.forward_act(params, x, condition, g, merged, training, act);
-                                if count == 1 && act == Activation::Relu {
-                                    h_host = y.host;
-                                }
-                                outputs.push(self.normalize_relu(i, g, y.tensor, act, training));
+                                outputs.push(self.normalize_relu(i, g, y, act, training));
                             }
                             self.aggregate_outputs(outputs, *output_weights, b, layer.n_out)
                         }
@@ -475,10 +461,9 @@ impl<D: Device<f32>> Model<D> {
             };
             if training && self.dropout > 0.0 {
                 h = h.dropout(self.dropout);
-                h_host = None;
             }
         }
-        self.head(x0, Hosted { tensor: h, host: h_host }, batch)
+        self.head(x0, h, batch)
     }
 
     /// Tower layer `layer`'s pre-activation on path `path`, batch-normalised when the
@@ -559,14 +544,14 @@ impl<D: Device<f32>> Model<D> {
     }
 
     /// The static parts on top of the tower: cross network, FM, wide part, output.
-    fn head<T: Tp<D>>(&self, x0: Matrix<D, T>, h: Hosted<D, T>, batch: &DeviceBatch<D>) -> Matrix<D, T> {
+    fn head<T: Tp<D>>(&self, x0: Matrix<D, T>, h: Matrix<D, T>, batch: &DeviceBatch<D>) -> Matrix<D, T> {
         let b = batch.size;
         let params = &self.params;
         let w = self.input_width;
         let logit = match self.base {
             BaseModel::Dnn | BaseModel::Wdl => {
                 drop(x0);
-                self.output.forward_hosted(params, h, Activation::Identity).tensor
+                self.output.forward(params, h)
             }
             BaseModel::Deepfm => {
                 // FM: 0.5 * sum_d ((sum_f e_f)^2 - sum_f e_f^2) over the embedding block.
@@ -578,7 +563,7 @@ impl<D: Device<f32>> Model<D> {
                     e.with_empty_tape().sum::<(usize, usize), Axis<1>>().square().sum::<(usize,), Axis<1>>();
                 let square_sum = e.square().sum::<(usize,), Axes2<1, 2>>();
                 let fm = ((sum_square - square_sum) * 0.5).reshape_like(&(b, 1));
-                self.output.forward(params, h.tensor) + fm
+                self.output.forward(params, h) + fm
             }
             BaseModel::Dcn | BaseModel::Dcnv2 => {
                 let mut x = x0.with_empty_tape();
@@ -597,7 +582,7 @@ impl<D: Device<f32>> Model<D> {
                     x = mixed + x;
                 }
                 drop(x0);
-                self.output.forward(params, (x, h.tensor).concat_along(Axis::<1>))
+                self.output.forward(params, (x, h).concat_along(Axis::<1>))
             }
         };
         match &batch.wide {
