@@ -227,7 +227,11 @@ impl<D: Device<f32>> Model<D> {
         for input in &self.inputs {
             match (&input.kind, &dataset.fields[input.field].column) {
                 (InputKind::Single { table }, Column::Ids(ids)) => {
+                    const AHEAD: usize = 16;
                     for (r, &row) in rows.iter().enumerate() {
+                        if let Some(&ahead) = rows.get(r + AHEAD) {
+                            self.tables[*table].prefetch_slot(ids[ahead as usize]);
+                        }
                         self.tables[*table].accumulate(
                             ids[row as usize],
                             &x0_grad[r * w + offset..r * w + offset + input.width],

@@ -90,6 +90,14 @@ impl EmbeddingTable {
         pending.iter_mut().zip(gradient).for_each(|(p, g)| *p += scale * g);
     }
 
+    /// A hint that [`EmbeddingTable::accumulate`] will soon be called for row `id`: its
+    /// slot entry is read at random, and the dense Adam sweep of the last step has
+    /// evicted it from the cache.
+    #[inline(always)]
+    pub fn prefetch_slot(&self, id: u32) {
+        prefetch(&self.row_slots, id as usize);
+    }
+
     /// Sum of squares of the pending gradients.
     pub fn pending_norm_sq(&self) -> f64 {
         self.gradients.iter().map(|&g| (g as f64) * (g as f64)).sum()
@@ -284,7 +292,7 @@ fn table_vec(len: usize) -> Vec<f32> {
 
 /// A hint that `values[index]` will be read soon (no effect where unsupported).
 #[inline(always)]
-fn prefetch(values: &[f32], index: usize) {
+fn prefetch<T>(values: &[T], index: usize) {
     #[cfg(target_arch = "x86_64")]
     if index < values.len() {
         // SAFETY: the pointer is inside `values`; a prefetch never faults or writes.
