@@ -99,22 +99,12 @@ pub fn linear<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
         }
         None => (None, false),
     };
-    let mut y = {
-        let (x, w) = (values(&x), values(&w));
-        match &b {
-            Some(b) => {
-                // The bias is written into every row; the GEMM then adds x W to it.
-                let b = values(b);
-                let mut y = if per_row { b.into_owned() } else { kernels::repeat_rows(&b, rows) };
-                kernels::gemm(rows, n_out, n_in, plain(&x), plain(&w), &mut y, true);
-                y
-            }
-            None => kernels::product(rows, n_out, n_in, plain(&x), plain(&w)),
-        }
-    };
-    if act == Activation::Relu {
-        kernels::relu(&mut y);
-    }
+    // The GEMM writes x W (no zero-filled output), then one pass adds the bias and
+    // applies the activation.
+    let mut y = kernels::product(rows, n_out, n_in, plain(&values(&x)), plain(&values(&w)));
+    let bias = b.as_ref().map(|b| values(b));
+    kernels::bias_activation(&mut y, n_out, bias.as_deref(), act == Activation::Relu);
+    drop(bias);
     let out = device.tensor_from_vec(y, (rows, n_out));
     if T::OWNS_TAPE {
         let out_id = out.clone();

@@ -149,19 +149,26 @@ pub fn for_rows(values: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) 
     values.par_chunks_mut(block).enumerate().for_each(|(i, values)| f(i * (block / width), values));
 }
 
-/// A rows x row.len() matrix with `row` in every row (written once, not zero-filled
-/// first).
-pub fn repeat_rows(row: &[f32], rows: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(rows * row.len());
-    for _ in 0..rows {
-        out.extend_from_slice(row);
-    }
-    out
-}
-
-/// max(0, v) for every value.
-pub fn relu(values: &mut [f32]) {
-    for_rows(values, 1, |_, block| block.iter_mut().for_each(|v| *v = v.max(0.0)));
+/// In one pass over y (rows x `width`): adds the bias, one row of `width` values added
+/// to every row or a whole matrix added element by element, then with `relu` applies
+/// max(0, v).
+pub fn bias_activation(y: &mut [f32], width: usize, bias: Option<&[f32]>, relu: bool) {
+    let per_row = bias.is_some_and(|b| b.len() == y.len() && b.len() != width);
+    // Each case its own loop, so that each vectorises without a test per value.
+    for_rows(y, width, |first, block| match (bias, relu) {
+        (None, false) => {}
+        (None, true) => block.iter_mut().for_each(|v| *v = v.max(0.0)),
+        (Some(b), false) if per_row => block.iter_mut().zip(&b[first * width..]).for_each(|(v, b)| *v += b),
+        (Some(b), true) if per_row => {
+            block.iter_mut().zip(&b[first * width..]).for_each(|(v, b)| *v = (*v + b).max(0.0))
+        }
+        (Some(b), false) => {
+            block.chunks_exact_mut(width).for_each(|row| row.iter_mut().zip(b).for_each(|(v, b)| *v += b))
+        }
+        (Some(b), true) => block
+            .chunks_exact_mut(width)
+            .for_each(|row| row.iter_mut().zip(b).for_each(|(v, b)| *v = (*v + b).max(0.0))),
+    });
 }
 
 /// Zeroes the gradient wherever the ReLU's output was 0.
