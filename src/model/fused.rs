@@ -5,8 +5,8 @@
 //!   to it (no zero-filled output, no separate bias GEMM and add), the ReLU applied in
 //!   place; the backward pass masks, sums the bias gradient and runs the two GEMMs,
 //!   accumulating straight into the gradients;
-//! - [`segment_product`]: APG's per-condition cores over a batch sorted by condition, in
-//!   one pass (instead of a slice, a GEMM and a stack per condition);
+//! - [`segment_product`]: APG's per-condition matrices over a batch sorted by condition,
+//!   in one pass (instead of a slice, a GEMM and a stack per condition);
 //! - [`rowwise_product`]: a matrix per row (self-wise APG), as one batched
 //!   vector-matrix product instead of a GEMM call per row.
 //!
@@ -132,36 +132,38 @@ pub fn linear<D: Device<f32>, T: Tape<f32, D> + 'static, SW: Shape, SB: Shape>(
     out.put_tape(tape)
 }
 
-/// For a batch sorted by condition: each block of rows `segments[g]` of x (B, K) times
-/// the g-th K x K core of `cores` (G, K * K).
+/// For a batch sorted by condition: each block of rows `segments[g]` of x (B, R) times
+/// the g-th R x C matrix of `mats` (G, R * C): APG's per-condition cores (R = C = K), or
+/// the whole per-condition matrices and factors of v1..v3.
 pub fn segment_product<D: Device<f32>, T: Tape<f32, D> + 'static>(
     x: Matrix<D, T>,
-    cores: Matrix<D, T>,
+    mats: Matrix<D, T>,
+    cols: usize,
     segments: &[(usize, usize)],
 ) -> Matrix<D, T> {
-    let (rows, k) = *x.shape();
-    assert_eq!(*cores.shape(), (segments.len(), k * k), "one K x K core per condition");
+    let (rows, r) = *x.shape();
+    assert_eq!(*mats.shape(), (segments.len(), r * cols), "one {r} x {cols} matrix per condition");
     let device = x.device().clone();
     let (x, tape) = x.split_tape();
-    let (cores, cores_tape) = cores.split_tape();
-    let mut tape = tape.merge(cores_tape);
-    let y = kernels::segment_product(&values(&x), &values(&cores), k, segments);
-    let out = device.tensor_from_vec(y, (rows, k));
+    let (mats, mats_tape) = mats.split_tape();
+    let mut tape = tape.merge(mats_tape);
+    let y = kernels::segment_product(&values(&x), &values(&mats), (r, cols), segments);
+    let out = device.tensor_from_vec(y, (rows, cols));
     if T::OWNS_TAPE {
         let out_id = out.clone();
         let segments = segments.to_vec();
         tape.add_backward_op(move |grads| {
             let go = take_gradient(grads, &out_id)?;
-            // x's gradient is taken out while the cores' is written, then put back.
+            // x's gradient is taken out while the matrices' is written, then put back.
             let mut gx = take_gradient(grads, &x)?;
             kernels::segment_product_backward(
                 &values(&x),
-                &values(&cores),
-                k,
+                &values(&mats),
+                (r, cols),
                 &segments,
                 &go,
                 &mut gx,
-                gradient(grads, &cores)?,
+                gradient(grads, &mats)?,
             );
             *gradient(grads, &x)? = gx;
             Ok(())

@@ -282,37 +282,55 @@ pub fn split_segments<'a>(mut values: &'a mut [f32], width: usize, segments: &[(
     blocks
 }
 
-/// For every block g of rows (`segments`): `out_g = x_g S_g`, S_g the g-th k x k matrix
-/// of `cores` (G x k*k): one pass over the sorted batch, the blocks in parallel.
-pub fn segment_product(x: &[f32], cores: &[f32], k: usize, segments: &[(usize, usize)]) -> Vec<f32> {
+/// For every block g of rows (`segments`): `out_g = x_g M_g`, x (rows x r) and M_g the
+/// g-th r x c matrix of `mats` (G x r*c): one pass over the sorted batch, the blocks in
+/// parallel, each output block written by its GEMM (not zero-filled first).
+pub fn segment_product(x: &[f32], mats: &[f32], (r, c): (usize, usize), segments: &[(usize, usize)]) -> Vec<f32> {
     let rows: usize = segments.iter().map(|s| s.1).sum();
-    let mut out = vec![0f32; rows * k];
-    let blocks = split_segments(&mut out, k, segments);
-    blocks.into_par_iter().zip(segments.par_iter()).enumerate().for_each(|(g, (block, &(start, len)))| {
-        let core = &cores[g * k * k..(g + 1) * k * k];
-        gemm_serial(len, k, k, plain(&x[start * k..(start + len) * k]), plain(core), block, false);
-    });
+    let mut out: Vec<f32> = Vec::with_capacity(rows * c);
+    {
+        let spare = out.spare_capacity_mut();
+        // SAFETY: `spare` holds rows * c slots; every block's GEMM (k = r > 0) or fill
+        // (r = 0) writes all of its slots, the blocks tile them (split_segments checks),
+        // so the length may then cover them.
+        let slots = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<f32>(), rows * c) };
+        let blocks = split_segments(slots, c, segments);
+        blocks.into_par_iter().zip(segments.par_iter()).enumerate().for_each(|(g, (block, &(start, len)))| {
+            if r == 0 {
+                block.fill(0.0);
+                return;
+            }
+            let mat = &mats[g * r * c..(g + 1) * r * c];
+            gemm_serial(len, c, r, plain(&x[start * r..(start + len) * r]), plain(mat), block, false);
+        });
+    }
+    // SAFETY: see above: every one of the rows * c values was written.
+    unsafe { out.set_len(rows * c) };
     out
 }
 
-/// Gradients of [`segment_product`]: `gx_g += go_g S_g^T`, `gS_g += x_g^T go_g`.
+/// Gradients of [`segment_product`]: `gx_g += go_g M_g^T`, `gM_g += x_g^T go_g`.
+#[allow(clippy::too_many_arguments)]
 pub fn segment_product_backward(
     x: &[f32],
-    cores: &[f32],
-    k: usize,
+    mats: &[f32],
+    (r, c): (usize, usize),
     segments: &[(usize, usize)],
     grad_out: &[f32],
     grad_x: &mut [f32],
-    grad_cores: &mut [f32],
+    grad_mats: &mut [f32],
 ) {
-    let blocks = split_segments(grad_x, k, segments);
-    let core_grads: Vec<&mut [f32]> = grad_cores.chunks_exact_mut(k * k).collect();
-    blocks.into_par_iter().zip(core_grads).zip(segments.par_iter()).enumerate().for_each(
-        |(g, ((gx, gcore), &(start, len)))| {
-            let go = &grad_out[start * k..(start + len) * k];
-            let core = &cores[g * k * k..(g + 1) * k * k];
-            gemm_serial(len, k, k, plain(go), transposed(core), gx, true);
-            gemm_serial(k, k, len, transposed(&x[start * k..(start + len) * k]), plain(go), gcore, true);
+    if r * c == 0 {
+        return;
+    }
+    let blocks = split_segments(grad_x, r, segments);
+    let mat_grads: Vec<&mut [f32]> = grad_mats.chunks_exact_mut(r * c).collect();
+    blocks.into_par_iter().zip(mat_grads).zip(segments.par_iter()).enumerate().for_each(
+        |(g, ((gx, gmat), &(start, len)))| {
+            let go = &grad_out[start * c..(start + len) * c];
+            let mat = &mats[g * r * c..(g + 1) * r * c];
+            gemm_serial(len, r, c, plain(go), transposed(mat), gx, true);
+            gemm_serial(r, c, len, transposed(&x[start * r..(start + len) * r]), plain(go), gmat, true);
         },
     );
 }

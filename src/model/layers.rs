@@ -505,7 +505,7 @@ impl ApgLayer {
                     };
                     let xu = fused::linear(x, u, k, None::<Matrix<D, T>>, Activation::Identity);
                     let xus = match &segments {
-                        Some(segments) => fused::segment_product(xu, take(Head::Core), segments),
+                        Some(segments) => fused::segment_product(xu, take(Head::Core), k, segments),
                         None => fused::rowwise_product(xu, take(Head::Core), k),
                     };
                     return match self.bias {
@@ -515,6 +515,26 @@ impl ApgLayer {
                 }
                 (Variant::V1, None) => {
                     let y = fused::rowwise_product(x, take(Head::Full), m);
+                    return activate(self.add_layer_bias(params, y, &mut take), act);
+                }
+                (Variant::V1, Some(segments)) => {
+                    let y = fused::segment_product(x, take(Head::Full), m, segments);
+                    return activate(self.add_layer_bias(params, y, &mut take), act);
+                }
+                (Variant::V2, Some(segments)) => {
+                    // W_g = U_g S_g V_g rebuilt per condition (G small products), then x W_g.
+                    let groups = segments.len();
+                    let u = take(Head::Left).reshape_like(&(groups, n, k));
+                    let s = take(Head::Core).reshape_like(&(groups, k, k));
+                    let v = take(Head::Right).reshape_like(&(groups, k, m));
+                    let w = u.matmul(s).matmul(v).reshape_like(&(groups, n * m));
+                    let y = fused::segment_product(x, w, m, segments);
+                    return activate(self.add_layer_bias(params, y, &mut take), act);
+                }
+                (Variant::V3, Some(segments)) => {
+                    let xu = fused::segment_product(x, take(Head::Left), k, segments);
+                    let xus = fused::segment_product(xu, take(Head::Core), k, segments);
+                    let y = fused::segment_product(xus, take(Head::Right), m, segments);
                     return activate(self.add_layer_bias(params, y, &mut take), act);
                 }
                 (Variant::V3, None) => {
