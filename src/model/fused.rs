@@ -193,7 +193,14 @@ pub fn rowwise_product<D: Device<f32>, T: Tape<f32, D> + 'static>(
             let go = take_gradient(grads, &out_id)?;
             // x's gradient is taken out while the matrices' is written, then put back.
             let mut gx = take_gradient(grads, &x)?;
-            kernels::rowwise_product_backward(&values(&x), &values(&mats), (r, cols), &go, &mut gx, gradient(grads, &mats)?);
+            kernels::rowwise_product_backward(
+                &values(&x),
+                &values(&mats),
+                (r, cols),
+                &go,
+                &mut gx,
+                gradient(grads, &mats)?,
+            );
             *gradient(grads, &x)? = gx;
             Ok(())
         });
