@@ -72,12 +72,20 @@ pub struct Repetitions {
     /// (value, foreign cores) of each repetition taken while other processes ran.
     pub busy: Vec<(f64, f64)>,
     pub waited: Duration,
+    /// Busy repetitions count like quiet ones (a quick run: no retries).
+    pub keep_busy: bool,
 }
 
 impl Repetitions {
-    /// The values to report: the quiet repetitions, or every one when none was quiet.
+    /// The values to report: the quiet repetitions, or every one when none was quiet or
+    /// busy ones are kept.
     pub fn values(&self) -> Vec<f64> {
-        if self.quiet.is_empty() { self.busy.iter().map(|(v, _)| *v).collect() } else { self.quiet.clone() }
+        let busy = self.busy.iter().map(|(v, _)| *v);
+        if self.keep_busy || self.quiet.is_empty() {
+            self.quiet.iter().copied().chain(busy).collect()
+        } else {
+            self.quiet.clone()
+        }
     }
 
     /// A note for the figure when any repetition was taken on a busy machine.
@@ -86,7 +94,12 @@ impl Repetitions {
             return None;
         }
         let most = self.busy.iter().map(|(_, f)| *f).fold(0.0, f64::max);
-        Some(if self.quiet.is_empty() {
+        Some(if self.keep_busy {
+            format!(
+                "{} repetition(s) ran while other processes used up to {most:.2} cores (kept: a quick run does not retry)",
+                self.busy.len()
+            )
+        } else if self.quiet.is_empty() {
             format!(
                 "machine busy: other processes used up to {most:.2} cores in every repetition (waited {:.0} s)",
                 self.waited.as_secs_f64()
@@ -99,10 +112,12 @@ impl Repetitions {
 
 /// Runs `measure` (one repetition, returning its value) until `reps` repetitions were
 /// quiet or 3 x `reps` were tried, waiting up to `max_wait` for a quiet machine before
-/// each (no wait when it is zero).
+/// each. With a zero `max_wait` it runs exactly `reps` repetitions and keeps them all,
+/// noting the busy ones.
 pub fn repeat_quietly(reps: usize, max_wait: Duration, mut measure: impl FnMut() -> f64) -> Repetitions {
-    let mut result = Repetitions::default();
-    for _ in 0..3 * reps {
+    let mut result = Repetitions { keep_busy: max_wait.is_zero(), ..Default::default() };
+    let tries = if result.keep_busy { reps } else { 3 * reps };
+    for _ in 0..tries {
         if result.quiet.len() >= reps {
             break;
         }
@@ -126,13 +141,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_run_without_waiting_makes_exactly_its_repetitions() {
+        let mut calls = 0;
+        let result = repeat_quietly(3, Duration::ZERO, || {
+            calls += 1;
+            calls as f64
+        });
+        assert_eq!(calls, 3);
+        assert_eq!(result.values().len(), 3);
+    }
+
+    #[test]
     fn busy_repetitions_are_left_out_unless_none_was_quiet() {
-        let mixed = Repetitions { quiet: vec![2.0, 4.0], busy: vec![(1.0, 0.9)], waited: Duration::ZERO };
+        let mixed = Repetitions { quiet: vec![2.0, 4.0], busy: vec![(1.0, 0.9)], ..Default::default() };
         assert_eq!(mixed.values(), vec![2.0, 4.0]);
         assert!(mixed.note().expect("a note").starts_with("1 busy repetition(s) left out"));
-        let busy = Repetitions { quiet: vec![], busy: vec![(1.0, 0.5), (3.0, 0.7)], waited: Duration::ZERO };
+        let busy = Repetitions { quiet: vec![], busy: vec![(1.0, 0.5), (3.0, 0.7)], ..Default::default() };
         assert_eq!(busy.values(), vec![1.0, 3.0]);
         assert!(busy.note().expect("a note").contains("up to 0.70 cores"));
+        let quick = Repetitions { quiet: vec![2.0], busy: vec![(1.0, 0.5)], keep_busy: true, ..Default::default() };
+        assert_eq!(quick.values(), vec![2.0, 1.0], "a quick run keeps every repetition");
+        assert!(quick.note().expect("a note").contains("kept"));
         assert_eq!(Repetitions { quiet: vec![1.0], ..Default::default() }.note(), None);
     }
 
