@@ -112,16 +112,19 @@ impl Repetitions {
 
 /// Runs `measure` (one repetition, returning its value) until `reps` repetitions were
 /// quiet or 3 x `reps` were tried, waiting up to `max_wait` for a quiet machine before
-/// each. With a zero `max_wait` it runs exactly `reps` repetitions and keeps them all,
+/// the first and after each busy one (a quiet repetition already says the machine is
+/// quiet). With a zero `max_wait` it runs exactly `reps` repetitions and keeps them all,
 /// noting the busy ones.
 pub fn repeat_quietly(reps: usize, max_wait: Duration, mut measure: impl FnMut() -> f64) -> Repetitions {
     let mut result = Repetitions { keep_busy: max_wait.is_zero(), ..Default::default() };
     let tries = if result.keep_busy { reps } else { 3 * reps };
+    // Probe before the first repetition and after each busy one.
+    let mut probe = true;
     for _ in 0..tries {
         if result.quiet.len() >= reps {
             break;
         }
-        if !max_wait.is_zero() {
+        if !max_wait.is_zero() && probe {
             result.waited += wait_quiet(max_wait);
         }
         let before = counters();
@@ -129,8 +132,12 @@ pub fn repeat_quietly(reps: usize, max_wait: Duration, mut measure: impl FnMut()
         match (before, counters()) {
             (Some(before), Some(after)) if foreign_cores(&before, &after) >= MAX_FOREIGN_CORES => {
                 result.busy.push((value, foreign_cores(&before, &after)));
+                probe = true;
             }
-            _ => result.quiet.push(value),
+            _ => {
+                result.quiet.push(value);
+                probe = false;
+            }
         }
     }
     result

@@ -26,8 +26,8 @@ pub struct EmbeddingTable {
     /// so a row's update touches two places in memory, not three.
     moments: Vec<f32>,
     /// The rows touched by the current batch: the slot of each row (`NO_SLOT` when
-    /// untouched; empty until the first gradient, then one entry per row, so that a
-    /// lookup is an index, not a hash), ids in slot order, and their accumulated
+    /// untouched; one entry per row, so that a lookup is an index, not a hash), ids in
+    /// slot order, and their accumulated
     /// gradients (slot x dim). Reset, not freed, after each step.
     row_slots: Vec<u32>,
     touched_ids: Vec<u32>,
@@ -48,7 +48,7 @@ impl EmbeddingTable {
             dim,
             weights,
             moments: table_vec(rows * 2 * dim),
-            row_slots: Vec::new(),
+            row_slots: vec![NO_SLOT; rows],
             touched_ids: Vec::new(),
             gradients: Vec::new(),
             step: 0,
@@ -76,9 +76,6 @@ impl EmbeddingTable {
     /// Adds `scale * gradient` to row `id`'s pending gradient.
     pub fn accumulate(&mut self, id: u32, gradient: &[f32], scale: f32) {
         let dim = self.dim;
-        if self.row_slots.len() != self.rows {
-            self.row_slots = vec![NO_SLOT; self.rows];
-        }
         let slot = &mut self.row_slots[id as usize];
         if *slot == NO_SLOT {
             *slot = self.touched_ids.len() as u32;
@@ -157,9 +154,6 @@ impl EmbeddingTable {
     fn update_all(&mut self, c: &RowAdam) {
         const BLOCK: usize = 2048;
         let dim = self.dim;
-        if self.row_slots.len() != self.rows {
-            self.row_slots = vec![NO_SLOT; self.rows];
-        }
         let (slots, gradients) = (&self.row_slots, &self.gradients);
         let zeros = vec![0f32; dim];
         let zeros = zeros.as_slice();
